@@ -1,0 +1,41 @@
+"""The BPMN runtime: deploy diagrams, run instances, keep them in the database. No HTTP in here.
+
+Every change runs as one command in one transaction (DESIGN §2); every read is a query.
+"""
+
+import logging as _logging
+
+from engine.clock import clock
+from engine.commands.deploy import DeployFile, deploy
+from engine.commands.incidents import retry_incident
+from engine.commands.instances import cancel_instance, start_instance
+from engine.commands.user_tasks import claim_user_task, complete_user_task, unclaim_user_task
+from engine.errors import (Conflict, DefinitionNotFound, DeploymentError, EngineError, IncidentNotFound,
+                           InstanceNotActive, InstanceNotFound, Invalid, LockedByAnotherWorker, NotFound,
+                           TaskClaimedByOther, TaskNotFound, TaskNotOpen, VariablesInvalid, VersionConflict)
+from engine.queries.reads import (definition_xml, get_definition, get_incident, get_instance, get_user_task,
+                                  instance_history, latest_definition, list_definitions, list_incidents,
+                                  list_instances, list_user_tasks)
+from engine.results import (Actor, DefinitionInfo, DeployedDefinition, DeploymentResult, ExternalTaskInfo,
+                            HistoryEvent, IncidentInfo, InstanceInfo, Page, UserTaskInfo)
+from engine.store.command import ProcessFailed
+from engine.store.database import Database
+from engine.store.migrate import check as check_schema
+from engine.store.migrate import current as current_revision
+from engine.store.migrate import downgrade, upgrade
+
+# SpiffWorkflow attaches task data to its INFO records: case data must never reach a log.
+for _name in ("spiff", "spiff.task", "spiff.workflow", "spiff.data", "spiff.metrics"):
+    _logging.getLogger(_name).setLevel(_logging.WARNING)
+
+__all__ = [
+    "Actor", "Conflict", "Database", "DefinitionInfo", "DefinitionNotFound", "DeployFile", "DeployedDefinition",
+    "DeploymentError", "DeploymentResult", "EngineError", "ExternalTaskInfo", "HistoryEvent", "IncidentInfo",
+    "IncidentNotFound", "InstanceInfo", "InstanceNotActive", "InstanceNotFound", "Invalid",
+    "LockedByAnotherWorker", "NotFound", "Page", "ProcessFailed", "TaskClaimedByOther", "TaskNotFound",
+    "TaskNotOpen", "UserTaskInfo", "VariablesInvalid", "VersionConflict",
+    "cancel_instance", "check_schema", "claim_user_task", "clock", "complete_user_task", "current_revision",
+    "definition_xml", "deploy", "downgrade", "get_definition", "get_incident", "get_instance", "get_user_task",
+    "instance_history", "latest_definition", "list_definitions", "list_incidents", "list_instances",
+    "list_user_tasks", "retry_incident", "start_instance", "unclaim_user_task", "upgrade",
+]

@@ -1,0 +1,102 @@
+"""Parse BPMN with SpiffWorkflow's standard parser plus Camunda/SpiffArena task attributes.
+
+We build on `BpmnParser`, not `CamundaParser`: Camunda's multi-instance spec mutates the shared spec at
+run time (see shared/reference/spiffworkflow-3.2.md §9), and we cache one spec per definition version.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, BpmnValidator, full_tag
+from SpiffWorkflow.bpmn.parser.node_parser import DEFAULT_NSMAP
+from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
+
+from engine.bpmn.specs import ExternalServiceTask, HumanTask
+
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NSMAP = {**DEFAULT_NSMAP, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS}
+
+# Entities are never resolved, DTDs never loaded, nothing fetched over the network.
+SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                           remove_comments=False)
+
+_validator: BpmnValidator | None = None
+
+
+def validator() -> BpmnValidator:
+    """The XSD validator takes ~10 ms to build: build it once."""
+    global _validator
+    if _validator is None:
+        _validator = BpmnValidator()
+    return _validator
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def group_for_lane(lane: str | None) -> str | None:
+    """A lane named "Case Review Group" stands for the candidate group "case-review-group"."""
+    if not lane:
+        return None
+    return re.sub(r"[^a-z0-9]+", "-", lane.lower()).strip("-") or None
+
+
+class _CamundaAware(TaskParser):
+    def camunda(self, name: str) -> str | None:
+        return self.node.get(f"{{{CAMUNDA_NS}}}{name}")
+
+    def parse_extensions(self, node: Any = None) -> dict[str, str]:
+        props = self.xpath(".//bpmn:extensionElements/camunda:properties/camunda:property")
+        return {p.get("name"): p.get("value") for p in props}
+
+    def int_attr(self, name: str, default: int) -> int:
+        raw = self.camunda(name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            self.raise_validation_exception(f"camunda:{name} must be a whole number, not {raw!r}")
+            raise  # unreachable; raise_validation_exception raises
+
+
+class HumanTaskParser(_CamundaAware):
+    def create_task(self) -> HumanTask:
+        groups = _split(self.camunda("candidateGroups"))
+        if not groups and (lane_group := group_for_lane(self.lane)):
+            groups = [lane_group]
+        return self.spec_class(
+            self.spec, self.bpmn_id,
+            candidate_groups=groups, candidate_users=_split(self.camunda("candidateUsers")),
+            assignee=self.camunda("assignee") or None, form_key=self.camunda("formKey") or None,
+            priority=self.int_attr("priority", 50), **self.bpmn_attributes)
+
+
+class ExternalServiceTaskParser(_CamundaAware):
+    def create_task(self) -> ExternalServiceTask:
+        topic = self.camunda("topic")
+        if not topic:
+            operator = self.xpath("./bpmn:extensionElements/spiffworkflow:serviceTaskOperator")
+            topic = operator[0].get("id") if operator else None
+        if not topic:
+            self.raise_validation_exception(
+                f"Service task '{self.bpmn_id}' has no topic: set camunda:type=\"external\" and "
+                "camunda:topic, or a spiffworkflow:serviceTaskOperator")
+        return self.spec_class(self.spec, self.bpmn_id, topic=topic,
+                               priority=self.int_attr("taskPriority", 0),
+                               properties=self.parse_extensions(), **self.bpmn_attributes)
+
+
+class ReviewflowParser(BpmnParser):
+    OVERRIDE_PARSER_CLASSES = {
+        full_tag("userTask"): (HumanTaskParser, HumanTask),
+        full_tag("serviceTask"): (ExternalServiceTaskParser, ExternalServiceTask),
+    }
+
+    def __init__(self) -> None:
+        super().__init__(namespaces=NSMAP, validator=validator())

@@ -1,0 +1,132 @@
+"""Instance state <-> JSON, with the spec stored once per definition version instead of in every instance.
+
+STATE_FORMAT numbers what we store. Format 1: SpiffWorkflow's serializer 1.5 document without `spec`
+and `subprocess_specs`, plus `spec_key` (the definition id). A change to this format bumps
+STATE_FORMAT and adds a `from_format_N(dct)` upgrade here, tested on a stored fixture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from types import ModuleType
+from typing import Any
+from uuid import UUID
+
+import orjson
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer, DEFAULT_CONFIG
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+
+from engine.bpmn.script_engine import script_engine
+from engine.bpmn.specs import ExternalServiceTask, HumanTask
+
+STATE_FORMAT = 1
+
+SpecPair = tuple[Any, dict[str, Any]]           # (BpmnProcessSpec, subprocess specs)
+SpecLoader = Callable[[str], SpecPair]
+
+
+class _HumanTaskConverter(BpmnTaskSpecConverter):
+    def to_dict(self, spec: HumanTask) -> dict[str, Any]:
+        return {**self.get_default_attributes(spec), "candidate_groups": spec.candidate_groups,
+                "candidate_users": spec.candidate_users, "assignee": spec.assignee,
+                "form_key": spec.form_key, "priority": spec.priority}
+
+    def from_dict(self, dct: dict[str, Any]) -> HumanTask:
+        return self.task_spec_from_dict(dct)
+
+
+class _ExternalServiceTaskConverter(BpmnTaskSpecConverter):
+    def to_dict(self, spec: ExternalServiceTask) -> dict[str, Any]:
+        return {**self.get_default_attributes(spec), "topic": spec.topic, "priority": spec.priority,
+                "properties": spec.properties}
+
+    def from_dict(self, dct: dict[str, Any]) -> ExternalServiceTask:
+        return self.task_spec_from_dict(dct)
+
+
+class _SharedSpecWorkflowConverter(BpmnWorkflowConverter):
+    """Writes `spec_key` instead of the spec; reads it back through the spec loader."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["spec_key"] = workflow.spec.rf_definition_id
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict[str, Any]) -> BpmnWorkflow:
+        spec, subprocess_specs = _loader.get()(dct.pop("spec_key"))
+        workflow = self.target_class(spec, subprocess_specs, script_engine=script_engine, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_config = dict(DEFAULT_CONFIG)
+_config[HumanTask] = _HumanTaskConverter
+_config[ExternalServiceTask] = _ExternalServiceTaskConverter
+_config[BpmnWorkflow] = _SharedSpecWorkflowConverter
+_serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_config))
+_registry = _serializer.registry
+_loader: ContextVar[SpecLoader] = ContextVar("spec_loader")
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _default(obj: Any) -> Any:
+    typename = _registry.typenames.get(type(obj))
+    if typename is not None:
+        return _registry.convert_to_dict[typename](obj)
+    if callable(obj) or isinstance(obj, ModuleType):
+        return None
+    if isinstance(obj, set | frozenset):
+        return list(obj)
+    raise TypeError(f"cannot store a value of type {type(obj).__name__}")
+
+
+def new_workflow(spec_pair: SpecPair) -> BpmnWorkflow:
+    spec, subprocess_specs = spec_pair
+    return BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
+
+
+def dumps(workflow: BpmnWorkflow) -> str:
+    # Encoder mode makes the registry leave typed values for `_default` (faster). The flag is shared
+    # between threads; a thread that finds it switched off converts eagerly instead: same JSON.
+    _registry._encoder_mode = True
+    try:
+        dct = _serializer.to_dict(workflow)
+        dct[_serializer.VERSION_KEY] = _serializer.VERSION
+        return orjson.dumps(dct, default=_default, option=_ORJSON_OPTIONS).decode()
+    finally:
+        _registry._encoder_mode = False
+
+
+def loads(text: str | bytes, state_format: int, specs: SpecLoader) -> BpmnWorkflow:
+    """Restore a workflow; `specs` gives (spec, subprocess specs) for a definition id."""
+    if state_format != STATE_FORMAT:
+        raise ValueError(f"unknown state format {state_format}")
+    dct = orjson.loads(text)
+    _serializer.migrate(dct)
+    token = _loader.set(specs)
+    try:
+        return _serializer.from_dict(dct)
+    finally:
+        _loader.reset(token)
+
+
+def to_plain(value: Any) -> Any:
+    """Task data as plain JSON values (datetimes as ISO strings), for reads and projections."""
+    return orjson.loads(orjson.dumps(value, default=_plain_default, option=orjson.OPT_NON_STR_KEYS))
+
+
+def _plain_default(obj: Any) -> Any:
+    if callable(obj) or isinstance(obj, ModuleType):
+        return None
+    if isinstance(obj, set | frozenset):
+        return list(obj)
+    return str(obj)

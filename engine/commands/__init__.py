@@ -1,0 +1,1 @@
+"""Engine commands: every change, one transaction each."""

@@ -1,0 +1,66 @@
+"""Start and cancel process instances."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.errors import DefinitionNotFound, Invalid
+from engine.results import Actor, InstanceInfo
+from engine.store.command import check_variables, instance_command, new_instance_command
+from engine.store.database import Database
+from engine.store.tables import definition
+
+MAX_BUSINESS_KEY = 255
+
+_latest = (sa.select(definition.c.id, definition.c.key).where(definition.c.key == sa.bindparam("key"))
+           .order_by(definition.c.version.desc()).limit(1))
+_by_id = sa.select(definition.c.id, definition.c.key).where(definition.c.id == sa.bindparam("id"))
+
+
+def start_instance(db: Database, *, actor: Actor, definition_key: str | None = None,
+                   definition_id: str | None = None, variables: Mapping[str, Any] | None = None,
+                   business_key: str | None = None) -> InstanceInfo:
+    """Start the latest version of `definition_key` (or exactly `definition_id`) and run it to its
+    first wait state.
+
+    Raises: DefinitionNotFound, VariablesInvalid, Invalid.
+    """
+    if (definition_key is None) == (definition_id is None):
+        raise Invalid("give either a definition key or a definition id")
+    if business_key is not None and (not business_key.strip() or len(business_key) > MAX_BUSINESS_KEY):
+        raise Invalid(f"business key must be 1 to {MAX_BUSINESS_KEY} characters")
+    data = check_variables(variables or {})
+    with db.read() as conn:
+        if definition_id is not None:
+            row = conn.execute(_by_id, {"id": definition_id}).one_or_none()
+        else:
+            row = conn.execute(_latest, {"key": definition_key}).one_or_none()
+    if row is None:
+        what = f"id {definition_id}" if definition_id is not None else f"key {definition_key}"
+        raise DefinitionNotFound(f"no process definition with {what}")
+
+    def prepare(wf: Any) -> None:
+        wf.task_tree.data.update(data)
+
+    with new_instance_command(db, actor=actor, definition_id=row.id, definition_key=row.key,
+                              business_key=business_key, prepare=prepare) as cmd:
+        cmd.record("instance_started", definition_id=row.id, business_key=business_key)
+    return cmd.result  # type: ignore[return-value]
+
+
+def cancel_instance(db: Database, *, actor: Actor, instance_id: str, reason: str) -> InstanceInfo:
+    """Cancel a running instance; every open task is cancelled with it.
+
+    Raises: InstanceNotFound, InstanceNotActive (already completed or cancelled), Invalid.
+    """
+    if not reason or not reason.strip():
+        raise Invalid("a reason is required to cancel a process instance")
+    with instance_command(db, actor=actor, instance_id=instance_id) as cmd:
+        cmd.workflow.cancel()
+        cmd.run_engine = False
+        cmd.new_status, cmd.end_reason = "cancelled", reason
+        cmd.record("instance_cancelled", reason=reason)
+    return cmd.result  # type: ignore[return-value]

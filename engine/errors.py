@@ -1,0 +1,92 @@
+"""Errors the engine raises. Each has a stable `code`; messages name ids, never case data.
+
+* EngineError
+  + NotFound    DefinitionNotFound, InstanceNotFound, TaskNotFound, IncidentNotFound
+  + Conflict    TaskNotOpen, TaskClaimedByOther, InstanceNotActive, VersionConflict, LockedByAnotherWorker
+  + Invalid     VariablesInvalid, DeploymentError(file, element_id, line)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class EngineError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    code = "engine_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = {k: v for k, v in details.items() if v is not None}
+
+
+class NotFound(EngineError):
+    code = "not_found"
+
+
+class Conflict(EngineError):
+    code = "conflict"
+
+
+class Invalid(EngineError):
+    code = "invalid"
+
+
+class DefinitionNotFound(NotFound):
+    code = "definition_not_found"
+
+
+class InstanceNotFound(NotFound):
+    code = "instance_not_found"
+
+
+class TaskNotFound(NotFound):
+    code = "task_not_found"
+
+
+class IncidentNotFound(NotFound):
+    code = "incident_not_found"
+
+
+class TaskNotOpen(Conflict):
+    code = "task_not_open"
+
+
+class TaskClaimedByOther(Conflict):
+    code = "task_claimed_by_other"
+
+
+class InstanceNotActive(Conflict):
+    code = "instance_not_active"
+
+
+class VersionConflict(Conflict):
+    code = "version_conflict"
+
+
+class LockedByAnotherWorker(Conflict):
+    code = "locked_by_another_worker"
+
+
+class VariablesInvalid(Invalid):
+    code = "variables_invalid"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.field = field
+
+
+class DeploymentError(Invalid):
+    """A diagram that cannot be deployed; names the file, and the element and line where known."""
+
+    code = "deployment_invalid"
+
+    def __init__(self, message: str, *, file: str | None = None, element_id: str | None = None,
+                 line: int | None = None) -> None:
+        where = ", ".join(p for p in (file and f"file {file}", line and f"line {line}",
+                                      element_id and f"element {element_id}") if p)
+        super().__init__(f"{where}: {message}" if where else message,
+                         file=file, element_id=element_id, line=line)
+        self.file, self.element_id, self.line = file, element_id, line

@@ -1,0 +1,1 @@
+"""Read-only queries: plain values out, no locks taken."""

@@ -1,0 +1,138 @@
+"""What engine functions return: frozen, plain values built inside the transaction (never ORM rows
+or SpiffWorkflow objects)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks: a user id (or worker id) and the groups they belong to."""
+
+    id: str
+    groups: frozenset[str] = frozenset()
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls("system")
+
+
+@dataclass(frozen=True)
+class DefinitionInfo:
+    id: str
+    key: str
+    version: int
+    name: str | None
+    resource_name: str
+    checksum: str
+    deployment_id: str
+    deployed_at: datetime
+    deployed_by: str
+
+
+@dataclass(frozen=True)
+class DeployedDefinition:
+    definition: DefinitionInfo
+    created: bool                    # False: byte-identical to the latest version, nothing new written
+
+
+@dataclass(frozen=True)
+class DeploymentResult:
+    deployment_id: str
+    deployed_at: datetime
+    definitions: list[DeployedDefinition]
+
+
+@dataclass(frozen=True)
+class UserTaskInfo:
+    id: str
+    instance_id: str
+    definition_id: str
+    definition_key: str
+    business_key: str | None
+    activity_id: str
+    name: str | None
+    documentation: str | None
+    lane: str | None
+    candidate_groups: list[str]
+    candidate_users: list[str]
+    assignee: str | None
+    form_key: str | None
+    priority: int
+    created_at: datetime
+    claimed_at: datetime | None
+    form_schema: dict[str, Any] | None = None
+    variables: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ExternalTaskInfo:
+    id: str
+    instance_id: str
+    definition_id: str
+    definition_key: str
+    business_key: str | None
+    activity_id: str
+    topic: str
+    priority: int
+    extension_properties: dict[str, str]
+    worker_id: str | None
+    lock_expires_at: datetime | None
+    retries: int | None
+    error_message: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class IncidentInfo:
+    id: str
+    instance_id: str
+    task_id: str
+    activity_id: str
+    type: str
+    message: str
+    created_at: datetime
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    id: str
+    definition_id: str
+    definition_key: str
+    business_key: str | None
+    status: str
+    version: int
+    started_at: datetime
+    started_by: str
+    updated_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+    next_timer_at: datetime | None
+    variables: dict[str, Any] = field(default_factory=dict)
+    user_tasks: list[UserTaskInfo] = field(default_factory=list)
+    external_tasks: list[ExternalTaskInfo] = field(default_factory=list)
+    incidents: list[IncidentInfo] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    id: int
+    instance_id: str
+    at: datetime
+    kind: str
+    actor: str
+    task_id: str | None
+    activity_id: str | None
+    details: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    data: list[T]
+    count: int

@@ -1,0 +1,296 @@
+"""The one path every change to an instance takes (DESIGN §2): lock, load, apply, run, save, record."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.exceptions import TaskNotFoundException as TaskNotFoundError
+from SpiffWorkflow.task import Task
+
+from engine import clock
+from engine.bpmn import state
+from engine.errors import (Conflict, InstanceNotActive, InstanceNotFound, TaskNotFound, TaskNotOpen,
+                           VariablesInvalid, VersionConflict)
+from engine.queries.rows import instance_info
+from engine.results import Actor, InstanceInfo
+from engine.store import projection
+from engine.store.database import Database
+from engine.store.specs import SpecCache
+from engine.store.tables import external_task, history_event, incident, instance, user_task
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+MAX_ENGINE_ROUNDS = 100
+
+_lock_instance = (sa.select(instance.c.id, instance.c.definition_id, instance.c.definition_key,
+                            instance.c.business_key, instance.c.status, instance.c.state,
+                            instance.c.state_format, instance.c.version, instance.c.variables)
+                  .where(instance.c.id == sa.bindparam("id")))
+_update_instance = (instance.update()
+                    .where(instance.c.id == sa.bindparam("b_id"), instance.c.version == sa.bindparam("b_version")))
+
+
+class Command:
+    """One command on one instance, inside one transaction."""
+
+    def __init__(self, conn: sa.Connection, specs: SpecCache, actor: Actor, now: datetime,
+                 row: Any, workflow: BpmnWorkflow) -> None:
+        self.conn, self.specs, self.actor, self.now = conn, specs, actor, now
+        self.row = row
+        self.instance_id: str = row.id
+        self.definition_id: str = row.definition_id
+        self.workflow = workflow
+        self.events: list[dict[str, Any]] = []
+        self.finished_tasks: set[str] = set()        # tasks this command itself completed
+        self.new_status: str | None = None
+        self.end_reason: str | None = None
+        self.run_engine = True
+        self.before = projection.Snapshot(workflow)
+        self.after: projection.Snapshot | None = None
+        self.result: InstanceInfo | None = None
+        self.task_row: Any = None
+
+    def record(self, kind: str, *, task_id: str | None = None, activity_id: str | None = None,
+               **details: Any) -> None:
+        self.events.append({"instance_id": self.instance_id, "at": self.now, "kind": kind,
+                            "actor": self.actor.id, "task_id": task_id, "activity_id": activity_id,
+                            "details": {k: v for k, v in details.items() if v is not None} or None})
+
+    def user_task(self, task_id: str) -> Task:
+        """The READY human task with this id, or TaskNotOpen."""
+        task = self.before.user_tasks.get(task_id)
+        if task is None:
+            raise TaskNotOpen(f"user task {task_id} is no longer open")
+        return task
+
+    def external_task(self, task_id: str) -> Task:
+        task = self.before.external_tasks.get(task_id)
+        if task is None:
+            raise TaskNotFound(f"external task {task_id} does not exist or is no longer active")
+        return task
+
+    def task(self, task_id: str) -> Task | None:
+        try:
+            return self.workflow.get_task_from_id(uuid.UUID(task_id))
+        except (ValueError, TaskNotFoundError):
+            return None
+
+
+def check_variables(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """Variables from outside: names a diagram can use, and no `typename` key anywhere (it would
+    break SpiffWorkflow's deserializer)."""
+    if not isinstance(variables, Mapping):
+        raise VariablesInvalid("variables must be a JSON object")
+    for name in variables:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise VariablesInvalid(f"variable name {name!r} must start with a letter and contain only "
+                                   "letters, digits and underscores", field=str(name))
+    _refuse_typename(variables, "")
+    return dict(variables)
+
+
+def _refuse_typename(value: Any, path: str) -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key == "typename":
+                raise VariablesInvalid("the key 'typename' is reserved", field=f"{path}{key}")
+            _refuse_typename(item, f"{path}{key}.")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_typename(item, f"{path}{i}.")
+
+
+def run_engine(cmd: Command) -> None:
+    """do_engine_steps(); a failing task becomes an incident and the other branches go on."""
+    for _ in range(MAX_ENGINE_ROUNDS):
+        try:
+            cmd.workflow.do_engine_steps()
+            return
+        except SpiffWorkflowException as exc:
+            task = getattr(exc, "task", None)
+            if task is None:
+                raise ProcessFailed(f"the process could not continue: {type(exc).__name__}: {exc}") from exc
+            log.warning("task failed", extra={"instance_id": cmd.instance_id,
+                                               "activity_id": task.task_spec.bpmn_id})
+    raise ProcessFailed("the process kept failing; gave up after %d rounds" % MAX_ENGINE_ROUNDS)
+
+
+class ProcessFailed(Conflict):
+    code = "process_failed"
+
+
+def save(cmd: Command) -> None:
+    """Serialize, write the instance, derive the projections, append history."""
+    wf, conn, now = cmd.workflow, cmd.conn, cmd.now
+    after = cmd.after = projection.Snapshot(wf)
+
+    status = cmd.new_status
+    if status is None and wf.is_completed():
+        status = "completed"
+    ended = status in {"completed", "cancelled"}
+    values: dict[str, Any] = {
+        "state": state.dumps(wf), "version": cmd.row.version + 1, "updated_at": now,
+        "variables": cmd.row.variables if status == "cancelled" else state.to_plain(projection.variables(wf, after)),
+        "next_timer_at": None if ended else projection.next_timer_at(wf),
+    }
+    if status is not None:
+        values.update(status=status, ended_at=now, end_reason=cmd.end_reason)
+    if cmd.row.version == 0:
+        conn.execute(instance.insert(), [{
+            "id": cmd.instance_id, "definition_id": cmd.definition_id, "definition_key": cmd.row.definition_key,
+            "business_key": cmd.row.business_key, "status": "active", "ended_at": None, "end_reason": None,
+            "state_format": state.STATE_FORMAT, "started_at": now, "started_by": cmd.actor.id, **values}])
+    else:
+        updated = conn.execute(_update_instance, {"b_id": cmd.instance_id, "b_version": cmd.row.version, **values})
+        if updated.rowcount != 1:
+            raise VersionConflict(f"instance {cmd.instance_id} was changed by someone else; try again")
+
+    common = {"instance_id": cmd.instance_id, "definition_id": cmd.definition_id,
+              "definition_key": cmd.row.definition_key, "business_key": cmd.row.business_key,
+              "created_at": now}
+    _sync(cmd, common, cmd.before.user_tasks, after.user_tasks, user_task, projection.user_task_row, "task")
+    _sync(cmd, common, cmd.before.external_tasks, after.external_tasks, external_task,
+          projection.external_task_row, "external_task")
+    for tid, task in after.errors.items():
+        if tid not in cmd.before.errors:
+            open_incident(cmd, task_id=tid, activity_id=task.task_spec.bpmn_id, type_="failedTask",
+                          message=_error_message(task))
+    if status == "completed":
+        cmd.record("instance_completed")
+    if ended:
+        resolve_incidents(cmd, reason=f"instance {status}")
+    if cmd.events:
+        conn.execute(history_event.insert(), cmd.events)
+
+
+def _sync(cmd: Command, common: dict[str, Any], before: dict[str, Task], after: dict[str, Task],
+          table: sa.Table, to_row: Callable[[Task], dict[str, Any]], noun: str) -> None:
+    """Insert rows for tasks that opened, delete rows of tasks that closed; rows of tasks still open
+    keep what was written to them (claims, locks, retries)."""
+    new = [to_row(t) | common for tid, t in after.items() if tid not in before]
+    gone = [tid for tid in before if tid not in after]
+    if new:
+        cmd.conn.execute(table.insert(), new)
+        for r in new:
+            cmd.record(f"{noun}_created", task_id=r["id"], activity_id=r["activity_id"],
+                       name=r.get("name"), topic=r.get("topic"))
+    if gone:
+        cmd.conn.execute(table.delete().where(table.c.id.in_(gone)))
+        for tid in gone:
+            if tid not in cmd.finished_tasks:
+                cmd.record(f"{noun}_cancelled", task_id=tid, activity_id=before[tid].task_spec.bpmn_id)
+
+
+def _error_message(task: Task) -> str:
+    err = task.internal_data.get("error") if isinstance(task.internal_data, dict) else None
+    return str(err) if err else f"task {task.task_spec.bpmn_id} failed"
+
+
+def open_incident(cmd: Command, *, task_id: str, activity_id: str, type_: str, message: str) -> str:
+    incident_id = str(uuid.uuid4())
+    cmd.conn.execute(incident.insert(), [{"id": incident_id, "instance_id": cmd.instance_id,
+                                          "task_id": task_id, "activity_id": activity_id, "type": type_,
+                                          "message": message, "created_at": cmd.now}])
+    cmd.record("incident_opened", task_id=task_id, activity_id=activity_id, incident_id=incident_id,
+               incident_type=type_)
+    return incident_id
+
+
+def resolve_incidents(cmd: Command, *, reason: str, task_id: str | None = None) -> None:
+    query = sa.select(incident.c.id, incident.c.task_id, incident.c.activity_id).where(
+        incident.c.instance_id == cmd.instance_id, incident.c.resolved_at.is_(None))
+    if task_id is not None:
+        query = query.where(incident.c.task_id == task_id)
+    rows = cmd.conn.execute(query).all()
+    if rows:
+        cmd.conn.execute(incident.update().where(incident.c.id.in_([r.id for r in rows]))
+                         .values(resolved_at=cmd.now, resolved_by=cmd.actor.id))
+        for r in rows:
+            cmd.record("incident_resolved", task_id=r.task_id, activity_id=r.activity_id,
+                       incident_id=r.id, reason=reason)
+
+
+def lock_instance(conn: sa.Connection, db: Database, instance_id: str) -> Any:
+    query = _lock_instance if db.is_sqlite else _lock_instance.with_for_update()
+    row = conn.execute(query, {"id": instance_id}).one_or_none()
+    if row is None:
+        raise InstanceNotFound(f"no process instance with id {instance_id}")
+    return row
+
+
+_user_task_owner = sa.select(user_task.c.instance_id, user_task.c.assignee).where(
+    user_task.c.id == sa.bindparam("id"))
+_external_task_owner = sa.select(external_task.c.instance_id).where(external_task.c.id == sa.bindparam("id"))
+_task_seen = sa.select(history_event.c.instance_id).where(history_event.c.task_id == sa.bindparam("id")).limit(1)
+
+
+def find_task(conn: sa.Connection, task_id: str, kind: str) -> Any:
+    """The projection row of an open task, or TaskNotOpen (it existed once) / TaskNotFound."""
+    row = conn.execute(_user_task_owner if kind == "user" else _external_task_owner, {"id": task_id}).one_or_none()
+    if row is not None:
+        return row
+    label = "user task" if kind == "user" else "external task"
+    if kind == "user" and conn.execute(_task_seen, {"id": task_id}).first() is not None:
+        raise TaskNotOpen(f"{label} {task_id} is no longer open")
+    raise TaskNotFound(f"{label} {task_id} does not exist" + ("" if kind == "user" else " or is no longer active"))
+
+
+@contextmanager
+def instance_command(db: Database, *, actor: Actor, instance_id: str | None = None,
+                     task_id: str | None = None, task_kind: str = "user",
+                     require_active: bool = True) -> Iterator[Command]:
+    """Lock the instance (named, or owning the open task `task_id`), load its state, let the caller
+    apply one change, run, save — one transaction."""
+    with db.write() as conn:
+        task_row = None
+        if instance_id is None:
+            task_row = find_task(conn, task_id, task_kind)  # type: ignore[arg-type]
+            instance_id = task_row.instance_id
+        row = lock_instance(conn, db, instance_id)
+        if require_active and row.status != "active":
+            raise InstanceNotActive(f"process instance {instance_id} is {row.status}")
+        wf = state.loads(row.state, row.state_format, db.specs.get)
+        cmd = Command(conn, db.specs, actor, clock.now(), row, wf)
+        cmd.task_row = task_row
+        yield cmd
+        if cmd.run_engine:
+            run_engine(cmd)
+        save(cmd)
+        cmd.result = instance_info(conn, cmd.instance_id)
+
+
+class _NewRow:
+    """The row a new instance will get, before it exists."""
+
+    def __init__(self, instance_id: str, definition_id: str, definition_key: str, business_key: str | None):
+        self.id, self.definition_id, self.definition_key = instance_id, definition_id, definition_key
+        self.business_key, self.version, self.status, self.variables = business_key, 0, "active", {}
+
+
+@contextmanager
+def new_instance_command(db: Database, *, actor: Actor, definition_id: str,
+                         definition_key: str, business_key: str | None,
+                         prepare: Callable[[BpmnWorkflow], None] | None = None) -> Iterator[Command]:
+    pair = db.specs.get(definition_id)
+    wf = state.new_workflow(pair)
+    if prepare is not None:
+        prepare(wf)
+    row = _NewRow(str(uuid.uuid4()), definition_id, definition_key, business_key)
+    with db.write() as conn:
+        cmd = Command(conn, db.specs, actor, clock.now(), row, wf)
+        yield cmd
+        if cmd.run_engine:
+            run_engine(cmd)
+        save(cmd)
+        cmd.result = instance_info(conn, cmd.instance_id)
+

@@ -1,0 +1,99 @@
+"""The database handle the engine is given: an SQLAlchemy engine plus the write discipline per dialect."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+
+
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs that name no driver."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+class Database:
+    """One database. Writes go through `write()`: one transaction per command.
+
+    SQLite: writers are serialized in-process by a lock and start with BEGIN IMMEDIATE, so SQLite's
+    busy timeout only arbitrates between processes. WAL mode; `synchronous=FULL` unless the operator
+    chooses NORMAL. PostgreSQL: no process-wide lock; instance rows are locked with SELECT … FOR UPDATE.
+    """
+
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", busy_timeout_ms: int = 5000,
+                 pool_size: int = 10, connect_args: dict[str, Any] | None = None) -> None:
+        self.url = normalize_url(url)
+        kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+        self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, **(connect_args or {})}
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                          connect_args=connect_args or {})
+        self.engine = sa.create_engine(self.url, **kwargs)
+        self._write_lock: threading.Lock | None = threading.Lock() if self.is_sqlite else None
+        if self.is_sqlite:
+            self._configure_sqlite(sqlite_synchronous.upper(), busy_timeout_ms)
+        from engine.store.specs import SpecCache  # noqa: PLC0415 - the cache needs this class
+        self.specs = SpecCache(self)
+
+    def _configure_sqlite(self, synchronous: str, busy_timeout_ms: int) -> None:
+        if synchronous not in {"FULL", "NORMAL", "EXTRA"}:
+            raise ValueError(f"sqlite synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
+
+        @event.listens_for(self.engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None          # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(self.engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            write = conn.get_execution_options().get("rf_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """One write transaction: commits on exit, rolls back on any exception."""
+        with self._write_lock or nullcontext():
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(rf_write=True)
+                with conn.begin():
+                    yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A read-only connection (a consistent snapshot on SQLite WAL and PostgreSQL)."""
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    def ping(self) -> bool:
+        try:
+            with self.read() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            return True
+        except sa.exc.SQLAlchemyError:
+            return False
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        self.engine.dispose()

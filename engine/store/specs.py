@@ -1,0 +1,74 @@
+"""Parsed specs, once per definition version: parsed from the stored XML on first use, then cached."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from lxml import etree
+
+from engine.bpmn import state
+from engine.bpmn.parser import SAFE_XML, ReviewflowParser
+from engine.errors import DefinitionNotFound
+from engine.store.tables import definition
+
+if TYPE_CHECKING:
+    from engine.store.database import Database
+
+
+class SpecCache:
+    """definition id -> (spec, subprocess specs) plus the definition's form schemas."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._specs: dict[str, state.SpecPair] = {}
+        self._forms: dict[str, dict[str, Any]] = {}
+
+    def get(self, definition_id: str) -> state.SpecPair:
+        pair = self._specs.get(definition_id)
+        if pair is None:
+            with self._lock:
+                pair = self._specs.get(definition_id)
+                if pair is None:
+                    pair = self._load(definition_id)
+        return pair
+
+    def forms(self, definition_id: str) -> dict[str, Any]:
+        self.get(definition_id)
+        return self._forms[definition_id]
+
+    def _load(self, definition_id: str) -> state.SpecPair:
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(definition.c.key, definition.c.xml, definition.c.forms,
+                                         definition.c.calls, definition.c.resource_name)
+                               .where(definition.c.id == definition_id)).one_or_none()
+            if row is None:
+                raise DefinitionNotFound(f"no process definition with id {definition_id}")
+            called = {}
+            for called_id in set(row.calls.values()):
+                if called_id not in self._specs:
+                    crow = conn.execute(sa.select(definition.c.xml, definition.c.resource_name)
+                                        .where(definition.c.id == called_id)).one()
+                    called[called_id] = crow
+        parser = ReviewflowParser()
+        parser.add_bpmn_xml(etree.fromstring(row.xml.encode(), parser=SAFE_XML), row.resource_name)
+        for crow in called.values():
+            parser.add_bpmn_xml(etree.fromstring(crow.xml.encode(), parser=SAFE_XML), crow.resource_name)
+        pair = build_specs(parser, row.key, definition_id)
+        self._specs[definition_id] = pair
+        self._forms[definition_id] = row.forms
+        return pair
+
+    def put(self, definition_id: str, pair: state.SpecPair, forms: dict[str, Any]) -> None:
+        with self._lock:
+            self._specs[definition_id] = pair
+            self._forms[definition_id] = forms
+
+
+def build_specs(parser: ReviewflowParser, key: str, definition_id: str) -> state.SpecPair:
+    spec = parser.get_spec(key)
+    subprocess_specs = parser.get_subprocess_specs(key)
+    spec.rf_definition_id = definition_id
+    return spec, subprocess_specs

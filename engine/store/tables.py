@@ -1,0 +1,116 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create it; `alembic check` keeps both equal."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+Timestamp = sa.DateTime(timezone=True)
+
+definition = sa.Table(
+    "definition", metadata,
+    sa.Column("id", sa.String(300), primary_key=True),            # "<key>:<version>"
+    sa.Column("key", sa.String(255), nullable=False),              # the BPMN process id
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(255)),
+    sa.Column("resource_name", sa.String(255), nullable=False),   # file it was deployed from
+    sa.Column("xml", sa.Text, nullable=False),
+    sa.Column("checksum", sa.String(64), nullable=False),          # sha256 of the XML and its forms
+    sa.Column("forms", sa.JSON, nullable=False),                   # form key -> JSON Schema
+    sa.Column("calls", sa.JSON, nullable=False),                   # called process id -> definition id
+    sa.Column("deployment_id", sa.String(36), nullable=False),
+    sa.Column("deployed_at", Timestamp, nullable=False),
+    sa.Column("deployed_by", sa.String(255), nullable=False),
+    sa.UniqueConstraint("key", "version"),
+)
+
+instance = sa.Table(
+    "instance", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("definition_id", sa.String(300), sa.ForeignKey("definition.id"), nullable=False),
+    sa.Column("definition_key", sa.String(255), nullable=False, index=True),
+    sa.Column("business_key", sa.String(255), index=True),
+    sa.Column("status", sa.String(20), nullable=False, index=True),   # active | completed | cancelled
+    sa.Column("state", sa.Text, nullable=False),                      # the serialized workflow: the truth
+    sa.Column("state_format", sa.Integer, nullable=False),
+    sa.Column("variables", sa.JSON, nullable=False),                  # projection, for reads and filters
+    sa.Column("version", sa.Integer, nullable=False),                 # bumped by every command
+    sa.Column("next_timer_at", Timestamp, index=True),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("started_by", sa.String(255), nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("ended_at", Timestamp),
+    sa.Column("end_reason", sa.Text),
+)
+
+user_task = sa.Table(
+    "user_task", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),                 # the SpiffWorkflow task id
+    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instance.id"), nullable=False, index=True),
+    sa.Column("definition_id", sa.String(300), nullable=False),
+    sa.Column("definition_key", sa.String(255), nullable=False),
+    sa.Column("business_key", sa.String(255), index=True),
+    sa.Column("activity_id", sa.String(255), nullable=False),
+    sa.Column("name", sa.String(255)),
+    sa.Column("documentation", sa.Text),
+    sa.Column("lane", sa.String(255)),
+    sa.Column("candidate_groups", sa.Text, nullable=False),           # ",a,b," so LIKE '%,a,%' finds it
+    sa.Column("candidate_users", sa.Text, nullable=False),
+    sa.Column("assignee", sa.String(255), index=True),
+    sa.Column("form_key", sa.String(255)),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("claimed_at", Timestamp),
+)
+
+external_task = sa.Table(
+    "external_task", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),                 # the SpiffWorkflow task id
+    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instance.id"), nullable=False, index=True),
+    sa.Column("definition_id", sa.String(300), nullable=False),
+    sa.Column("definition_key", sa.String(255), nullable=False),
+    sa.Column("business_key", sa.String(255)),
+    sa.Column("activity_id", sa.String(255), nullable=False),
+    sa.Column("topic", sa.String(255), nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("extension_properties", sa.JSON, nullable=False),
+    sa.Column("worker_id", sa.String(255)),
+    sa.Column("lock_expires_at", Timestamp),
+    sa.Column("retries", sa.Integer),                                 # null until the first failure
+    sa.Column("error_message", sa.Text),
+    sa.Column("error_details", sa.Text),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Index("ix_external_task_fetch", "topic", "retries", "lock_expires_at", "priority"),
+)
+
+incident = sa.Table(
+    "incident", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instance.id"), nullable=False, index=True),
+    sa.Column("task_id", sa.String(36), nullable=False),
+    sa.Column("activity_id", sa.String(255), nullable=False),
+    sa.Column("type", sa.String(40), nullable=False),                 # failedExternalTask | failedTask | ...
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("resolved_at", Timestamp),
+    sa.Column("resolved_by", sa.String(255)),
+)
+
+history_event = sa.Table(
+    "history_event", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("instance_id", sa.String(36), nullable=False, index=True),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("task_id", sa.String(36), index=True),
+    sa.Column("activity_id", sa.String(255)),
+    sa.Column("details", sa.JSON),
+)
