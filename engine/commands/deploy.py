@@ -22,6 +22,7 @@ from engine.bpmn.script_engine import ForbiddenConstruct, check_source
 from engine.bpmn.specs import HumanTask
 from engine.errors import Conflict, DeploymentError
 from engine.results import Actor, DefinitionInfo, DeployedDefinition, DeploymentResult
+from engine.queries.rows import aware
 from engine.store.database import Database
 from engine.store.specs import build_specs
 from engine.store.tables import definition
@@ -137,7 +138,8 @@ def _read_diagram(f: DeployFile) -> _Diagram:
     try:
         validator().validate(tree, f.name)
     except ValidationException as exc:
-        raise DeploymentError(f"not valid BPMN 2.0: {exc}", file=f.name,
+        message = str(exc).replace(f"{{{NSMAP['bpmn']}}}", "bpmn:").rstrip(". ")
+        raise DeploymentError(f"not valid BPMN 2.0: {message}", file=f.name,
                               line=exc.line_number or None) from exc
     process_ids = [p.get("id") for p in tree.xpath("//bpmn:process", namespaces=NSMAP)
                    if p.get("isExecutable", "true").lower() != "false"]
@@ -241,5 +243,5 @@ def _info(row: Any) -> DefinitionInfo:
     get = row.get if isinstance(row, dict) else row._mapping.get
     return DefinitionInfo(id=get("id"), key=get("key"), version=get("version"), name=get("name"),
                           resource_name=get("resource_name"), checksum=get("checksum"),
-                          deployment_id=get("deployment_id"), deployed_at=get("deployed_at"),
+                          deployment_id=get("deployment_id"), deployed_at=aware(get("deployed_at")),
                           deployed_by=get("deployed_by"))

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ from engine import clock
 from engine.bpmn import state
 from engine.errors import (Conflict, InstanceNotActive, InstanceNotFound, TaskNotFound, TaskNotOpen,
                            VariablesInvalid, VersionConflict)
-from engine.queries.rows import instance_info
+from engine.queries.rows import aware, external_task_info, incident_info, user_task_info
 from engine.results import Actor, InstanceInfo
 from engine.store import projection
 from engine.store.database import Database
@@ -34,7 +35,8 @@ MAX_ENGINE_ROUNDS = 100
 
 _lock_instance = (sa.select(instance.c.id, instance.c.definition_id, instance.c.definition_key,
                             instance.c.business_key, instance.c.status, instance.c.state,
-                            instance.c.state_format, instance.c.version, instance.c.variables)
+                            instance.c.state_format, instance.c.version, instance.c.variables,
+                            instance.c.started_at, instance.c.started_by)
                   .where(instance.c.id == sa.bindparam("id")))
 _update_instance = (instance.update()
                     .where(instance.c.id == sa.bindparam("b_id"), instance.c.version == sa.bindparam("b_version")))
@@ -59,6 +61,9 @@ class Command:
         self.after: projection.Snapshot | None = None
         self.result: InstanceInfo | None = None
         self.task_row: Any = None
+        self.written: dict[str, Any] = {}
+        self.failures: dict[str, str] = {}                # task id -> error message, from this run
+        self.new_rows: dict[str, list[dict[str, Any]]] = {}
 
     def record(self, kind: str, *, task_id: str | None = None, activity_id: str | None = None,
                **details: Any) -> None:
@@ -120,6 +125,7 @@ def run_engine(cmd: Command) -> None:
             task = getattr(exc, "task", None)
             if task is None:
                 raise ProcessFailed(f"the process could not continue: {type(exc).__name__}: {exc}") from exc
+            cmd.failures[str(task.id)] = str(exc)
             log.warning("task failed", extra={"instance_id": cmd.instance_id,
                                                "activity_id": task.task_spec.bpmn_id})
     raise ProcessFailed("the process kept failing; gave up after %d rounds" % MAX_ENGINE_ROUNDS)
@@ -145,6 +151,7 @@ def save(cmd: Command) -> None:
     }
     if status is not None:
         values.update(status=status, ended_at=now, end_reason=cmd.end_reason)
+    cmd.written = values
     if cmd.row.version == 0:
         conn.execute(instance.insert(), [{
             "id": cmd.instance_id, "definition_id": cmd.definition_id, "definition_key": cmd.row.definition_key,
@@ -164,7 +171,7 @@ def save(cmd: Command) -> None:
     for tid, task in after.errors.items():
         if tid not in cmd.before.errors:
             open_incident(cmd, task_id=tid, activity_id=task.task_spec.bpmn_id, type_="failedTask",
-                          message=_error_message(task))
+                          message=cmd.failures.get(tid) or _error_message(task))
     if status == "completed":
         cmd.record("instance_completed")
     if ended:
@@ -179,6 +186,7 @@ def _sync(cmd: Command, common: dict[str, Any], before: dict[str, Task], after: 
     keep what was written to them (claims, locks, retries)."""
     new = [to_row(t) | common for tid, t in after.items() if tid not in before]
     gone = [tid for tid in before if tid not in after]
+    cmd.new_rows[noun] = new
     if new:
         cmd.conn.execute(table.insert(), new)
         for r in new:
@@ -266,7 +274,39 @@ def instance_command(db: Database, *, actor: Actor, instance_id: str | None = No
         if cmd.run_engine:
             run_engine(cmd)
         save(cmd)
-        cmd.result = instance_info(conn, cmd.instance_id)
+        cmd.result = _result(cmd)
+
+
+_open_incidents = sa.select(incident).where(incident.c.instance_id == sa.bindparam("id"),
+                                            incident.c.resolved_at.is_(None)).order_by(incident.c.created_at)
+
+
+def _result(cmd: Command) -> InstanceInfo:
+    """The instance as this command left it, built from what it wrote; only rows it did not write
+    itself (tasks that stayed open keep their claims and locks) are read back."""
+    v, row, now = cmd.written, cmd.row, cmd.now
+    assert cmd.after is not None
+    tasks: dict[str, list[Any]] = {}
+    for noun, table, still_open in (("task", user_task, cmd.after.user_tasks),
+                                    ("external_task", external_task, cmd.after.external_tasks)):
+        rows: list[Any] = [SimpleNamespace(**r, worker_id=None, lock_expires_at=None, retries=None,
+                                           error_message=None, claimed_at=None)
+                           for r in cmd.new_rows.get(noun, [])]
+        kept = [tid for tid in still_open if tid not in {r.id for r in rows}]
+        if kept:
+            rows += cmd.conn.execute(sa.select(table).where(table.c.id.in_(kept))).all()
+        tasks[noun] = sorted(rows, key=lambda r: (aware(r.created_at), r.id))
+    incidents = [] if row.version == 0 and not cmd.after.errors else [
+        incident_info(r) for r in cmd.conn.execute(_open_incidents, {"id": cmd.instance_id})]
+    started = getattr(row, "started_at", None)
+    return InstanceInfo(
+        id=cmd.instance_id, definition_id=cmd.definition_id, definition_key=row.definition_key,
+        business_key=row.business_key, status=v.get("status", row.status), version=v["version"],
+        started_at=aware(started) if started is not None else now,
+        started_by=getattr(row, "started_by", cmd.actor.id), updated_at=now,
+        ended_at=v.get("ended_at"), end_reason=v.get("end_reason"), next_timer_at=v["next_timer_at"],
+        variables=v["variables"], user_tasks=[user_task_info(r) for r in tasks["task"]],
+        external_tasks=[external_task_info(r) for r in tasks["external_task"]], incidents=incidents)
 
 
 class _NewRow:
@@ -292,5 +332,5 @@ def new_instance_command(db: Database, *, actor: Actor, definition_id: str,
         if cmd.run_engine:
             run_engine(cmd)
         save(cmd)
-        cmd.result = instance_info(conn, cmd.instance_id)
+        cmd.result = _result(cmd)
 

@@ -1,0 +1,89 @@
+"""The FastAPI application: routers, error translation, request limits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import engine
+from api import errors
+from api.settings import ServerSettings
+from api.v1 import router as v1_router
+
+DESCRIPTION = """
+Reviewflow runs a Safeguarding Children Partnership's case-review pathway as BPMN diagrams.
+
+* `/api/v1` — the native API: plain JSON variables; errors are `{"error": {"code", "message"}}`.
+* Variables are JSON objects whose names start with a letter (letters, digits, `_`).
+* Every change is one transaction and appends to the instance's history.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit with 413, before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await _too_large(send, self.max_bytes)
+            return
+        seen = 0
+
+        async def limited() -> dict:  # type: ignore[type-arg]
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise errors.RequestTooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except errors.RequestTooLarge:
+            await _too_large(send, self.max_bytes)
+
+
+async def _too_large(send: Send, max_bytes: int) -> None:
+    import orjson  # noqa: PLC0415
+    body = orjson.dumps(errors.error_body("too_large", f"the request body is larger than {max_bytes} bytes"))
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: ServerSettings | None = None, *, db: engine.Database | None = None) -> FastAPI:
+    """The app over `db` (or a database opened from `settings`). The schema must already be migrated."""
+    settings = settings or ServerSettings()
+    owns_db = db is None
+    database = db or engine.Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous,
+                                     busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_db:
+            database.dispose()
+
+    app = FastAPI(title="Reviewflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  generate_unique_id_function=_operation_id)
+    app.state.db = database
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(v1_router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

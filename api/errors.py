@@ -1,0 +1,77 @@
+"""Engine errors become HTTP answers here, once per API: {"error": {code, message}} on /api/v1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import engine
+
+STATUS_BY_ERROR: list[tuple[type[engine.EngineError], int]] = [
+    (engine.NotFound, 404),
+    (engine.Conflict, 409),
+    (engine.Invalid, 400),
+]
+
+
+def status_of(error: engine.EngineError) -> int:
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(error, cls):
+            return status
+    return 400
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}}
+
+
+def describe_validation(exc: RequestValidationError) -> tuple[str, str | None]:
+    """A readable sentence for the first thing wrong with a request, and the field it is about."""
+    errors = exc.errors()
+    if not errors:
+        return "the request is not valid", None
+    first = errors[0]
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    field = ".".join(loc) or None
+    msg = first.get("msg", "invalid value")
+    if first.get("type") == "json_invalid":
+        return "the request body is not valid JSON", None
+    if first.get("type") == "missing":
+        return f"field '{field}' is required", field
+    if first.get("type") == "extra_forbidden":
+        return f"field '{field}' is not expected here", field
+    return (f"field '{field}': {msg}" if field else msg), field
+
+
+class RequestTooLarge(Exception):
+    pass
+
+
+def install(app: FastAPI, *, native_prefix: str = "/api/v1") -> None:
+    @app.exception_handler(engine.EngineError)
+    async def _engine_error(request: Request, exc: engine.EngineError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=status_of(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message, field = describe_validation(exc)
+        return JSONResponse(error_body("invalid_request", message, field=field), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
+                401: "unauthenticated", 403: "forbidden"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        import logging  # noqa: PLC0415
+        logging.getLogger("api").error("unexpected error on %s %s: %s", request.method, request.url.path,
+                                       type(exc).__name__, exc_info=exc)
+        return JSONResponse(error_body("internal_error", "something went wrong on our side; it has been logged"),
+                            status_code=500)

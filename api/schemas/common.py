@@ -1,0 +1,29 @@
+"""Shapes shared by every resource: the error body and list envelopes."""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+T = TypeVar("T")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["task_not_open"])
+    message: str = Field(examples=["user task 6d7dfc4b-… is no longer open"])
+    field: str | None = Field(None, description="the request field at fault, when there is one",
+                              examples=["variables.approved"])
+    file: str | None = Field(None, description="deployments: the file at fault")
+    line: int | None = Field(None, description="deployments: the line at fault")
+    element_id: str | None = Field(None, description="deployments: the BPMN element at fault")
+    candidates: list[str] | None = Field(None, description="ambiguous matches, when there are several")
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+class ListOut(BaseModel, Generic[T]):
+    data: list[T]
+    count: int = Field(description="how many match in all, across every page")

@@ -1,0 +1,33 @@
+"""The server's settings: one object, read from REVIEWFLOW_* environment variables, checked at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServerSettings(BaseSettings):
+    """Defaults run on a laptop: embedded SQLite under var/, API on 127.0.0.1:8000."""
+
+    model_config = SettingsConfigDict(env_prefix="REVIEWFLOW_", extra="ignore")
+
+    database_url: str = Field("sqlite:///var/reviewflow.db",
+                              description="SQLAlchemy URL; postgresql://… uses psycopg 3")
+    sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = Field(
+        "FULL", description="FULL survives power loss after every commit; NORMAL may lose the last commits")
+    sqlite_busy_timeout_ms: int = Field(5000, ge=0)
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    bpmn_dir: Path = Field(Path("bpmn"), description="diagrams (and forms/) deployed at start-up")
+    deploy_on_start: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest request body accepted")
+
+    def sqlite_path(self) -> Path | None:
+        url = self.database_url
+        if url.startswith("sqlite:///") and ":memory:" not in url:
+            return Path(url.removeprefix("sqlite:///"))
+        return None

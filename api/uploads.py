@@ -1,0 +1,33 @@
+"""Reading deployment uploads: multipart files or one raw XML body."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+
+import engine
+
+MAX_FILES = 50
+
+
+async def read_deploy_files(request: Request, filename: str | None,
+                            field_names: tuple[str, ...] | None = None) -> list[engine.DeployFile]:
+    """Every uploaded file (any form field, or only `field_names`), or the raw body as one file.
+
+    Raises: Invalid when there is nothing to deploy.
+    """
+    content_type = request.headers.get("content-type", "")
+    files: list[engine.DeployFile] = []
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES * 2)
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile) and (field_names is None or name in field_names):
+                files.append(engine.DeployFile(value.filename or name, await value.read()))
+    else:
+        body = await request.body()
+        if body:
+            files.append(engine.DeployFile(filename or "upload.bpmn", body))
+    if not files:
+        raise engine.Invalid("nothing to deploy: send .bpmn files as multipart 'files', or one diagram as "
+                             "an application/xml body")
+    return files

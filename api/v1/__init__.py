@@ -1,0 +1,9 @@
+"""The native REST API under /api/v1: plain JSON variables, {"error": {code, message}} errors."""
+
+from fastapi import APIRouter
+
+from api.v1 import definitions, health, incidents, instances, user_tasks
+
+router = APIRouter(prefix="/api/v1")
+for module in (health, definitions, instances, user_tasks, incidents):
+    router.include_router(module.router)

@@ -1,0 +1,70 @@
+"""Deploy diagrams; list and read process definitions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+import engine
+from api.deps import ActorDep, DbDep, call
+from api.schemas.common import ErrorOut, ListOut
+from api.schemas.definitions import DefinitionOut, DeploymentOut
+from api.uploads import read_deploy_files
+
+router = APIRouter(tags=["definitions"])
+
+_ERRORS = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}}
+
+DEPLOY_BODY = {
+    "requestBody": {"required": True, "content": {
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                      "description": ".bpmn diagrams and the .json form schemas their user tasks name"}}}},
+        "application/xml": {"schema": {"type": "string"}, "example": "<bpmn:definitions …>…</bpmn:definitions>"},
+    }},
+}
+
+
+@router.post("/deployments", status_code=201, response_model=DeploymentOut, openapi_extra=DEPLOY_BODY,
+             responses={200: {"model": DeploymentOut, "description": "every diagram unchanged: nothing new"},
+                        **_ERRORS})
+async def deploy(request: Request, db: DbDep, actor: ActorDep,
+                 filename: Annotated[str | None, Query(max_length=255, description=(
+                     "raw XML bodies: the file name to record (default upload.bpmn)"))] = None) -> Response:
+    """Deploy one or more diagrams, as multipart `files` or as one raw XML body.
+
+    Each executable process becomes a new version of its definition; a diagram byte-identical to
+    the latest version (forms included) makes no new version, and the answer says so (200 instead
+    of 201). A file that is not well-formed, not valid BPMN, or declares a DOCTYPE is refused with
+    400 naming the file and line; nothing is deployed then.
+    """
+    files = await read_deploy_files(request, filename)
+    result = await call(db, engine.deploy, files=files, actor=actor)
+    out = DeploymentOut.of(result)
+    status = 201 if any(d.created for d in out.definitions) else 200
+    return Response(out.model_dump_json(), status_code=status, media_type="application/json")
+
+
+@router.get("/definitions", response_model=ListOut[DefinitionOut])
+async def list_definitions(db: DbDep, key: str | None = None,
+                           latest: Annotated[bool, Query(description="only the latest version of each")] = False,
+                           limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                           offset: Annotated[int, Query(ge=0)] = 0) -> ListOut[DefinitionOut]:
+    """Deployed process definitions, by key then version."""
+    page = await call(db, engine.list_definitions, key=key, latest_only=latest, limit=limit, offset=offset)
+    return ListOut[DefinitionOut](data=[DefinitionOut.of(d) for d in page.data], count=page.count)
+
+
+@router.get("/definitions/{definition_id}", response_model=DefinitionOut, responses=_ERRORS)
+async def get_definition(definition_id: str, db: DbDep) -> DefinitionOut:
+    """One definition version, e.g. `rapid_review:3`."""
+    return DefinitionOut.of(await call(db, engine.get_definition, definition_id=definition_id))
+
+
+@router.get("/definitions/{definition_id}/xml", responses={200: {"content": {"application/xml": {}}}, **_ERRORS})
+async def get_definition_xml(definition_id: str, db: DbDep) -> Response:
+    """The BPMN XML exactly as deployed, for a modeler to open."""
+    xml = await call(db, engine.definition_xml, definition_id=definition_id)
+    return Response(xml, media_type="application/xml")

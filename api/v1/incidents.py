@@ -1,0 +1,42 @@
+"""Incidents: what failed and waits for a person; list them and retry."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+import engine
+from api.deps import ActorDep, DbDep, call
+from api.schemas.common import ErrorOut, ListOut
+from api.schemas.instances import IncidentOut, InstanceOut, RetryIncidentIn
+
+router = APIRouter(prefix="/incidents", tags=["incidents"])
+
+_ERRORS = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}}
+
+
+@router.get("", response_model=ListOut[IncidentOut])
+async def list_incidents(db: DbDep, instance_id: str | None = None,
+                         type: Annotated[str | None, Query(description="e.g. failedExternalTask, failedTask")] = None,
+                         include_resolved: bool = False,
+                         limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                         offset: Annotated[int, Query(ge=0)] = 0) -> ListOut[IncidentOut]:
+    """Open incidents (and resolved ones on request), oldest first."""
+    page = await call(db, engine.list_incidents, instance_id=instance_id, type=type,
+                      open_only=not include_resolved, limit=limit, offset=offset)
+    return ListOut[IncidentOut](data=[IncidentOut.of(i) for i in page.data], count=page.count)
+
+
+@router.get("/{incident_id}", response_model=IncidentOut, responses=_ERRORS)
+async def get_incident(incident_id: str, db: DbDep) -> IncidentOut:
+    return IncidentOut.of(await call(db, engine.get_incident, incident_id=incident_id))
+
+
+@router.post("/{incident_id}/retry", response_model=InstanceOut, responses=_ERRORS)
+async def retry_incident(incident_id: str, db: DbDep, actor: ActorDep,
+                         body: RetryIncidentIn | None = None) -> InstanceOut:
+    """Try again: a failed task runs again; an external task out of retries becomes fetchable with
+    `retries` more attempts. The incident is resolved."""
+    return InstanceOut.of(await call(db, engine.retry_incident, actor=actor, incident_id=incident_id,
+                                     retries=body.retries if body else 1))

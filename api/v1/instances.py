@@ -1,0 +1,61 @@
+"""Start, read, list and cancel process instances; read their history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+import engine
+from api.deps import ActorDep, DbDep, call
+from api.schemas.common import ErrorOut, ListOut
+from api.schemas.instances import (CancelInstanceIn, HistoryEventOut, InstanceOut, InstanceSummaryOut,
+                                   StartInstanceIn)
+
+router = APIRouter(prefix="/instances", tags=["instances"])
+
+_ERRORS = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}}
+
+
+@router.post("", status_code=201, response_model=InstanceOut, responses=_ERRORS)
+async def start_instance(body: StartInstanceIn, db: DbDep, actor: ActorDep) -> InstanceOut:
+    """Start the latest version of `definition_key` (or exactly `definition_id`) with these variables.
+
+    The instance runs to its first wait state inside this request: the answer lists the user tasks,
+    external tasks and timers it now waits on.
+    """
+    return InstanceOut.of(await call(db, engine.start_instance, actor=actor, definition_key=body.definition_key,
+                                     definition_id=body.definition_id, variables=body.variables,
+                                     business_key=body.business_key))
+
+
+@router.get("", response_model=ListOut[InstanceSummaryOut])
+async def list_instances(db: DbDep, definition_key: str | None = None, business_key: str | None = None,
+                         status: Literal["active", "completed", "cancelled"] | None = None,
+                         limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                         offset: Annotated[int, Query(ge=0)] = 0) -> ListOut[InstanceSummaryOut]:
+    """Instances, newest first, filtered by definition key, business key and status."""
+    page = await call(db, engine.list_instances, definition_key=definition_key, business_key=business_key,
+                      status=status, limit=limit, offset=offset)
+    return ListOut[InstanceSummaryOut](data=[InstanceSummaryOut.of(i) for i in page.data], count=page.count)
+
+
+@router.get("/{instance_id}", response_model=InstanceOut, responses=_ERRORS)
+async def get_instance(instance_id: str, db: DbDep) -> InstanceOut:
+    """Status, variables, open user tasks, open external tasks, next timer and open incidents."""
+    return InstanceOut.of(await call(db, engine.get_instance, instance_id=instance_id))
+
+
+@router.post("/{instance_id}/cancel", response_model=InstanceOut, responses=_ERRORS)
+async def cancel_instance(instance_id: str, body: CancelInstanceIn, db: DbDep, actor: ActorDep) -> InstanceOut:
+    """Cancel a running instance with a reason; its open tasks are cancelled with it (409 if it
+    has already ended)."""
+    return InstanceOut.of(await call(db, engine.cancel_instance, actor=actor, instance_id=instance_id,
+                                     reason=body.reason))
+
+
+@router.get("/{instance_id}/history", response_model=ListOut[HistoryEventOut], responses=_ERRORS)
+async def instance_history(instance_id: str, db: DbDep) -> ListOut[HistoryEventOut]:
+    """Every state change of the instance, in order, with who caused it."""
+    events = await call(db, engine.instance_history, instance_id=instance_id)
+    return ListOut[HistoryEventOut](data=[HistoryEventOut.of(e) for e in events], count=len(events))

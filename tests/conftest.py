@@ -1,0 +1,162 @@
+"""Fixtures: a migrated database on SQLite (always) and PostgreSQL (when REVIEWFLOW_TEST_DATABASE_URL
+is set), a deployer, and the real app served by uvicorn on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+import engine
+from api.app import create_app
+from api.settings import ServerSettings
+
+DATA = Path(__file__).parent / "data"
+BPMN = DATA / "bpmn"
+PG_URL = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+TABLES = ["history_event", "incident", "external_task", "user_task", "instance", "definition"]
+
+
+def pg_database(schema: str) -> engine.Database:
+    return engine.Database(PG_URL or "", connect_args={"options": f"-csearch_path={schema}"})
+
+
+def create_schema(schema: str) -> None:
+    admin = sa.create_engine(engine.store.database.normalize_url(PG_URL or ""))
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+
+
+def drop_schema(schema: str) -> None:
+    admin = sa.create_engine(engine.store.database.normalize_url(PG_URL or ""))
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file; each test gets a copy (migrating per test is slow)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = engine.Database(f"sqlite:///{path}")
+    engine.upgrade(db)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_schema() -> Iterator[str]:
+    if not PG_URL:
+        pytest.skip("REVIEWFLOW_TEST_DATABASE_URL not set")
+    schema = f"rf_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    create_schema(schema)
+    db = pg_database(schema)
+    engine.upgrade(db)
+    db.dispose()
+    yield schema
+    drop_schema(schema)
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[engine.Database]:
+    """An empty, migrated database: a fresh SQLite file, or the session's PostgreSQL schema emptied."""
+    if request.param == "sqlite":
+        path = tmp_path / "reviewflow.db"
+        shutil.copy(sqlite_template, path)
+        database = engine.Database(f"sqlite:///{path}")
+    else:
+        schema = request.getfixturevalue("pg_schema")
+        database = pg_database(schema)
+        with database.engine.begin() as conn:
+            conn.execute(sa.text("TRUNCATE " + ", ".join(TABLES) + " RESTART IDENTITY CASCADE"))
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def actor() -> engine.Actor:
+    return engine.Actor("alice", frozenset({"case-review-group"}))
+
+
+Deployer = Callable[..., engine.DeploymentResult]
+
+
+@pytest.fixture
+def deploy(db: engine.Database, actor: engine.Actor) -> Deployer:
+    """deploy("one_user_task.bpmn", ...) deploys files from tests/data/bpmn (forms from its forms/)."""
+
+    def _deploy(*names: str) -> engine.DeploymentResult:
+        files = []
+        for name in names:
+            path = BPMN / name
+            files.append(engine.DeployFile(name, path.read_bytes()))
+        return engine.deploy(db, files=files, actor=actor)
+
+    return _deploy
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """The real app, served by uvicorn in a thread on 127.0.0.1."""
+
+    def __init__(self, db: engine.Database, settings: ServerSettings | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = create_app(settings or ServerSettings(), db=db)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
+                                access_log=False, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(db: engine.Database) -> Iterator[Server]:
+    srv = Server(db).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=10,
+                      headers={"X-Reviewflow-User": "alice", "X-Reviewflow-Groups": "case-review-group"}) as c:
+        yield c
+
+
+def table_counts(db: engine.Database) -> dict[str, int]:
+    """Rows per table: refusal tests assert that nothing was written."""
+    with db.engine.connect() as conn:
+        return {t: conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in TABLES}
