@@ -12,6 +12,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import engine
 from api import errors
 from api.settings import ServerSettings
+from api.engine_rest import router as engine_rest_router
+from api.longpoll import TaskWaiters
 from api.v1 import router as v1_router
 
 DESCRIPTION = """
@@ -20,6 +22,9 @@ Reviewflow runs a Safeguarding Children Partnership's case-review pathway as BPM
 * `/api/v1` — the native API: plain JSON variables; errors are `{"error": {"code", "message"}}`.
 * Variables are JSON objects whose names start with a letter (letters, digits, `_`).
 * Every change is one transaction and appends to the instance's history.
+* `/engine-rest` — the Camunda 7 REST subset that Camunda clients and workers use unchanged
+  (external tasks with long polling, deployments, process definitions, instances, tasks);
+  errors are `{"type", "message"}`, dates `2026-11-25T19:14:56.736+0000`.
 """
 
 
@@ -75,9 +80,13 @@ def create_app(settings: ServerSettings | None = None, *, db: engine.Database | 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owns_db:
-            database.dispose()
+        app.state.task_waiters = TaskWaiters(database)
+        try:
+            yield
+        finally:
+            app.state.task_waiters.close()
+            if owns_db:
+                database.dispose()
 
     app = FastAPI(title="Reviewflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   generate_unique_id_function=_operation_id)
@@ -85,5 +94,6 @@ def create_app(settings: ServerSettings | None = None, *, db: engine.Database | 
     app.state.settings = settings
     errors.install(app)
     app.include_router(v1_router)
+    app.include_router(engine_rest_router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -51,18 +51,48 @@ class RequestTooLarge(Exception):
     pass
 
 
-def install(app: FastAPI, *, native_prefix: str = "/api/v1") -> None:
+CAMUNDA_PREFIX = "/engine-rest"
+
+
+def camunda_error(error: engine.EngineError) -> tuple[int, str]:
+    """Camunda's status and exception type for an engine error (reference: camunda7-rest-contract.md)."""
+    if isinstance(error, engine.TaskClaimedByOther):
+        return 500, "TaskAlreadyClaimedException"
+    if isinstance(error, engine.LockedByAnotherWorker):
+        return 400, "BadUserRequestException"
+    if isinstance(error, engine.InstanceNotFound):
+        return 404, "InvalidRequestException"
+    if isinstance(error, engine.NotFound | engine.TaskNotOpen):
+        return 404, "RestException"
+    if isinstance(error, engine.Invalid):
+        return 400, "InvalidRequestException"
+    return 400, "BadUserRequestException"
+
+
+def is_camunda(request: Request) -> bool:
+    return request.url.path.startswith(CAMUNDA_PREFIX)
+
+
+def install(app: FastAPI) -> None:
     @app.exception_handler(engine.EngineError)
     async def _engine_error(request: Request, exc: engine.EngineError) -> JSONResponse:
+        if is_camunda(request):
+            status, kind = camunda_error(exc)
+            return JSONResponse({"type": kind, "message": exc.message}, status_code=status)
         return JSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=status_of(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         message, field = describe_validation(exc)
+        if is_camunda(request):
+            return JSONResponse({"type": "InvalidRequestException", "message": message}, status_code=400)
         return JSONResponse(error_body("invalid_request", message, field=field), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if is_camunda(request):
+            return JSONResponse({"type": "RestException", "message": str(exc.detail)}, status_code=exc.status_code,
+                                headers=getattr(exc, "headers", None))
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
                 401: "unauthenticated", 403: "forbidden"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
@@ -73,5 +103,8 @@ def install(app: FastAPI, *, native_prefix: str = "/api/v1") -> None:
         import logging  # noqa: PLC0415
         logging.getLogger("api").error("unexpected error on %s %s: %s", request.method, request.url.path,
                                        type(exc).__name__, exc_info=exc)
+        if is_camunda(request):
+            return JSONResponse({"type": "RestException", "message": "internal error; it has been logged"},
+                                status_code=500)
         return JSONResponse(error_body("internal_error", "something went wrong on our side; it has been logged"),
                             status_code=500)

@@ -7,6 +7,11 @@ import logging as _logging
 
 from engine.clock import clock
 from engine.commands.deploy import DeployFile, deploy
+from engine.commands.external_tasks import (FetchResult, LockedTask, TopicRequest, complete_external_task,
+                                            extend_lock, fetch_and_lock, get_external_task, handle_bpmn_error,
+                                            handle_failure, list_external_tasks)
+from engine.commands.external_tasks import set_retries as set_external_task_retries
+from engine.commands.external_tasks import unlock as unlock_external_task
 from engine.commands.incidents import retry_incident
 from engine.commands.instances import cancel_instance, start_instance
 from engine.commands.user_tasks import claim_user_task, complete_user_task, unclaim_user_task
@@ -23,12 +28,17 @@ from engine.store.database import Database
 from engine.store.migrate import check as check_schema
 from engine.store.migrate import current as current_revision
 from engine.store.migrate import downgrade, upgrade
+from engine.store.signals import EXTERNAL_TASK as SIGNAL_EXTERNAL_TASK
+from engine.store.signals import TIMER as SIGNAL_TIMER
 
 # SpiffWorkflow attaches task data to its INFO records: case data must never reach a log.
 for _name in ("spiff", "spiff.task", "spiff.workflow", "spiff.data", "spiff.metrics"):
     _logging.getLogger(_name).setLevel(_logging.WARNING)
 
 __all__ = [
+    "FetchResult", "LockedTask", "SIGNAL_EXTERNAL_TASK", "SIGNAL_TIMER", "TopicRequest",
+    "complete_external_task", "extend_lock", "fetch_and_lock", "get_external_task", "handle_bpmn_error",
+    "handle_failure", "list_external_tasks", "set_external_task_retries", "unlock_external_task",
     "Actor", "Conflict", "Database", "DefinitionInfo", "DefinitionNotFound", "DeployFile", "DeployedDefinition",
     "DeploymentError", "DeploymentResult", "EngineError", "ExternalTaskInfo", "HistoryEvent", "IncidentInfo",
     "IncidentNotFound", "InstanceInfo", "InstanceNotActive", "InstanceNotFound", "Invalid",

@@ -25,6 +25,7 @@ from engine.queries.rows import aware, external_task_info, incident_info, user_t
 from engine.results import Actor, InstanceInfo
 from engine.store import projection
 from engine.store.database import Database
+from engine.store.signals import EXTERNAL_TASK, Signals
 from engine.store.specs import SpecCache
 from engine.store.tables import external_task, history_event, incident, instance, user_task
 
@@ -83,6 +84,9 @@ class Command:
         if task is None:
             raise TaskNotFound(f"external task {task_id} does not exist or is no longer active")
         return task
+
+    def new_topics(self) -> list[str]:
+        return [r["topic"] for r in self.new_rows.get("external_task", [])]
 
     def task(self, task_id: str) -> Task | None:
         try:
@@ -178,6 +182,14 @@ def save(cmd: Command) -> None:
         resolve_incidents(cmd, reason=f"instance {status}")
     if cmd.events:
         conn.execute(history_event.insert(), cmd.events)
+    if topics := cmd.new_topics():
+        Signals.notify_in_transaction(conn, EXTERNAL_TASK, topics)
+
+
+def after_commit(db: Database, cmd: Command) -> None:
+    """Wake long-polling workers in this process (other processes hear the NOTIFY)."""
+    if topics := cmd.new_topics():
+        db.signals.emit(EXTERNAL_TASK, topics)
 
 
 def _sync(cmd: Command, common: dict[str, Any], before: dict[str, Task], after: dict[str, Task],
@@ -197,6 +209,8 @@ def _sync(cmd: Command, common: dict[str, Any], before: dict[str, Task], after: 
         for tid in gone:
             if tid not in cmd.finished_tasks:
                 cmd.record(f"{noun}_cancelled", task_id=tid, activity_id=before[tid].task_spec.bpmn_id)
+                if noun == "external_task":
+                    resolve_incidents(cmd, reason="task cancelled", task_id=tid)
 
 
 def _error_message(task: Task) -> str:
@@ -204,28 +218,41 @@ def _error_message(task: Task) -> str:
     return str(err) if err else f"task {task.task_spec.bpmn_id} failed"
 
 
-def open_incident(cmd: Command, *, task_id: str, activity_id: str, type_: str, message: str) -> str:
+def open_incident_row(conn: sa.Connection, *, instance_id: str, task_id: str, activity_id: str, type_: str,
+                      message: str, now: datetime, actor: str, events: list[dict[str, Any]]) -> str:
     incident_id = str(uuid.uuid4())
-    cmd.conn.execute(incident.insert(), [{"id": incident_id, "instance_id": cmd.instance_id,
-                                          "task_id": task_id, "activity_id": activity_id, "type": type_,
-                                          "message": message, "created_at": cmd.now}])
-    cmd.record("incident_opened", task_id=task_id, activity_id=activity_id, incident_id=incident_id,
-               incident_type=type_)
+    conn.execute(incident.insert(), [{"id": incident_id, "instance_id": instance_id, "task_id": task_id,
+                                      "activity_id": activity_id, "type": type_, "message": message,
+                                      "created_at": now}])
+    events.append({"instance_id": instance_id, "at": now, "kind": "incident_opened", "actor": actor,
+                   "task_id": task_id, "activity_id": activity_id,
+                   "details": {"incident_id": incident_id, "incident_type": type_}})
     return incident_id
 
 
-def resolve_incidents(cmd: Command, *, reason: str, task_id: str | None = None) -> None:
+def resolve_incident_rows(conn: sa.Connection, *, instance_id: str, actor: str, now: datetime, reason: str,
+                          events: list[dict[str, Any]], task_id: str | None = None) -> None:
     query = sa.select(incident.c.id, incident.c.task_id, incident.c.activity_id).where(
-        incident.c.instance_id == cmd.instance_id, incident.c.resolved_at.is_(None))
+        incident.c.instance_id == instance_id, incident.c.resolved_at.is_(None))
     if task_id is not None:
         query = query.where(incident.c.task_id == task_id)
-    rows = cmd.conn.execute(query).all()
+    rows = conn.execute(query).all()
     if rows:
-        cmd.conn.execute(incident.update().where(incident.c.id.in_([r.id for r in rows]))
-                         .values(resolved_at=cmd.now, resolved_by=cmd.actor.id))
-        for r in rows:
-            cmd.record("incident_resolved", task_id=r.task_id, activity_id=r.activity_id,
-                       incident_id=r.id, reason=reason)
+        conn.execute(incident.update().where(incident.c.id.in_([r.id for r in rows]))
+                     .values(resolved_at=now, resolved_by=actor))
+        events.extend({"instance_id": instance_id, "at": now, "kind": "incident_resolved", "actor": actor,
+                       "task_id": r.task_id, "activity_id": r.activity_id,
+                       "details": {"incident_id": r.id, "reason": reason}} for r in rows)
+
+
+def open_incident(cmd: Command, *, task_id: str, activity_id: str, type_: str, message: str) -> str:
+    return open_incident_row(cmd.conn, instance_id=cmd.instance_id, task_id=task_id, activity_id=activity_id,
+                             type_=type_, message=message, now=cmd.now, actor=cmd.actor.id, events=cmd.events)
+
+
+def resolve_incidents(cmd: Command, *, reason: str, task_id: str | None = None) -> None:
+    resolve_incident_rows(cmd.conn, instance_id=cmd.instance_id, actor=cmd.actor.id, now=cmd.now, reason=reason,
+                          events=cmd.events, task_id=task_id)
 
 
 def lock_instance(conn: sa.Connection, db: Database, instance_id: str) -> Any:
@@ -275,6 +302,7 @@ def instance_command(db: Database, *, actor: Actor, instance_id: str | None = No
             run_engine(cmd)
         save(cmd)
         cmd.result = _result(cmd)
+    after_commit(db, cmd)
 
 
 _open_incidents = sa.select(incident).where(incident.c.instance_id == sa.bindparam("id"),
@@ -333,4 +361,5 @@ def new_instance_command(db: Database, *, actor: Actor, definition_id: str,
             run_engine(cmd)
         save(cmd)
         cmd.result = _result(cmd)
+    after_commit(db, cmd)
 

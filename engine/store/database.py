@@ -45,8 +45,10 @@ class Database:
         self._write_lock: threading.Lock | None = threading.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             self._configure_sqlite(sqlite_synchronous.upper(), busy_timeout_ms)
+        from engine.store.signals import Signals  # noqa: PLC0415
         from engine.store.specs import SpecCache  # noqa: PLC0415 - the cache needs this class
         self.specs = SpecCache(self)
+        self.signals = Signals(None if self.is_sqlite else self.url)
 
     def _configure_sqlite(self, synchronous: str, busy_timeout_ms: int) -> None:
         if synchronous not in {"FULL", "NORMAL", "EXTRA"}:
@@ -96,4 +98,5 @@ class Database:
         return self.engine.dialect.name
 
     def dispose(self) -> None:
+        self.signals.close()
         self.engine.dispose()

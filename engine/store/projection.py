@@ -10,6 +10,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn import state
 from engine.bpmn.parser import group_for_lane
 from engine.bpmn.specs import ExternalServiceTask, HumanTask
 
@@ -57,7 +58,8 @@ def user_task_row(task: Task) -> dict[str, Any]:
 def external_task_row(task: Task) -> dict[str, Any]:
     spec: ExternalServiceTask = task.task_spec
     return {"id": str(task.id), "activity_id": spec.bpmn_id, "topic": spec.topic,
-            "priority": spec.priority, "extension_properties": spec.properties}
+            "priority": spec.priority, "extension_properties": spec.properties,
+            "variables": state.to_plain(task.data)}
 
 
 def pack(values: list[str]) -> str:

@@ -81,6 +81,7 @@ external_task = sa.Table(
     sa.Column("topic", sa.String(255), nullable=False),
     sa.Column("priority", sa.Integer, nullable=False),
     sa.Column("extension_properties", sa.JSON, nullable=False),
+    sa.Column("variables", sa.JSON, nullable=False),                  # the data the task sees
     sa.Column("worker_id", sa.String(255)),
     sa.Column("lock_expires_at", Timestamp),
     sa.Column("retries", sa.Integer),                                 # null until the first failure

@@ -94,6 +94,7 @@ def upgrade() -> None:
         sa.Column("topic", sa.String(255), nullable=False),
         sa.Column("priority", sa.Integer, nullable=False),
         sa.Column("extension_properties", sa.JSON, nullable=False),
+        sa.Column("variables", sa.JSON, nullable=False),
         sa.Column("worker_id", sa.String(255)),
         sa.Column("lock_expires_at", TS),
         sa.Column("retries", sa.Integer),

@@ -1,0 +1,229 @@
+"""/engine-rest/external-task: the Camunda 7 external-task protocol workers speak."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import Field
+
+import engine
+from api.deps import ActorDep, DbDep, call
+from api.engine_rest.camunda import Lenient, WorkerId, fmt_date, page, plain_map, query_bool, typed_map
+
+router = APIRouter(prefix="/external-task", tags=["engine-rest external tasks"])
+
+MAX_ASYNC_RESPONSE_MS = 1_800_000
+ANSWER_MARGIN_S = 0.05            # answer a little before asyncResponseTimeout, never after
+
+
+class FetchTopic(Lenient):
+    topicName: str
+    lockDuration: int | None = None
+    variables: list[str] | None = None
+    localVariables: bool | None = None
+    deserializeValues: bool | None = None
+    includeExtensionProperties: bool | None = None
+    processVariables: dict[str, Any] | None = None
+    businessKey: str | None = None
+    processDefinitionId: str | None = None
+    processDefinitionIdIn: list[str] | None = None
+    processDefinitionKey: str | None = None
+    processDefinitionKeyIn: list[str] | None = None
+
+
+class FetchAndLockIn(Lenient):
+    workerId: WorkerId
+    maxTasks: int | None = 1
+    usePriority: bool | None = False
+    asyncResponseTimeout: int | None = None
+    topics: list[FetchTopic] | None = None
+    sorting: Any = None
+
+
+class CompleteIn(Lenient):
+    workerId: WorkerId
+    variables: dict[str, Any] | None = None
+    localVariables: dict[str, Any] | None = None
+
+
+class FailureIn(Lenient):
+    workerId: WorkerId
+    errorMessage: str | None = None
+    errorDetails: Any = None
+    retries: int | None = None
+    retryTimeout: int | None = None
+    variables: dict[str, Any] | None = None
+    localVariables: dict[str, Any] | None = None
+
+
+class BpmnErrorIn(Lenient):
+    workerId: WorkerId
+    errorCode: str | None = None
+    errorMessage: str | None = None
+    variables: dict[str, Any] | None = None
+
+
+class ExtendLockIn(Lenient):
+    workerId: WorkerId
+    newDuration: int | None = None
+
+
+class RetriesIn(Lenient):
+    retries: int | None = Field(None, ge=0)
+
+
+def _topic_request(t: FetchTopic) -> Any:
+    keys = list(t.processDefinitionKeyIn or []) + ([t.processDefinitionKey] if t.processDefinitionKey else [])
+    ids = list(t.processDefinitionIdIn or []) + ([t.processDefinitionId] if t.processDefinitionId else [])
+    return engine.TopicRequest(
+        name=t.topicName, lock_duration_ms=t.lockDuration if t.lockDuration is not None else 300_000,
+        variables=t.variables, process_variables=dict(t.processVariables or {}),
+        business_key=t.businessKey, definition_keys=keys or None, definition_ids=ids or None)
+
+
+def external_task_json(t: engine.LockedTask, *, locked: bool, include_extension_properties: bool = True,
+                       variables: bool = True) -> dict[str, Any]:
+    info = t.task
+    body: dict[str, Any] = {
+        "activityId": info.activity_id, "activityInstanceId": f"{info.activity_id}:{info.id}",
+        "errorMessage": info.error_message, "executionId": info.instance_id, "id": info.id,
+        "lockExpirationTime": fmt_date(info.lock_expires_at), "createTime": fmt_date(info.created_at),
+        "processDefinitionId": info.definition_id, "processDefinitionKey": info.definition_key,
+        "processDefinitionVersionTag": None, "processInstanceId": info.instance_id, "retries": info.retries,
+        "suspended": False, "workerId": info.worker_id, "topicName": info.topic, "tenantId": None,
+        "priority": info.priority, "businessKey": info.business_key,
+    }
+    if locked:
+        body["errorDetails"] = t.error_details
+        body["variables"] = typed_map(t.variables) if variables else {}
+        body["extensionProperties"] = dict(info.extension_properties) if include_extension_properties else {}
+    return body
+
+
+@router.post("/fetchAndLock", summary="Fetch and lock external tasks (long polling)")
+async def fetch_and_lock(body: FetchAndLockIn, request: Request, db: DbDep) -> JSONResponse:
+    """Lock up to `maxTasks` tasks of the given topics for `workerId`. With `asyncResponseTimeout`
+    (ms, at most 30 minutes) the request is held until a task can be locked or the time is up — the
+    answer comes as soon as a task appears, and never after the timeout. Always 200 with a list."""
+    topics = [_topic_request(t) for t in body.topics or []]
+    extension = {t.topicName: t.includeExtensionProperties is not False for t in body.topics or []}
+    timeout_s = min(max(body.asyncResponseTimeout or 0, 0), MAX_ASYNC_RESPONSE_MS) / 1000
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(timeout_s - ANSWER_MARGIN_S, 0)
+    waiters = request.app.state.task_waiters
+    waiter = waiters.register({t.name for t in topics}) if timeout_s > 0 else None
+    try:
+        while True:
+            if waiter is not None:
+                waiter.event.clear()
+            result = await call(db, engine.fetch_and_lock, worker_id=body.workerId, topics=topics,
+                                max_tasks=max(body.maxTasks or 1, 1), use_priority=bool(body.usePriority))
+            remaining = deadline - loop.time()
+            if result.tasks or waiter is None or remaining <= 0:
+                return JSONResponse([external_task_json(t, locked=True,
+                                                        include_extension_properties=extension.get(t.task.topic, True))
+                                     for t in result.tasks])
+            wait = remaining
+            if result.next_available_at is not None:      # a lock expires or a retry timeout ends
+                wait = min(wait, max((result.next_available_at - engine.clock.now()).total_seconds(), 0) + 0.01)
+            try:
+                await asyncio.wait_for(waiter.event.wait(), timeout=wait)
+            except TimeoutError:
+                pass
+            if await request.is_disconnected():
+                return JSONResponse([])
+    finally:
+        if waiter is not None:
+            waiters.unregister(waiter)
+
+
+@router.post("/{task_id}/complete", status_code=204, response_class=Response)
+async def complete(task_id: str, body: CompleteIn, db: DbDep) -> Response:
+    """Complete the task with variables: 204; 404 if it no longer exists (finished or cancelled);
+    400 if another worker holds it."""
+    await call(db, engine.complete_external_task, task_id=task_id, worker_id=body.workerId,
+               variables=plain_map(body.variables), local_variables=plain_map(body.localVariables))
+    return Response(status_code=204)
+
+
+@router.post("/{task_id}/failure", status_code=204, response_class=Response)
+async def failure(task_id: str, body: FailureIn, db: DbDep) -> Response:
+    """Report a failed attempt with the retries left; retries 0 opens an incident."""
+    details = body.errorDetails
+    if details is not None and not isinstance(details, str):
+        details = json.dumps(details, default=str)
+    await call(db, engine.handle_failure, task_id=task_id, worker_id=body.workerId, error_message=body.errorMessage,
+               error_details=details, retries=body.retries if body.retries is not None else 0,
+               retry_timeout_ms=body.retryTimeout if body.retryTimeout is not None else 0)
+    return Response(status_code=204)
+
+
+@router.post("/{task_id}/bpmnError", status_code=204, response_class=Response)
+async def bpmn_error(task_id: str, body: BpmnErrorIn, db: DbDep) -> Response:
+    """Report a business error: a matching error boundary event catches it; uncaught, it opens an
+    incident (a deliberate deviation from Camunda 7, where the activity would silently end)."""
+    await call(db, engine.handle_bpmn_error, task_id=task_id, worker_id=body.workerId,
+               error_code=body.errorCode or "", error_message=body.errorMessage,
+               variables=plain_map(body.variables))
+    return Response(status_code=204)
+
+
+@router.post("/{task_id}/extendLock", status_code=204, response_class=Response)
+async def extend_lock(task_id: str, body: ExtendLockIn, db: DbDep) -> Response:
+    await call(db, engine.extend_lock, task_id=task_id, worker_id=body.workerId,
+               new_duration_ms=body.newDuration if body.newDuration is not None else 0)
+    return Response(status_code=204)
+
+
+@router.post("/{task_id}/unlock", status_code=204, response_class=Response)
+async def unlock(task_id: str, db: DbDep, actor: ActorDep) -> Response:
+    await call(db, engine.unlock_external_task, task_id=task_id, actor=actor)
+    return Response(status_code=204)
+
+
+@router.put("/{task_id}/retries", status_code=204, response_class=Response)
+async def set_retries(task_id: str, body: RetriesIn, db: DbDep, actor: ActorDep) -> Response:
+    """Set the retries left; above 0 resolves the task's incident and makes it fetchable again."""
+    if body.retries is None:
+        raise engine.Invalid("retries is required")
+    await call(db, engine.set_external_task_retries, task_id=task_id, retries=body.retries, actor=actor)
+    return Response(status_code=204)
+
+
+@router.get("/{task_id}/errorDetails", response_class=PlainTextResponse)
+async def error_details(task_id: str, db: DbDep) -> PlainTextResponse:
+    task = await call(db, engine.get_external_task, task_id=task_id)
+    return PlainTextResponse(task.error_details or "")
+
+
+@router.get("/count")
+async def count(request: Request, db: DbDep) -> dict[str, int]:
+    _, total = await call(db, engine.list_external_tasks, limit=1, **_filters(request))
+    return {"count": total}
+
+
+@router.get("/{task_id}")
+async def get_one(task_id: str, db: DbDep) -> dict[str, Any]:
+    return external_task_json(await call(db, engine.get_external_task, task_id=task_id), locked=False)
+
+
+@router.get("")
+async def list_all(request: Request, db: DbDep) -> list[dict[str, Any]]:
+    first, maximum = page(request)
+    tasks, _ = await call(db, engine.list_external_tasks, limit=maximum, offset=first, **_filters(request))
+    return [external_task_json(t, locked=False) for t in tasks]
+
+
+def _filters(request: Request) -> dict[str, Any]:
+    q = request.query_params
+    return {"task_id": q.get("externalTaskId"), "topic": q.get("topicName"), "worker_id": q.get("workerId"),
+            "locked": True if query_bool(request, "locked") else (False if query_bool(request, "notLocked") else None),
+            "with_retries_left": query_bool(request, "withRetriesLeft"),
+            "no_retries_left": query_bool(request, "noRetriesLeft"), "instance_id": q.get("processInstanceId"),
+            "activity_id": q.get("activityId"), "definition_id": q.get("processDefinitionId")}
+
+
