@@ -293,7 +293,12 @@ def instance_command(db: Database, *, actor: Actor, instance_id: str | None = No
             instance_id = task_row.instance_id
         row = lock_instance(conn, db, instance_id)
         if require_active and row.status != "active":
+            if task_id is not None:
+                raise (TaskNotOpen if task_kind == "user" else TaskNotFound)(
+                    f"task {task_id} is no longer open: its process instance is {row.status}")
             raise InstanceNotActive(f"process instance {instance_id} is {row.status}")
+        if task_row is not None and not db.is_sqlite:
+            task_row = find_task(conn, task_id, task_kind)  # type: ignore[arg-type]  # re-read under the lock
         wf = state.loads(row.state, row.state_format, db.specs.get)
         cmd = Command(conn, db.specs, actor, clock.now(), row, wf)
         cmd.task_row = task_row
