@@ -5,6 +5,8 @@ Every change runs as one command in one transaction (DESIGN §2); every read is 
 
 import logging as _logging
 
+from engine.bpmn import timers as _timers
+
 from engine.clock import clock
 from engine.commands.deploy import DeployFile, deploy
 from engine.commands.external_tasks import (FetchResult, LockedTask, TopicRequest, complete_external_task,
@@ -30,6 +32,8 @@ from engine.store.migrate import current as current_revision
 from engine.store.migrate import downgrade, upgrade
 from engine.store.signals import EXTERNAL_TASK as SIGNAL_EXTERNAL_TASK
 from engine.store.signals import TIMER as SIGNAL_TIMER
+
+_timers.install()
 
 # SpiffWorkflow attaches task data to its INFO records: case data must never reach a log.
 for _name in ("spiff", "spiff.task", "spiff.workflow", "spiff.data", "spiff.metrics"):

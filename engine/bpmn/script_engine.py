@@ -8,6 +8,8 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
+from timekeeping.calendar import DIAGRAM_FUNCTIONS
+
 SAFE_BUILTINS: dict[str, Any] = {name: getattr(builtins, name) for name in (
     "len", "sum", "min", "max", "abs", "round", "sorted", "range", "str", "int", "float", "bool",
     "dict", "list", "set", "tuple", "any", "all", "enumerate", "zip", "isinstance", "reversed",
@@ -31,7 +33,7 @@ def check_source(code: str) -> None:
 
 class GuardedEnvironment(TaskDataEnvironment):
     def __init__(self) -> None:
-        super().__init__({"__builtins__": SAFE_BUILTINS})
+        super().__init__({"__builtins__": SAFE_BUILTINS, **DIAGRAM_FUNCTIONS})
         self._checked: set[str] = set()
 
     def _check(self, code: str) -> None:

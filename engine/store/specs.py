@@ -10,6 +10,7 @@ from lxml import etree
 
 from engine.bpmn import state
 from engine.bpmn.parser import SAFE_XML, ReviewflowParser
+from engine.bpmn.timers import quote_literals
 from engine.errors import DefinitionNotFound
 from engine.store.tables import definition
 
@@ -71,4 +72,5 @@ def build_specs(parser: ReviewflowParser, key: str, definition_id: str) -> state
     spec = parser.get_spec(key)
     subprocess_specs = parser.get_subprocess_specs(key)
     spec.rf_definition_id = definition_id
+    quote_literals([spec, *subprocess_specs.values()])
     return spec, subprocess_specs

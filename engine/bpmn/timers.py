@@ -1,0 +1,77 @@
+"""Timers as process owners write them, on the engine's clock.
+
+* Plain ISO 8601 needs no Python quoting: `P6M`, `PT15M`, `R3/P1D`, `2027-01-04T09:00:00Z`. At
+  parse time such expressions become string literals; anything else stays an expression
+  (`working_days_after(sin_sent_on, 15)`).
+* `P<n>M`/`P<n>Y` durations count calendar months (31 August + P6M = 28 February), where
+  SpiffWorkflow would add the lengths of the next months.
+* SpiffWorkflow's timers read `datetime.now(timezone.utc)`; its timer module is pointed at the
+  engine clock, so tests move time instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime as _datetime
+from datetime import timedelta
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+from engine import clock
+from timekeeping.calendar import add_months
+
+_ISO = re.compile(
+    r"""^(
+        R\d*/.+                                            # cycles: R3/PT1H, R/P1M, R/2027-01-04T09:00Z/P1W
+      | P(?=\d|T\d)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?
+          (T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?   # durations
+      | \d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?   # dates and date-times
+    )$""", re.VERBOSE | re.IGNORECASE)
+
+
+def is_iso_literal(expression: str) -> bool:
+    return bool(_ISO.match(expression.strip()))
+
+
+class _ClockDatetime(_datetime):
+    """`datetime` whose now() is the engine clock's."""
+
+    @classmethod
+    def now(cls, tz: Any = None) -> _datetime:  # type: ignore[override]
+        current = clock.now()
+        return current.astimezone(tz) if tz is not None else current.replace(tzinfo=None)
+
+
+def _calendar_timedelta(parsed_duration: dict[str, Any], start: _datetime | None = None) -> timedelta:
+    start = start or clock.now()
+    parsed = dict(parsed_duration)
+    months = parsed.pop("months", 0) + 12 * parsed.pop("years", 0)
+    whole = int(months)
+    shifted = start
+    if whole:
+        day = add_months(start.date(), whole)
+        shifted = start.replace(year=day.year, month=day.month, day=day.day)
+    fraction = months - whole
+    extra_days = parsed.pop("days", 0) + fraction * 30
+    return (shifted - start) + timedelta(days=extra_days, **parsed)
+
+
+def install() -> None:
+    """Point SpiffWorkflow's timer module at the engine clock and calendar months (idempotent)."""
+    _timer.datetime = _ClockDatetime  # type: ignore[attr-defined]
+    TimerEventDefinition.get_timedelta_from_start = staticmethod(_calendar_timedelta)  # type: ignore[method-assign]
+
+
+def quote_literals(specs: list[Any]) -> None:
+    """Make plain ISO 8601 timer expressions string literals, in every spec of a definition."""
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            definition = getattr(task_spec, "event_definition", None)
+            for ev in getattr(definition, "event_definitions", None) or [definition]:
+                if isinstance(ev, TimerEventDefinition) and isinstance(ev.expression, str) \
+                        and is_iso_literal(ev.expression):
+                    ev.expression = repr(ev.expression.strip())
+
+
