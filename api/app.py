@@ -14,6 +14,7 @@ from api import errors
 from api.settings import ServerSettings
 from api.engine_rest import router as engine_rest_router
 from api.longpoll import TaskWaiters
+from api.scheduler import TimerScheduler
 from api.v1 import router as v1_router
 
 DESCRIPTION = """
@@ -81,9 +82,14 @@ def create_app(settings: ServerSettings | None = None, *, db: engine.Database | 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.task_waiters = TaskWaiters(database)
+        app.state.timers = TimerScheduler(database) if settings.timers else None
+        if app.state.timers is not None:
+            app.state.timers.start()
         try:
             yield
         finally:
+            if app.state.timers is not None:
+                app.state.timers.stop()
             app.state.task_waiters.close()
             if owns_db:
                 database.dispose()

@@ -17,11 +17,14 @@ EPILOG = """configuration comes from environment variables:
   REVIEWFLOW_SQLITE_SYNCHRONOUS  FULL (default, survives power loss) or NORMAL
   REVIEWFLOW_HOST, REVIEWFLOW_PORT  default 127.0.0.1 and 8000
   REVIEWFLOW_BPMN_DIR            diagrams deployed by `serve` at start-up (default bpmn)
+  REVIEWFLOW_TIMERS              run the timer scheduler in `serve` (default true)
+  REVIEWFLOW_CLOSURE_DAYS        the partnership's closure days, e.g. '["2026-12-29"]' (not working days)
   REVIEWFLOW_LOG_LEVEL           DEBUG, INFO (default), WARNING, ERROR
 """
 
 
 def open_database(settings: ServerSettings) -> engine.Database:
+    engine.configure_calendar(settings.closure_days)
     if (path := settings.sqlite_path()) is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     return engine.Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +24,10 @@ class ServerSettings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     bpmn_dir: Path = Field(Path("bpmn"), description="diagrams (and forms/) deployed at start-up")
     deploy_on_start: bool = True
+    timers: bool = Field(True, description="run the timer scheduler in this process")
+    closure_days: list[date] = Field(default_factory=list, description=(
+        "the partnership's own closure days, not counted as working days (besides England and Wales bank "
+        "holidays): a JSON list, e.g. [\"2026-12-29\", \"2026-12-30\"]"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest request body accepted")
 

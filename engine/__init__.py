@@ -15,6 +15,8 @@ from engine.commands.external_tasks import (FetchResult, LockedTask, TopicReques
 from engine.commands.external_tasks import set_retries as set_external_task_retries
 from engine.commands.external_tasks import unlock as unlock_external_task
 from engine.commands.incidents import retry_incident
+from engine.commands.messages import Correlation, MessageAmbiguous, MessageNotCorrelated, correlate_message
+from engine.commands.timers import fire_due_timers, next_timer_due
 from engine.commands.instances import cancel_instance, start_instance
 from engine.commands.user_tasks import claim_user_task, complete_user_task, unclaim_user_task
 from engine.errors import (Conflict, DefinitionNotFound, DeploymentError, EngineError, IncidentNotFound,
@@ -33,6 +35,8 @@ from engine.store.migrate import downgrade, upgrade
 from engine.store.signals import EXTERNAL_TASK as SIGNAL_EXTERNAL_TASK
 from engine.store.signals import TIMER as SIGNAL_TIMER
 
+from timekeeping import configure as configure_calendar  # noqa: E402
+
 _timers.install()
 
 # SpiffWorkflow attaches task data to its INFO records: case data must never reach a log.
@@ -43,6 +47,8 @@ __all__ = [
     "FetchResult", "LockedTask", "SIGNAL_EXTERNAL_TASK", "SIGNAL_TIMER", "TopicRequest",
     "complete_external_task", "extend_lock", "fetch_and_lock", "get_external_task", "handle_bpmn_error",
     "handle_failure", "list_external_tasks", "set_external_task_retries", "unlock_external_task",
+    "Correlation", "MessageAmbiguous", "MessageNotCorrelated", "correlate_message", "fire_due_timers",
+    "next_timer_due", "configure_calendar",
     "Actor", "Conflict", "Database", "DefinitionInfo", "DefinitionNotFound", "DeployFile", "DeployedDefinition",
     "DeploymentError", "DeploymentResult", "EngineError", "ExternalTaskInfo", "HistoryEvent", "IncidentInfo",
     "IncidentNotFound", "InstanceInfo", "InstanceNotActive", "InstanceNotFound", "Invalid",

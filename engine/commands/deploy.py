@@ -13,7 +13,8 @@ import orjson
 import sqlalchemy as sa
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.defaults import ScriptTask
+from SpiffWorkflow.bpmn.specs.defaults import ScriptTask, StartEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine import clock
@@ -25,7 +26,7 @@ from engine.results import Actor, DefinitionInfo, DeployedDefinition, Deployment
 from engine.queries.rows import aware
 from engine.store.database import Database
 from engine.store.specs import build_specs
-from engine.store.tables import definition
+from engine.store.tables import definition, message_start
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
@@ -86,6 +87,7 @@ def deploy(db: Database, *, files: list[DeployFile], actor: Actor) -> Deployment
                     conn.execute(definition.insert(), [row])
                 except sa.exc.IntegrityError as exc:
                     raise Conflict(f"process {pid} was deployed concurrently; deploy again") from exc
+                _register_message_starts(conn, spec_pair[0], pid, row["id"], d.file.name)
                 spec_pair[0].rf_definition_id = row["id"]
                 db.specs.put(row["id"], spec_pair, used_forms)
                 deployed.append(DeployedDefinition(_info(row), created=True))
@@ -225,6 +227,23 @@ def _forms_for(spec_pair: Any, forms: dict[str, dict[str, Any]], latest: Any, fi
                                           "was deployed with it", file=file, element_id=task_spec.bpmn_id)
                 used[key] = schema
     return used
+
+
+def _register_message_starts(conn: sa.Connection, spec: Any, key: str, definition_id: str, file: str) -> None:
+    """The latest version of each process is the one its message start events start."""
+    conn.execute(message_start.delete().where(message_start.c.definition_key == key))
+    for task_spec in spec.task_specs.values():
+        event = getattr(task_spec, "event_definition", None)
+        if isinstance(task_spec, StartEvent) and isinstance(event, MessageEventDefinition):
+            taken = conn.execute(sa.select(message_start.c.definition_key).where(
+                message_start.c.message_name == event.name, message_start.c.definition_key != key)).first()
+            if taken is not None:
+                raise DeploymentError(f"message '{event.name}' already starts process '{taken.definition_key}'; "
+                                      "a message start event's name must be unique", file=file,
+                                      element_id=task_spec.bpmn_id)
+            conn.execute(message_start.insert(), [{"message_name": event.name, "definition_key": key,
+                                                   "definition_id": definition_id,
+                                                   "activity_id": task_spec.bpmn_id}])
 
 
 def _checksum(content: bytes, forms: dict[str, Any]) -> str:

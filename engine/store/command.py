@@ -25,9 +25,9 @@ from engine.queries.rows import aware, external_task_info, incident_info, user_t
 from engine.results import Actor, InstanceInfo
 from engine.store import projection
 from engine.store.database import Database
-from engine.store.signals import EXTERNAL_TASK, Signals
+from engine.store.signals import EXTERNAL_TASK, TIMER, Signals
 from engine.store.specs import SpecCache
-from engine.store.tables import external_task, history_event, incident, instance, user_task
+from engine.store.tables import external_task, history_event, incident, instance, message_subscription, user_task
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ MAX_ENGINE_ROUNDS = 100
 _lock_instance = (sa.select(instance.c.id, instance.c.definition_id, instance.c.definition_key,
                             instance.c.business_key, instance.c.status, instance.c.state,
                             instance.c.state_format, instance.c.version, instance.c.variables,
-                            instance.c.started_at, instance.c.started_by)
+                            instance.c.started_at, instance.c.started_by, instance.c.next_timer_at)
                   .where(instance.c.id == sa.bindparam("id")))
 _update_instance = (instance.update()
                     .where(instance.c.id == sa.bindparam("b_id"), instance.c.version == sa.bindparam("b_version")))
@@ -84,6 +84,11 @@ class Command:
         if task is None:
             raise TaskNotFound(f"external task {task_id} does not exist or is no longer active")
         return task
+
+    def timer_moved(self) -> bool:
+        """A timer now comes due at a moment the scheduler may not know yet."""
+        due = self.written.get("next_timer_at")
+        return due is not None and due != aware(getattr(self.row, "next_timer_at", None))
 
     def new_topics(self) -> list[str]:
         return [r["topic"] for r in self.new_rows.get("external_task", [])]
@@ -151,7 +156,7 @@ def save(cmd: Command) -> None:
     values: dict[str, Any] = {
         "state": state.dumps(wf), "version": cmd.row.version + 1, "updated_at": now,
         "variables": cmd.row.variables if status == "cancelled" else state.to_plain(projection.variables(wf, after)),
-        "next_timer_at": None if ended else projection.next_timer_at(wf),
+        "next_timer_at": None if ended else projection.next_timer_at(after),
     }
     if status is not None:
         values.update(status=status, ended_at=now, end_reason=cmd.end_reason)
@@ -172,10 +177,13 @@ def save(cmd: Command) -> None:
     _sync(cmd, common, cmd.before.user_tasks, after.user_tasks, user_task, projection.user_task_row, "task")
     _sync(cmd, common, cmd.before.external_tasks, after.external_tasks, external_task,
           projection.external_task_row, "external_task")
+    _sync_subscriptions(cmd, cmd.before.messages, after.messages)
     for tid, task in after.errors.items():
         if tid not in cmd.before.errors:
             open_incident(cmd, task_id=tid, activity_id=task.task_spec.bpmn_id, type_="failedTask",
                           message=cmd.failures.get(tid) or _error_message(task))
+    for task_id, activity_id, due in projection.fired_timers(wf, cmd.before, after):
+        cmd.record("timer_fired", task_id=task_id, activity_id=activity_id, due=due)
     if status == "completed":
         cmd.record("instance_completed")
     if ended:
@@ -184,12 +192,30 @@ def save(cmd: Command) -> None:
         conn.execute(history_event.insert(), cmd.events)
     if topics := cmd.new_topics():
         Signals.notify_in_transaction(conn, EXTERNAL_TASK, topics)
+    if cmd.timer_moved():
+        Signals.notify_in_transaction(conn, TIMER, [values["next_timer_at"].isoformat()])
 
 
 def after_commit(db: Database, cmd: Command) -> None:
-    """Wake long-polling workers in this process (other processes hear the NOTIFY)."""
+    """Wake long-polling workers and the timer scheduler in this process (other processes hear
+    the NOTIFY)."""
     if topics := cmd.new_topics():
         db.signals.emit(EXTERNAL_TASK, topics)
+    if cmd.timer_moved():
+        db.signals.emit(TIMER, [cmd.written["next_timer_at"].isoformat()])
+
+
+def _sync_subscriptions(cmd: Command, before: dict[tuple[str, str], Task],
+                        after: dict[tuple[str, str], Task]) -> None:
+    new = [projection.subscription_row(key, t) | {"instance_id": cmd.instance_id,
+                                                  "business_key": cmd.row.business_key, "created_at": cmd.now}
+           for key, t in after.items() if key not in before]
+    gone = [key for key in before if key not in after]
+    if new:
+        cmd.conn.execute(message_subscription.insert(), new)
+    for task_id, name in gone:
+        cmd.conn.execute(message_subscription.delete().where(message_subscription.c.task_id == task_id,
+                                                             message_subscription.c.message_name == name))
 
 
 def _sync(cmd: Command, common: dict[str, Any], before: dict[str, Task], after: dict[str, Task],
@@ -255,10 +281,21 @@ def resolve_incidents(cmd: Command, *, reason: str, task_id: str | None = None) 
                           events=cmd.events, task_id=task_id)
 
 
-def lock_instance(conn: sa.Connection, db: Database, instance_id: str) -> Any:
-    query = _lock_instance if db.is_sqlite else _lock_instance.with_for_update()
+class RowLocked(Exception):
+    """skip_locked: another transaction holds the instance; nothing was done."""
+
+
+def lock_instance(conn: sa.Connection, db: Database, instance_id: str, *, skip_locked: bool = False) -> Any:
+    if db.is_sqlite:
+        query = _lock_instance
+    else:
+        query = _lock_instance.with_for_update(skip_locked=skip_locked)
     row = conn.execute(query, {"id": instance_id}).one_or_none()
     if row is None:
+        if skip_locked and not db.is_sqlite:
+            exists = conn.execute(sa.select(instance.c.id).where(instance.c.id == instance_id)).first()
+            if exists is not None:
+                raise RowLocked(instance_id)
         raise InstanceNotFound(f"no process instance with id {instance_id}")
     return row
 
@@ -283,7 +320,7 @@ def find_task(conn: sa.Connection, task_id: str, kind: str) -> Any:
 @contextmanager
 def instance_command(db: Database, *, actor: Actor, instance_id: str | None = None,
                      task_id: str | None = None, task_kind: str = "user",
-                     require_active: bool = True) -> Iterator[Command]:
+                     require_active: bool = True, skip_locked: bool = False) -> Iterator[Command]:
     """Lock the instance (named, or owning the open task `task_id`), load its state, let the caller
     apply one change, run, save — one transaction."""
     with db.write() as conn:
@@ -291,7 +328,7 @@ def instance_command(db: Database, *, actor: Actor, instance_id: str | None = No
         if instance_id is None:
             task_row = find_task(conn, task_id, task_kind)  # type: ignore[arg-type]
             instance_id = task_row.instance_id
-        row = lock_instance(conn, db, instance_id)
+        row = lock_instance(conn, db, instance_id, skip_locked=skip_locked)
         if require_active and row.status != "active":
             if task_id is not None:
                 raise (TaskNotOpen if task_kind == "user" else TaskNotFound)(

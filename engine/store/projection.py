@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -14,29 +18,66 @@ from engine.bpmn import state
 from engine.bpmn.parser import group_for_lane
 from engine.bpmn.specs import ExternalServiceTask, HumanTask
 
-_TIMER_TYPES = {"DurationTimerEventDefinition", "TimeDateEventDefinition", "CycleTimerEventDefinition"}
 _LIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.ERROR
 
 
 class Snapshot:
     """The open work of one workflow at one moment, keyed by task id (str)."""
 
-    __slots__ = ("user_tasks", "external_tasks", "errors", "live")
+    __slots__ = ("user_tasks", "external_tasks", "errors", "live", "timers", "messages")
 
     def __init__(self, wf: BpmnWorkflow) -> None:
         self.user_tasks: dict[str, Task] = {}
         self.external_tasks: dict[str, Task] = {}
         self.errors: dict[str, Task] = {}
         self.live: list[Task] = []
+        self.timers: dict[str, tuple[str, Any]] = {}             # waiting timer: (activity id, due value)
+        self.messages: dict[tuple[str, str], Task] = {}          # (task id, message name): waits for it
         for task in wf.get_tasks(state=_LIVE):
             self.live.append(task)
             spec, st = task.task_spec, task.state
+            if st == TaskState.WAITING:
+                definition = getattr(spec, "event_definition", None)
+                parts = getattr(definition, "event_definitions", None) or [definition]
+                if any(isinstance(d, TimerEventDefinition) for d in parts):
+                    value = task.internal_data.get("event_value")
+                    self.timers[str(task.id)] = (spec.bpmn_id, value if value is None or isinstance(value, dict)
+                                                 else str(value))
+                if not isinstance(spec, StartEvent):
+                    for d in parts:
+                        if isinstance(d, MessageEventDefinition):
+                            self.messages[(str(task.id), d.name)] = task
             if st == TaskState.READY and spec.manual:
                 self.user_tasks[str(task.id)] = task
             elif st == TaskState.STARTED and isinstance(spec, ExternalServiceTask):
                 self.external_tasks[str(task.id)] = task
             elif st == TaskState.ERROR:
                 self.errors[str(task.id)] = task
+
+
+def fired_timers(wf: BpmnWorkflow, before: Snapshot, after: Snapshot) -> list[tuple[str, str, str | None]]:
+    """Timers that fired between two snapshots: (task id, activity id, due value). A timer that
+    was cancelled (its activity finished first) did not fire."""
+    fired = []
+    for task_id, (activity_id, value) in before.timers.items():
+        if task_id in after.timers:
+            if after.timers[task_id][1] != value:         # a cycle moved on to its next occurrence
+                fired.append((task_id, activity_id, _due_text(value)))
+            continue
+        try:
+            task = wf.get_task_from_id(UUID(task_id))
+        except Exception:  # noqa: BLE001 - removed from the tree: it did not fire here
+            continue
+        definition = task.task_spec.event_definition
+        if isinstance(definition, MultipleEventDefinition):      # event-based gateway: did the timer win?
+            timer_ids = {d.name for d in definition.event_definitions if isinstance(d, TimerEventDefinition)}
+            won = any(c.task_spec.bpmn_id in timer_ids and c.state in (TaskState.READY, TaskState.COMPLETED)
+                      for c in task.children)
+            if won:
+                fired.append((task_id, activity_id, _due_text(value)))
+        elif task.state in (TaskState.READY, TaskState.COMPLETED):
+            fired.append((task_id, activity_id, _due_text(value)))
+    return fired
 
 
 def user_task_row(task: Task) -> dict[str, Any]:
@@ -62,6 +103,24 @@ def external_task_row(task: Task) -> dict[str, Any]:
             "variables": state.to_plain(task.data)}
 
 
+def _due_text(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return value.get("next")
+    return value
+
+
+def due_at(value: Any) -> datetime | None:
+    """A timer's due moment from its stored value (ISO string; cycles: {'next': ISO, ...})."""
+    text = _due_text(value)
+    if not isinstance(text, str):
+        return None
+    return TimerEventDefinition.get_datetime(text)
+
+
+def subscription_row(key: tuple[str, str], task: Task) -> dict[str, Any]:
+    return {"task_id": key[0], "message_name": key[1], "activity_id": task.task_spec.bpmn_id}
+
+
 def pack(values: list[str]) -> str:
     return "," + ",".join(values) + "," if values else ""
 
@@ -70,15 +129,9 @@ def unpack(packed: str) -> list[str]:
     return [v for v in packed.split(",") if v]
 
 
-def next_timer_at(wf: BpmnWorkflow) -> datetime | None:
-    due = []
-    for event in wf.waiting_events():
-        if event.event_type in _TIMER_TYPES:
-            value = event.value
-            if isinstance(value, dict):            # cycle: {'cycles', 'next', 'duration'}
-                value = value.get("next")
-            if isinstance(value, str):
-                due.append(TimerEventDefinition.get_datetime(value))
+def next_timer_at(snapshot: Snapshot) -> datetime | None:
+    """The earliest due moment among the waiting timers."""
+    due = [d for _, value in snapshot.timers.values() if (d := due_at(value)) is not None]
     return min(due, default=None)
 
 

@@ -104,6 +104,24 @@ incident = sa.Table(
     sa.Column("resolved_by", sa.String(255)),
 )
 
+message_subscription = sa.Table(
+    "message_subscription", metadata,
+    sa.Column("task_id", sa.String(36), primary_key=True),            # the waiting task
+    sa.Column("message_name", sa.String(255), primary_key=True, index=True),
+    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instance.id"), nullable=False, index=True),
+    sa.Column("activity_id", sa.String(255), nullable=False),
+    sa.Column("business_key", sa.String(255)),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+message_start = sa.Table(
+    "message_start", metadata,                                          # latest version of each key only
+    sa.Column("message_name", sa.String(255), primary_key=True),
+    sa.Column("definition_key", sa.String(255), primary_key=True),
+    sa.Column("definition_id", sa.String(300), sa.ForeignKey("definition.id"), nullable=False),
+    sa.Column("activity_id", sa.String(255), nullable=False),
+)
+
 history_event = sa.Table(
     "history_event", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

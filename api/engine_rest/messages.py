@@ -1,0 +1,59 @@
+"""/engine-rest/message: Camunda's message correlation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+import engine
+from api.deps import ActorDep, DbDep, call
+from api.engine_rest.camunda import Lenient, plain_map, typed_map
+from api.engine_rest.instances import instance_json
+
+router = APIRouter(tags=["engine-rest messages"])
+
+
+class CorrelateIn(Lenient):
+    messageName: str | None = None
+    businessKey: str | None = None
+    processInstanceId: str | None = None
+    correlationKeys: dict[str, Any] | None = None
+    localCorrelationKeys: dict[str, Any] | None = None
+    processVariables: dict[str, Any] | None = None
+    processVariablesLocal: dict[str, Any] | None = None
+    all: bool | None = False
+    resultEnabled: bool | None = False
+    variablesInResultEnabled: bool | None = False
+
+
+@router.post("/message")
+async def correlate(body: CorrelateIn, request: Request, db: DbDep, actor: ActorDep) -> Response:
+    """204, or 200 with the results when `resultEnabled`; 400 "Cannot correlate message" when nothing
+    or (without `all`) more than one candidate matches — as Camunda answers."""
+    keys = plain_map({**(body.correlationKeys or {}), **(body.localCorrelationKeys or {})})
+    variables = plain_map({**(body.processVariables or {}), **(body.processVariablesLocal or {})})
+    try:
+        results = await call(db, engine.correlate_message, actor=actor, message_name=body.messageName or "",
+                             business_key=body.businessKey, correlation_keys=keys, variables=variables,
+                             instance_id=body.processInstanceId, all_matches=bool(body.all))
+    except (engine.MessageNotCorrelated, engine.MessageAmbiguous) as exc:
+        return JSONResponse({"type": "RestException",
+                             "message": f"Cannot correlate message '{body.messageName}': {exc.message}"},
+                            status_code=400)
+    if not body.resultEnabled:
+        return Response(status_code=204)
+    out = []
+    for r in results:
+        item: dict[str, Any] = {"resultType": "ProcessDefinition" if r.kind == "started" else "Execution",
+                                "execution": None, "processInstance": None}
+        if r.kind == "started":
+            item["processInstance"] = instance_json(request, r.instance)
+        else:
+            item["execution"] = {"id": r.instance.id, "processInstanceId": r.instance.id,
+                                 "ended": r.instance.status != "active", "tenantId": None}
+        if body.variablesInResultEnabled:
+            item["variables"] = typed_map(r.instance.variables)
+        out.append(item)
+    return JSONResponse(out)

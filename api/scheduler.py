@@ -1,0 +1,89 @@
+"""The timer scheduler in `reviewflow serve`: sleeps until the earliest due timer, fires, re-arms.
+
+One APScheduler job, re-armed after every firing and whenever a command sets an earlier due time
+(the engine signals it after commit; on PostgreSQL other servers' commits arrive by NOTIFY). Nothing
+polls: with 10,000 instances waiting a year, it sleeps a year (in hour-long naps, a safety net for a
+lost signal). Overdue timers — due while the service was down — fire at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+
+import engine
+
+log = logging.getLogger(__name__)
+
+JOB = "fire-due-timers"
+LONGEST_NAP = timedelta(hours=1)
+
+
+class TimerScheduler:
+    def __init__(self, db: engine.Database) -> None:
+        self._db = db
+        self._scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        self._lock = threading.Lock()
+        self.armed_for: datetime | None = None          # the due time (engine clock) it sleeps until
+        self.fired = 0
+
+    def start(self) -> None:
+        self._scheduler.start()
+        self._db.signals.subscribe(self._on_signal)
+        self.wake()
+
+    def stop(self) -> None:
+        self._db.signals.unsubscribe(self._on_signal)
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+
+    def wake(self) -> None:
+        """Fire whatever is due now, then re-arm (tests call this after moving the clock)."""
+        self._scheduler.add_job(self._fire, DateTrigger(datetime.now(UTC)), id=JOB, replace_existing=True)
+
+    def _on_signal(self, channel: str, payload: str) -> None:
+        if channel != engine.SIGNAL_TIMER:
+            return
+        try:
+            due = datetime.fromisoformat(payload)
+        except ValueError:
+            due = None
+        with self._lock:
+            if due is not None and self.armed_for is not None and due >= self.armed_for:
+                return                                   # it already wakes early enough
+        self._arm()
+
+    def _fire(self) -> None:
+        try:
+            fired = engine.fire_due_timers(self._db)
+            self.fired += len(fired)
+            if fired:
+                log.info("timers fired", extra={"instances": len(fired)})
+        except Exception:
+            log.exception("firing due timers failed; trying again in a minute")
+            self._schedule(engine.clock.now() + timedelta(minutes=1))
+            return
+        self._arm()
+
+    def _arm(self) -> None:
+        try:
+            due = engine.next_timer_due(self._db)
+        except Exception:
+            log.exception("could not read the next due timer; trying again in a minute")
+            due = engine.clock.now() + timedelta(minutes=1)
+        self._schedule(due)
+
+    def _schedule(self, due: datetime | None) -> None:
+        now = engine.clock.now()
+        with self._lock:
+            self.armed_for = due
+            if due is None:
+                nap = LONGEST_NAP
+            else:
+                nap = min(max(due - now, timedelta(0)), LONGEST_NAP)
+            self._scheduler.add_job(self._fire, DateTrigger(datetime.now(UTC) + nap), id=JOB, replace_existing=True)
