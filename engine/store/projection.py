@@ -39,10 +39,11 @@ class Snapshot:
             if st == TaskState.WAITING:
                 definition = getattr(spec, "event_definition", None)
                 parts = getattr(definition, "event_definitions", None) or [definition]
-                if any(isinstance(d, TimerEventDefinition) for d in parts):
-                    value = task.internal_data.get("event_value")
-                    self.timers[str(task.id)] = (spec.bpmn_id, value if value is None or isinstance(value, dict)
-                                                 else str(value))
+                value = task.internal_data.get("event_value")
+                exhausted = isinstance(value, dict) and value.get("cycles") == 0   # a cycle that has run out
+                if any(isinstance(d, TimerEventDefinition) for d in parts) and not exhausted:
+                    self.timers[str(task.id)] = (spec.bpmn_id, dict(value) if isinstance(value, dict)
+                                                 else value if value is None else str(value))
                 if not isinstance(spec, StartEvent):
                     for d in parts:
                         if isinstance(d, MessageEventDefinition):
@@ -69,7 +70,11 @@ def fired_timers(wf: BpmnWorkflow, before: Snapshot, after: Snapshot) -> list[tu
         except Exception:  # noqa: BLE001 - removed from the tree: it did not fire here
             continue
         definition = task.task_spec.event_definition
-        if isinstance(definition, MultipleEventDefinition):      # event-based gateway: did the timer win?
+        if isinstance(value, dict):                       # a cycle: did its count go down?
+            now_value = task.internal_data.get("event_value")
+            if now_value is None or (isinstance(now_value, dict) and now_value.get("cycles") != value.get("cycles")):
+                fired.append((task_id, activity_id, _due_text(value)))
+        elif isinstance(definition, MultipleEventDefinition):      # event-based gateway: did the timer win?
             timer_ids = {d.name for d in definition.event_definitions if isinstance(d, TimerEventDefinition)}
             won = any(c.task_spec.bpmn_id in timer_ids and c.state in (TaskState.READY, TaskState.COMPLETED)
                       for c in task.children)
