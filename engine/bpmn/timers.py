@@ -17,7 +17,8 @@ from datetime import timedelta
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (CycleTimerEventDefinition,
+                                                             DurationTimerEventDefinition, TimerEventDefinition)
 
 from engine import clock
 from timekeeping.calendar import add_months
@@ -62,6 +63,47 @@ def install() -> None:
     """Point SpiffWorkflow's timer module at the engine clock and calendar months (idempotent)."""
     _timer.datetime = _ClockDatetime  # type: ignore[attr-defined]
     TimerEventDefinition.get_timedelta_from_start = staticmethod(_calendar_timedelta)  # type: ignore[method-assign]
+
+
+def first_firing(event: TimerEventDefinition, now: _datetime) -> tuple[_datetime, float | None, int | None]:
+    """A timer start event's schedule: (first due moment, seconds between firings, cycles left —
+    -1 for no end; None when it fires once). Only plain ISO 8601 can be scheduled before any
+    instance (and so any variable) exists.
+
+    Raises: ValueError.
+    """
+    import ast  # noqa: PLC0415
+    try:
+        text = ast.literal_eval(event.expression)
+    except (ValueError, SyntaxError):
+        text = None
+    if not isinstance(text, str):
+        raise ValueError("a timer start event needs a plain ISO 8601 date, duration or cycle, "
+                         f"not the expression {event.expression!r}")
+    if isinstance(event, CycleTimerEventDefinition):
+        cycles, start, duration = TimerEventDefinition.parse_iso_recurring_interval(text)
+        return start, duration.total_seconds(), cycles
+    if isinstance(event, DurationTimerEventDefinition):
+        parsed = TimerEventDefinition.parse_iso_duration(text)
+        return now + TimerEventDefinition.get_timedelta_from_start(parsed, now), None, None
+    return TimerEventDefinition.get_datetime(text), None, None
+
+
+_LONG_AGO = "2000-01-01T00:00:00+00:00"
+
+
+def force_timer_start(wf: Any, activity_id: str) -> None:
+    """Make a new instance's timer start event fire now, exactly once: the schedule lives in the
+    timer_start table, each firing is its own instance (as in Camunda)."""
+    for task in wf.get_tasks():          # before the first engine step: the real schedule is never read
+        if task.task_spec.bpmn_id == activity_id:
+            cycle = isinstance(task.task_spec.event_definition, CycleTimerEventDefinition)
+            task.internal_data["event_value"] = ({"cycles": 1, "next": _LONG_AGO, "duration": 1.0} if cycle
+                                                 else _LONG_AGO)
+            wf.do_engine_steps()
+            wf.refresh_timers()             # a spent cycle lets its start event complete
+            return
+    raise ValueError(f"process has no start event {activity_id}")
 
 
 def quote_literals(specs: list[Any]) -> None:

@@ -15,18 +15,20 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.defaults import ScriptTask, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine import clock
 from engine.bpmn.parser import NSMAP, SAFE_XML, ReviewflowParser, validator
 from engine.bpmn.script_engine import ForbiddenConstruct, check_source
+from engine.bpmn.timers import first_firing
 from engine.bpmn.specs import HumanTask
 from engine.errors import Conflict, DeploymentError
 from engine.results import Actor, DefinitionInfo, DeployedDefinition, DeploymentResult
 from engine.queries.rows import aware
 from engine.store.database import Database
 from engine.store.specs import build_specs
-from engine.store.tables import definition, message_start
+from engine.store.tables import definition, message_start, timer_start
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
@@ -88,6 +90,7 @@ def deploy(db: Database, *, files: list[DeployFile], actor: Actor) -> Deployment
                 except sa.exc.IntegrityError as exc:
                     raise Conflict(f"process {pid} was deployed concurrently; deploy again") from exc
                 _register_message_starts(conn, spec_pair[0], pid, row["id"], d.file.name)
+                _register_timer_starts(conn, spec_pair[0], pid, row["id"], d.file.name, now)
                 spec_pair[0].rf_definition_id = row["id"]
                 db.specs.put(row["id"], spec_pair, used_forms)
                 deployed.append(DeployedDefinition(_info(row), created=True))
@@ -244,6 +247,22 @@ def _register_message_starts(conn: sa.Connection, spec: Any, key: str, definitio
             conn.execute(message_start.insert(), [{"message_name": event.name, "definition_key": key,
                                                    "definition_id": definition_id,
                                                    "activity_id": task_spec.bpmn_id}])
+
+
+def _register_timer_starts(conn: sa.Connection, spec: Any, key: str, definition_id: str, file: str,
+                           now: Any) -> None:
+    """Timer start events start instances of the latest version on their own schedule."""
+    conn.execute(timer_start.delete().where(timer_start.c.definition_key == key))
+    for task_spec in spec.task_specs.values():
+        event = getattr(task_spec, "event_definition", None)
+        if isinstance(task_spec, StartEvent) and isinstance(event, TimerEventDefinition):
+            try:
+                first, interval, cycles = first_firing(event, now)
+            except ValueError as exc:
+                raise DeploymentError(str(exc), file=file, element_id=task_spec.bpmn_id) from exc
+            conn.execute(timer_start.insert(), [{"definition_key": key, "activity_id": task_spec.bpmn_id,
+                                                 "definition_id": definition_id, "next_due_at": first,
+                                                 "interval_seconds": interval, "cycles_left": cycles}])
 
 
 def _checksum(content: bytes, forms: dict[str, Any]) -> str:

@@ -9,16 +9,18 @@ and the due time is checked again under the lock, so a timer fires once however 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
 from engine import clock
 from engine.queries.rows import aware
 from engine.results import Actor
-from engine.store.command import RowLocked, instance_command
+from engine.bpmn.timers import force_timer_start
+from engine.store.command import NotClaimed, RowLocked, instance_command, new_instance_command
 from engine.store.database import Database
-from engine.store.tables import instance
+from engine.store.tables import instance, timer_start
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +33,18 @@ class _NotDue(Exception):
 
 
 def next_timer_due(db: Database) -> datetime | None:
-    """The earliest moment any active instance has a timer due."""
+    """The earliest moment a timer is due: in an active instance, or a timer start event."""
     with db.read() as conn:
         due = conn.execute(sa.select(sa.func.min(instance.c.next_timer_at))
                            .where(instance.c.status == "active")).scalar_one_or_none()
-    return aware(due)
+        start_due = conn.execute(sa.select(sa.func.min(timer_start.c.next_due_at))).scalar_one_or_none()
+    return min((aware(d) for d in (due, start_due) if d is not None), default=None)
 
 
 def fire_due_timers(db: Database, *, limit: int = 10_000) -> list[str]:
-    """Fire every timer due by now; returns the ids of the instances that moved on."""
-    fired: list[str] = []
+    """Fire every timer due by now; returns the ids of the instances that moved on (or were started
+    by a timer start event)."""
+    fired: list[str] = fire_timer_starts(db)
     while len(fired) < limit:
         now = clock.now()
         with db.read() as conn:
@@ -57,6 +61,54 @@ def fire_due_timers(db: Database, *, limit: int = 10_000) -> list[str]:
         if progressed == 0:
             break                       # the rest are being fired elsewhere, or not due after all
     return fired
+
+
+def fire_timer_starts(db: Database, *, limit: int = 1000) -> list[str]:
+    """Start an instance for each timer start event that is due (a cycle once per occurrence)."""
+    started: list[str] = []
+    for _ in range(limit):
+        now = clock.now()
+        with db.read() as conn:
+            due = conn.execute(sa.select(timer_start).where(timer_start.c.next_due_at <= now)
+                               .order_by(timer_start.c.next_due_at).limit(1)).one_or_none()
+        if due is None:
+            break
+        instance_id = _start_one(db, due, now)
+        if instance_id is None:
+            break                                           # another server took it
+        started.append(instance_id)
+    return started
+
+
+def _start_one(db: Database, due: Any, now: datetime) -> str | None:
+    def claim(conn: sa.Connection) -> bool:
+        query = sa.select(timer_start).where(timer_start.c.definition_key == due.definition_key,
+                                             timer_start.c.activity_id == due.activity_id,
+                                             timer_start.c.next_due_at == due.next_due_at)
+        if not db.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        row = conn.execute(query).one_or_none()
+        if row is None:
+            return False
+        next_due, cycles = None, row.cycles_left
+        if cycles is not None and row.interval_seconds:
+            next_due = aware(row.next_due_at)
+            while next_due is not None and next_due <= now:     # occurrences missed while down fire once
+                cycles = cycles - 1 if cycles > 0 else -1
+                next_due = None if cycles == 0 else next_due + timedelta(seconds=row.interval_seconds)
+        conn.execute(timer_start.update().where(timer_start.c.definition_key == row.definition_key,
+                                                timer_start.c.activity_id == row.activity_id)
+                     .values(next_due_at=next_due, cycles_left=cycles))
+        return True
+
+    try:
+        with new_instance_command(db, actor=SCHEDULER, definition_id=due.definition_id,
+                                  definition_key=due.definition_key, business_key=None, claim=claim) as cmd:
+            force_timer_start(cmd.workflow, due.activity_id)
+            cmd.record("instance_started", definition_id=due.definition_id, timer_start=due.activity_id)
+    except NotClaimed:
+        return None
+    return cmd.instance_id
 
 
 def _fire_one(db: Database, instance_id: str, now: datetime) -> bool:

@@ -387,16 +387,25 @@ class _NewRow:
         self.business_key, self.version, self.status, self.variables = business_key, 0, "active", {}
 
 
+class NotClaimed(Exception):
+    """new_instance_command's claim found nothing to do; nothing was written."""
+
+
 @contextmanager
 def new_instance_command(db: Database, *, actor: Actor, definition_id: str,
                          definition_key: str, business_key: str | None,
-                         prepare: Callable[[BpmnWorkflow], None] | None = None) -> Iterator[Command]:
+                         prepare: Callable[[BpmnWorkflow], None] | None = None,
+                         claim: Callable[[sa.Connection], bool] | None = None) -> Iterator[Command]:
+    """Create an instance in one transaction; `claim`, if given, runs first in that transaction
+    and may decline (NotClaimed), e.g. when another server already started it."""
     pair = db.specs.get(definition_id)
     wf = state.new_workflow(pair)
     if prepare is not None:
         prepare(wf)
     row = _NewRow(str(uuid.uuid4()), definition_id, definition_key, business_key)
     with db.write() as conn:
+        if claim is not None and not claim(conn):
+            raise NotClaimed
         cmd = Command(conn, db.specs, actor, clock.now(), row, wf)
         yield cmd
         if cmd.run_engine:

@@ -122,6 +122,16 @@ message_start = sa.Table(
     sa.Column("activity_id", sa.String(255), nullable=False),
 )
 
+timer_start = sa.Table(
+    "timer_start", metadata,                                            # latest version of each key only
+    sa.Column("definition_key", sa.String(255), primary_key=True),
+    sa.Column("activity_id", sa.String(255), primary_key=True),
+    sa.Column("definition_id", sa.String(300), sa.ForeignKey("definition.id"), nullable=False),
+    sa.Column("next_due_at", Timestamp, index=True),                    # null: no more firings
+    sa.Column("interval_seconds", sa.Float),                            # cycles: time between firings
+    sa.Column("cycles_left", sa.Integer),                               # cycles: -1 without end
+)
+
 history_event = sa.Table(
     "history_event", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

@@ -150,3 +150,38 @@ def _connect_args(db: engine.Database) -> dict:
 def _search_path(db: engine.Database) -> str:
     with db.engine.connect() as conn:
         return f"-csearch_path={conn.exec_driver_sql('SHOW search_path').scalar_one()}"
+
+
+def test_a_timer_start_cycle_starts_one_instance_per_occurrence(db: engine.Database, deploy: Deployer,
+                                                                frozen: engine.clock.__class__) -> None:
+    frozen.freeze(at(2027, 1, 1, 9))
+    deploy("weekly_review.bpmn")                       # R3/2027-01-04T09:00:00Z/P1W
+    assert engine.next_timer_due(db) == at(2027, 1, 4, 9)
+    started = []
+    for day in (4, 11, 18, 25):
+        frozen.freeze(at(2027, 1, day, 9, 1))
+        started.append(engine.fire_due_timers(db))
+    assert [len(s) for s in started] == [1, 1, 1, 0]
+    instances = engine.list_instances(db, definition_key="weekly_review").data
+    assert len(instances) == 3
+    for i in instances:
+        assert [t.activity_id for t in engine.get_instance(db, instance_id=i.id).user_tasks] == ["review_actions"]
+        assert engine.instance_history(db, instance_id=i.id)[0].actor == "system:timer"
+    assert engine.next_timer_due(db) is None
+
+
+def test_occurrences_missed_while_down_fire_once(db: engine.Database, deploy: Deployer,
+                                                 frozen: engine.clock.__class__) -> None:
+    frozen.freeze(at(2027, 1, 1, 9))
+    deploy("weekly_review.bpmn")
+    frozen.freeze(at(2027, 1, 12, 9))                  # two occurrences passed while nothing ran
+    assert len(engine.fire_due_timers(db)) == 1
+    assert engine.next_timer_due(db) == at(2027, 1, 18, 9)
+
+
+def test_a_timer_start_needs_a_plain_iso_expression(db: engine.Database, actor: engine.Actor) -> None:
+    from tests.conftest import BPMN
+    xml = (BPMN / "weekly_review.bpmn").read_bytes().replace(b"R3/2027-01-04T09:00:00Z/P1W", b"some_variable")
+    with pytest.raises(engine.DeploymentError) as raised:
+        engine.deploy(db, files=[engine.DeployFile("w.bpmn", xml)], actor=actor)
+    assert raised.value.element_id == "every_week"
