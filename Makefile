@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -25,10 +25,8 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/lint-imports
+	$(BIN)/ruff check engine api workers timekeeping tests bench
 	$(BIN)/pytest $(PYTEST_ARGS)
-
-lint: $(VENV)/.installed-test
-	$(BIN)/ruff check engine api workers tests bench
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.engine

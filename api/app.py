@@ -11,10 +11,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import engine
 from api import errors
-from api.settings import ServerSettings
 from api.engine_rest import router as engine_rest_router
 from api.longpoll import TaskWaiters
 from api.scheduler import TimerScheduler
+from api.settings import ServerSettings
 from api.v1 import router as v1_router
 
 DESCRIPTION = """

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import threading
 from pathlib import Path
+from typing import Any
+
+import uvicorn
 
 import engine
 from api.settings import ServerSettings
@@ -18,6 +23,8 @@ EPILOG = """configuration comes from environment variables:
   REVIEWFLOW_HOST, REVIEWFLOW_PORT  default 127.0.0.1 and 8000
   REVIEWFLOW_BPMN_DIR            diagrams deployed by `serve` at start-up (default bpmn)
   REVIEWFLOW_TIMERS              run the timer scheduler in `serve` (default true)
+  REVIEWFLOW_WORKERS             run the handlers inside `serve`, over HTTP (default true)
+  REVIEWFLOW_WORKER_*            the worker's settings (`reviewflow worker --help`)
   REVIEWFLOW_CLOSURE_DAYS        the partnership's closure days, e.g. '["2026-12-29"]' (not working days)
   REVIEWFLOW_LOG_LEVEL           DEBUG, INFO (default), WARNING, ERROR
 """
@@ -52,8 +59,6 @@ def _print_deployment(result: engine.DeploymentResult) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: ServerSettings) -> int:
-    import uvicorn  # noqa: PLC0415
-
     from api.app import create_app  # noqa: PLC0415
     if args.host:
         settings.host = args.host
@@ -67,11 +72,73 @@ def cmd_serve(args: argparse.Namespace, settings: ServerSettings) -> int:
             print(f"deployed {settings.bpmn_dir}/:")
             _print_deployment(result)
     app = create_app(settings, db=db)
-    print(f"Reviewflow serving on http://{settings.host}:{settings.port}  (API docs: /docs)", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-                access_log=False)
-    db.dispose()
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
+                            access_log=False)
+    workers = None if args.no_workers or not settings.workers else EmbeddedWorkers(settings)
+    server = _Server(config, workers)
+    print(f"Reviewflow serving on http://{settings.host}:{settings.port}  (API docs: /docs)"
+          + (f"; workers for {len(workers.handlers)} topics run in-process over HTTP" if workers else ""),
+          flush=True)
+    try:
+        server.run()
+    finally:
+        if workers is not None:
+            workers.stop()
+        db.dispose()
     return 0
+
+
+class EmbeddedWorkers:
+    """The partnership's handlers, run inside `serve` — still as HTTP clients of this server."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        from workers.handlers import discover  # noqa: PLC0415
+        self.handlers = discover()
+        self._settings = settings
+        self._worker = None
+
+    def start(self) -> None:
+        if not self.handlers:
+            return
+        from workers.runtime import EngineClient, Worker, WorkerSettings  # noqa: PLC0415
+        host = "127.0.0.1" if self._settings.host in ("0.0.0.0", "::", "") else self._settings.host
+        worker_settings = WorkerSettings(engine_url=f"http://{host}:{self._settings.port}/engine-rest",
+                                         worker_id=f"embedded-{os.getpid()}")
+        self._worker = Worker(EngineClient(worker_settings), self.handlers, worker_settings)
+        self._worker.start()
+
+    def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+
+
+class _Server(uvicorn.Server):
+    """Starts the embedded workers once listening; on SIGTERM stops them first (their last
+    completions and unlocks go to this server), then stops serving. A second signal forces."""
+
+    def __init__(self, config: uvicorn.Config, workers: EmbeddedWorkers | None) -> None:
+        super().__init__(config)
+        self._workers = workers
+        self._stopping = False
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        if self._workers is not None and self.started:
+            threading.Thread(target=self._workers.start, name="embedded-workers", daemon=True).start()
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if self._stopping or self._workers is None:
+            super().handle_exit(sig, frame)
+            return
+        self._stopping = True
+        workers = self._workers
+
+        def stop_then_exit() -> None:
+            workers.stop()
+            uvicorn.Server.handle_exit(self, sig, frame)
+
+        threading.Thread(target=stop_then_exit, name="stop-workers", daemon=True).start()
 
 
 def cmd_db(args: argparse.Namespace, settings: ServerSettings) -> int:
@@ -119,7 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default REVIEWFLOW_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default REVIEWFLOW_PORT or 8000)")
     serve.add_argument("--no-deploy", action="store_true", help="do not deploy the diagram folder at start-up")
+    serve.add_argument("--no-workers", action="store_true",
+                       help="do not run the handlers in this process (run `reviewflow worker` instead)")
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run the external-task handlers against a server",
+                            description="Run the partnership's handlers (workers/handlers) against a Reviewflow "
+                                        "server's /engine-rest until SIGTERM; REVIEWFLOW_WORKER_* configure it.")
+    from workers import cli as worker_cli  # noqa: PLC0415
+    worker_cli.add_arguments(worker)
+    worker.set_defaults(func=lambda a, s: worker_cli.run(a))
 
     db = sub.add_parser("db", help="database schema: upgrade, downgrade, current")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")

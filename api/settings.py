@@ -25,6 +25,7 @@ class ServerSettings(BaseSettings):
     bpmn_dir: Path = Field(Path("bpmn"), description="diagrams (and forms/) deployed at start-up")
     deploy_on_start: bool = True
     timers: bool = Field(True, description="run the timer scheduler in this process")
+    workers: bool = Field(True, description="run the external-task handlers in this process (over HTTP)")
     closure_days: list[date] = Field(default_factory=list, description=(
         "the partnership's own closure days, not counted as working days (besides England and Wales bank "
         "holidays): a JSON list, e.g. [\"2026-12-29\", \"2026-12-30\"]"))

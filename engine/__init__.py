@@ -6,27 +6,69 @@ Every change runs as one command in one transaction (DESIGN §2); every read is 
 import logging as _logging
 
 from engine.bpmn import timers as _timers
-
 from engine.clock import clock
 from engine.commands.deploy import DeployFile, deploy
-from engine.commands.external_tasks import (FetchResult, LockedTask, TopicRequest, complete_external_task,
-                                            extend_lock, fetch_and_lock, get_external_task, handle_bpmn_error,
-                                            handle_failure, list_external_tasks)
+from engine.commands.external_tasks import (
+    FetchResult,
+    LockedTask,
+    TopicRequest,
+    complete_external_task,
+    extend_lock,
+    fetch_and_lock,
+    get_external_task,
+    handle_bpmn_error,
+    handle_failure,
+    list_external_tasks,
+)
 from engine.commands.external_tasks import set_retries as set_external_task_retries
 from engine.commands.external_tasks import unlock as unlock_external_task
 from engine.commands.incidents import retry_incident
+from engine.commands.instances import cancel_instance, start_instance
 from engine.commands.messages import Correlation, MessageAmbiguous, MessageNotCorrelated, correlate_message
 from engine.commands.timers import fire_due_timers, next_timer_due
-from engine.commands.instances import cancel_instance, start_instance
 from engine.commands.user_tasks import claim_user_task, complete_user_task, unclaim_user_task
-from engine.errors import (Conflict, DefinitionNotFound, DeploymentError, EngineError, IncidentNotFound,
-                           InstanceNotActive, InstanceNotFound, Invalid, LockedByAnotherWorker, NotFound,
-                           TaskClaimedByOther, TaskNotFound, TaskNotOpen, VariablesInvalid, VersionConflict)
-from engine.queries.reads import (definition_xml, get_definition, get_incident, get_instance, get_user_task,
-                                  instance_history, latest_definition, list_definitions, list_incidents,
-                                  list_instances, list_user_tasks)
-from engine.results import (Actor, DefinitionInfo, DeployedDefinition, DeploymentResult, ExternalTaskInfo,
-                            HistoryEvent, IncidentInfo, InstanceInfo, Page, UserTaskInfo)
+from engine.errors import (
+    Conflict,
+    DefinitionNotFound,
+    DeploymentError,
+    EngineError,
+    IncidentNotFound,
+    InstanceNotActive,
+    InstanceNotFound,
+    Invalid,
+    LockedByAnotherWorker,
+    NotFound,
+    TaskClaimedByOther,
+    TaskNotFound,
+    TaskNotOpen,
+    VariablesInvalid,
+    VersionConflict,
+)
+from engine.queries.reads import (
+    definition_xml,
+    get_definition,
+    get_incident,
+    get_instance,
+    get_user_task,
+    instance_history,
+    latest_definition,
+    list_definitions,
+    list_incidents,
+    list_instances,
+    list_user_tasks,
+)
+from engine.results import (
+    Actor,
+    DefinitionInfo,
+    DeployedDefinition,
+    DeploymentResult,
+    ExternalTaskInfo,
+    HistoryEvent,
+    IncidentInfo,
+    InstanceInfo,
+    Page,
+    UserTaskInfo,
+)
 from engine.store.command import ProcessFailed
 from engine.store.database import Database
 from engine.store.migrate import check as check_schema
@@ -34,7 +76,6 @@ from engine.store.migrate import current as current_revision
 from engine.store.migrate import downgrade, upgrade
 from engine.store.signals import EXTERNAL_TASK as SIGNAL_EXTERNAL_TASK
 from engine.store.signals import TIMER as SIGNAL_TIMER
-
 from timekeeping import configure as configure_calendar  # noqa: E402
 
 _timers.install()

@@ -25,8 +25,8 @@ DATA = Path(__file__).parent / "data"
 BPMN = DATA / "bpmn"
 PG_URL = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
-TABLES = ["history_event", "incident", "message_subscription", "external_task", "user_task", "message_start", "timer_start",
-          "instance", "definition"]
+TABLES = ["history_event", "incident", "message_subscription", "external_task", "user_task", "message_start",
+          "timer_start", "instance", "definition"]
 
 
 def pg_database(schema: str) -> engine.Database:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import DbDep
-from starlette.concurrency import run_in_threadpool
 
 router = APIRouter(tags=["health"])
 

@@ -9,8 +9,7 @@ from fastapi import APIRouter, Query
 import engine
 from api.deps import ActorDep, DbDep, call
 from api.schemas.common import ErrorOut, ListOut
-from api.schemas.instances import (CancelInstanceIn, HistoryEventOut, InstanceOut, InstanceSummaryOut,
-                                   StartInstanceIn)
+from api.schemas.instances import CancelInstanceIn, HistoryEventOut, InstanceOut, InstanceSummaryOut, StartInstanceIn
 
 router = APIRouter(prefix="/instances", tags=["instances"])
 

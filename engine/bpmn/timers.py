@@ -17,8 +17,11 @@ from datetime import timedelta
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import (CycleTimerEventDefinition,
-                                                             DurationTimerEventDefinition, TimerEventDefinition)
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimerEventDefinition,
+)
 
 from engine import clock
 from timekeeping.calendar import add_months

@@ -21,11 +21,11 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from engine import clock
 from engine.bpmn.parser import NSMAP, SAFE_XML, ReviewflowParser, validator
 from engine.bpmn.script_engine import ForbiddenConstruct, check_source
-from engine.bpmn.timers import first_firing
 from engine.bpmn.specs import HumanTask
+from engine.bpmn.timers import first_firing
 from engine.errors import Conflict, DeploymentError
-from engine.results import Actor, DefinitionInfo, DeployedDefinition, DeploymentResult
 from engine.queries.rows import aware
+from engine.results import Actor, DefinitionInfo, DeployedDefinition, DeploymentResult
 from engine.store.database import Database
 from engine.store.specs import build_specs
 from engine.store.tables import definition, message_start, timer_start

@@ -22,8 +22,13 @@ from engine import clock
 from engine.errors import Invalid, LockedByAnotherWorker, TaskNotFound
 from engine.queries.rows import aware, external_task_info
 from engine.results import Actor, ExternalTaskInfo
-from engine.store.command import (check_variables, instance_command, lock_instance, open_incident_row,
-                                  resolve_incident_rows)
+from engine.store.command import (
+    check_variables,
+    instance_command,
+    lock_instance,
+    open_incident_row,
+    resolve_incident_rows,
+)
 from engine.store.database import Database
 from engine.store.signals import EXTERNAL_TASK, Signals
 from engine.store.tables import external_task, history_event
@@ -231,14 +236,16 @@ def handle_bpmn_error(db: Database, *, task_id: str, worker_id: str, error_code:
 
 
 def extend_lock(db: Database, *, task_id: str, worker_id: str, new_duration_ms: int) -> None:
-    """Raises: TaskNotFound, LockedByAnotherWorker (not locked by this worker, or the lock expired), Invalid."""
+    """Extend this worker's lock from now. A lock that ran out can still be extended while no other
+    worker has taken the task (as Camunda compares only the worker id).
+
+    Raises: TaskNotFound, LockedByAnotherWorker (the task is not this worker's), Invalid.
+    """
     if new_duration_ms is None or new_duration_ms <= 0 or timedelta(milliseconds=new_duration_ms) > MAX_LOCK:
         raise Invalid("newDuration must be a positive number of milliseconds")
     now = clock.now()
     with db.write() as conn:
-        row = _locked_row(conn, db, task_id, worker_id)
-        if row.lock_expires_at is None or aware(row.lock_expires_at) <= now:
-            raise LockedByAnotherWorker(f"The lock of external task {task_id} has expired and cannot be extended")
+        _locked_row(conn, db, task_id, worker_id)
         conn.execute(external_task.update().where(external_task.c.id == task_id)
                      .values(lock_expires_at=now + timedelta(milliseconds=new_duration_ms)))
 

@@ -125,7 +125,8 @@ def _start(db: Database, actor: Actor, start: Any, name: str, business_key: str 
     with new_instance_command(db, actor=actor, definition_id=start.definition_id, definition_key=start.definition_key,
                               business_key=business_key) as cmd:
         cmd.workflow.do_engine_steps()                      # reach the message start event, waiting
-        waiting = [t for t in cmd.workflow.get_tasks(state=TaskState.WAITING) if t.task_spec.bpmn_id == start.activity_id]
+        waiting = [t for t in cmd.workflow.get_tasks(state=TaskState.WAITING)
+                   if t.task_spec.bpmn_id == start.activity_id]
         if not waiting:
             raise Invalid(f"process {start.definition_key} does not wait at its message start event")
         catch(waiting[0], name, data)

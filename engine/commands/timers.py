@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine import clock
+from engine.bpmn.timers import force_timer_start
 from engine.queries.rows import aware
 from engine.results import Actor
-from engine.bpmn.timers import force_timer_start
 from engine.store.command import NotClaimed, RowLocked, instance_command, new_instance_command
 from engine.store.database import Database
 from engine.store.tables import instance, timer_start

@@ -8,12 +8,12 @@ from typing import Any
 import jsonschema
 import sqlalchemy as sa
 
+from engine import clock
 from engine.errors import Invalid, TaskClaimedByOther, VariablesInvalid
-from engine.results import Actor, InstanceInfo, UserTaskInfo
 from engine.queries.rows import user_task_info
+from engine.results import Actor, InstanceInfo, UserTaskInfo
 from engine.store.command import check_variables, find_task, instance_command, lock_instance
 from engine.store.database import Database
-from engine import clock
 from engine.store.tables import history_event, user_task
 
 

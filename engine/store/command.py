@@ -19,8 +19,15 @@ from SpiffWorkflow.task import Task
 
 from engine import clock
 from engine.bpmn import state
-from engine.errors import (Conflict, InstanceNotActive, InstanceNotFound, TaskNotFound, TaskNotOpen,
-                           VariablesInvalid, VersionConflict)
+from engine.errors import (
+    Conflict,
+    InstanceNotActive,
+    InstanceNotFound,
+    TaskNotFound,
+    TaskNotOpen,
+    VariablesInvalid,
+    VersionConflict,
+)
 from engine.queries.rows import aware, external_task_info, incident_info, user_task_info
 from engine.results import Actor, InstanceInfo
 from engine.store import projection
@@ -137,7 +144,7 @@ def run_engine(cmd: Command) -> None:
             cmd.failures[str(task.id)] = str(exc)
             log.warning("task failed", extra={"instance_id": cmd.instance_id,
                                                "activity_id": task.task_spec.bpmn_id})
-    raise ProcessFailed("the process kept failing; gave up after %d rounds" % MAX_ENGINE_ROUNDS)
+    raise ProcessFailed(f"the process kept failing; gave up after {MAX_ENGINE_ROUNDS} rounds")
 
 
 class ProcessFailed(Conflict):

@@ -40,7 +40,7 @@ def test_eight_threads_completing_one_task_exactly_one_wins(db: engine.Database,
     for _ in range(5):
         started = engine.start_instance(db, actor=actor, definition_key="one_user_task")
         task_id = started.user_tasks[0].id
-        results = race(8, lambda i: engine.complete_user_task(
+        results = race(8, lambda i, task_id=task_id: engine.complete_user_task(
             db, actor=engine.Actor(f"user-{i}"), task_id=task_id, variables={"approved": i % 2 == 0}))
         outcomes = Counter(type(r).__name__ for r in results)
         assert outcomes == {"InstanceInfo": 1, "TaskNotOpen": 7}

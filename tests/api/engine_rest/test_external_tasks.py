@@ -152,7 +152,8 @@ def test_errors_are_camunda_shaped_and_change_nothing(db: engine.Database, deplo
     assert unknown.status_code == 404 and set(unknown.json()) == {"type", "message"}
     bad = rest.post("/external-task/fetchAndLock", json={"maxTasks": 1, "topics": []})
     assert bad.status_code == 400 and bad.json()["type"] == "InvalidRequestException"
-    not_json = rest.post(f"/external-task/{task['id']}/complete", content=b"{", headers={"content-type": "application/json"})
+    not_json = rest.post(f"/external-task/{task['id']}/complete", content=b"{",
+                         headers={"content-type": "application/json"})
     assert not_json.status_code == 400 and "type" in not_json.json()
     extend = rest.post(f"/external-task/{task['id']}/extendLock", json={"workerId": "other", "newDuration": 1000})
     assert extend.status_code == 400
@@ -223,7 +224,8 @@ def test_four_workers_racing_for_200_tasks_complete_each_exactly_once(db: engine
     assert len(completed) == 200 and set(completed.values()) == {1}
     statuses = Counter(engine.get_instance(db, instance_id=i).status for i in ids)
     assert statuses == {"completed": 200}
-    history = [e for i in ids for e in engine.instance_history(db, instance_id=i) if e.kind == "external_task_completed"]
+    history = [e for i in ids for e in engine.instance_history(db, instance_id=i)
+               if e.kind == "external_task_completed"]
     assert len(history) == 200
     assert len({e.details["worker_id"] for e in history}) > 1        # the work really was shared
 

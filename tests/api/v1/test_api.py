@@ -57,7 +57,8 @@ def test_a_raw_xml_body_deploys_too(client: httpx.Client) -> None:
 
 @pytest.mark.parametrize(("files", "where"), [
     ([("files", ("broken.bpmn", b"<bpmn:definitions"))], {"file": "broken.bpmn", "line": 1}),
-    ([("files", ("bomb.bpmn", b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><l>&b;</l>'))],
+    ([("files", ("bomb.bpmn",
+                 b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><l>&b;</l>'))],
      {"file": "bomb.bpmn"}),
     ([("files", ("svc.bpmn", (BPMN / "service_without_topic.bpmn").read_bytes()))], {"file": "svc.bpmn"}),
 ])
