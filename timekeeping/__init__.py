@@ -4,8 +4,16 @@ Shared by `engine` and `workers` (which may not import each other), so a worker 
 reminder date and a diagram's timer agree to the day.
 """
 
-from timekeeping.calendar import (BusinessCalendar, add_months, calendar_months_after, configure, is_working_day,
-                                  to_date, today, working_days_after)
+from timekeeping.calendar import (
+                                  BusinessCalendar,
+                                  add_months,
+                                  calendar_months_after,
+                                  configure,
+                                  is_working_day,
+                                  to_date,
+                                  today,
+                                  working_days_after,
+)
 from timekeeping.clock import Clock, clock, now
 
 __all__ = ["BusinessCalendar", "Clock", "add_months", "calendar_months_after", "clock", "configure",
