@@ -173,13 +173,29 @@ def _build(parser: ReviewflowParser, d: _Diagram, pid: str) -> Any:
         raise DeploymentError(str(exc), file=d.file.name) from exc
     for spec in [pair[0], *pair[1].values()]:
         for task_spec in spec.task_specs.values():
-            if isinstance(task_spec, ScriptTask):
+            for code, mode in _code_of(task_spec):
                 try:
-                    check_source(task_spec.script or "")
-                except (ForbiddenConstruct, SyntaxError) as exc:
-                    raise DeploymentError(f"script refused: {exc}", file=d.file.name,
+                    check_source(code, mode)
+                except ForbiddenConstruct as exc:
+                    raise DeploymentError(f"code refused: {exc}", file=d.file.name,
                                           element_id=task_spec.bpmn_id) from exc
     return pair
+
+
+def _code_of(task_spec: Any) -> list[tuple[str, str]]:
+    """Every piece of code a task spec runs: script, gateway conditions, timer expressions."""
+    found: list[tuple[str, str]] = []
+    if isinstance(task_spec, ScriptTask) and task_spec.script:
+        found.append((task_spec.script, "exec"))
+    for condition, _ in getattr(task_spec, "cond_task_specs", None) or []:
+        text = condition.args[0] if condition is not None and getattr(condition, "args", None) else condition
+        if isinstance(text, str) and text.strip():
+            found.append((text, "eval"))
+    event = getattr(task_spec, "event_definition", None)
+    for ev in getattr(event, "event_definitions", None) or [event]:
+        if isinstance(ev, TimerEventDefinition) and isinstance(ev.expression, str):
+            found.append((ev.expression, "eval"))
+    return found
 
 
 def _deployment_error(exc: ValidationException, file: str) -> DeploymentError:
