@@ -5,20 +5,28 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import engine
 from api import errors
+from api.audit import AuditTrail
 from api.engine_rest import router as engine_rest_router
 from api.longpoll import TaskWaiters
 from api.scheduler import TimerScheduler
+from api.security import CallerDep, load_oidc
 from api.settings import ServerSettings
 from api.v1 import router as v1_router
 
 DESCRIPTION = """
 Reviewflow runs a Safeguarding Children Partnership's case-review pathway as BPMN diagrams.
+
+Every route but `/api/v1/health` needs `Authorization: Bearer <API key or OpenID Connect token>`
+(or HTTP Basic: user name and API key). Roles grant permissions; cases are shown on a need-to-know
+basis, and every request is recorded in the audit trail.
 
 * `/api/v1` — the native API: plain JSON variables; errors are `{"error": {"code", "message"}}`.
 * Variables are JSON objects whose names start with a letter (letters, digits, `_`).
@@ -77,7 +85,8 @@ def create_app(settings: ServerSettings | None = None, *, db: engine.Database | 
     settings = settings or ServerSettings()
     owns_db = db is None
     database = db or engine.Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous,
-                                     busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+                                     busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+                                     organisation_variable=settings.organisation_variable)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -95,11 +104,57 @@ def create_app(settings: ServerSettings | None = None, *, db: engine.Database | 
                 database.dispose()
 
     app = FastAPI(title="Reviewflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
-                  generate_unique_id_function=_operation_id)
+                  generate_unique_id_function=_operation_id, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.db = database
     app.state.settings = settings
+    app.state.oidc = load_oidc(settings)
     errors.install(app)
     app.include_router(v1_router)
     app.include_router(engine_rest_router)
+    app.include_router(docs_router)
+    if settings.audit:
+        app.add_middleware(AuditTrail)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+docs_router = APIRouter(include_in_schema=False)
+
+
+@docs_router.get("/openapi.json")
+async def openapi(request: Request, caller: CallerDep) -> JSONResponse:
+    """The OpenAPI document, for authenticated callers."""
+    return JSONResponse(request.app.openapi())
+
+
+@docs_router.get("/docs")
+async def docs(request: Request, caller: CallerDep) -> HTMLResponse:
+    """Swagger UI; a browser asks for the user name and key (HTTP Basic)."""
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="Reviewflow API")
+
+
+class SecurityHeaders:
+    """No sniffing, no framing, no referrer, no caching of case data; a strict CSP except on /docs."""
+
+    HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+               (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store"),
+               (b"cross-origin-opener-policy", b"same-origin")]
+    CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs_page = scope.get("path") == "/docs"
+
+        async def with_headers(message: dict) -> None:  # type: ignore[type-arg]
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", [])) + self.HEADERS + ([] if docs_page else [self.CSP])
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

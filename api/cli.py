@@ -66,6 +66,7 @@ def cmd_serve(args: argparse.Namespace, settings: ServerSettings) -> int:
         settings.port = args.port
     db = open_database(settings)
     engine.upgrade(db)
+    bootstrap_admin(db)
     if settings.deploy_on_start and not args.no_deploy:
         result = deploy_directory(db, settings.bpmn_dir)
         if result:
@@ -141,6 +142,96 @@ class _Server(uvicorn.Server):
         threading.Thread(target=stop_then_exit, name="stop-workers", daemon=True).start()
 
 
+def bootstrap_admin(db: engine.Database) -> None:
+    """On an empty database, create the `admin` user and print its key — once, never again."""
+    if engine.count_principals(db) > 0:
+        return
+    engine.create_principal(db, principal_id="admin", roles=["admin"], display_name="Administrator")
+    issued = engine.issue_key(db, principal_id="admin", name="first key")
+    print("\n" + "=" * 78)
+    print("  A first administrator was created. Its API key is shown this once — keep it safe:\n")
+    print(f"    {issued.secret}\n")
+    print("  Use it as:  curl -H 'Authorization: Bearer <key>' http://127.0.0.1:8000/api/v1/…")
+    print("  Create people and keys with `reviewflow users add` and `reviewflow keys create`.")
+    print("=" * 78 + "\n", flush=True)
+
+
+def cmd_users(args: argparse.Namespace, settings: ServerSettings) -> int:
+    from api.security import ROLES  # noqa: PLC0415
+    db = open_database(settings)
+    try:
+        if args.users_command == "add":
+            unknown = sorted(set(args.role) - set(ROLES))
+            if unknown:
+                print(f"error: unknown role(s) {', '.join(unknown)}; roles: {', '.join(sorted(ROLES))}",
+                      file=sys.stderr)
+                return 2
+            p = engine.create_principal(db, principal_id=args.id, roles=args.role, groups=args.group or [],
+                                        kind="worker" if args.worker else "user", organisation=args.organisation,
+                                        topics=args.topic if args.worker else None, display_name=args.name)
+            print(f"added {p.kind} {p.id}: roles {', '.join(p.roles)}; groups {', '.join(p.groups) or '-'}"
+                  + (f"; organisation {p.organisation}" if p.organisation else "")
+                  + (f"; topics {', '.join(p.topics)}" if p.topics is not None else ""))
+            if args.key:
+                print(f"key (shown once): {engine.issue_key(db, principal_id=p.id).secret}")
+        elif args.users_command == "list":
+            for p in engine.list_principals(db):
+                state = " (disabled)" if p.disabled_at else ""
+                print(f"{p.id}{state}\t{p.kind}\troles={','.join(p.roles)}\tgroups={','.join(p.groups)}"
+                      f"\torganisation={p.organisation or '-'}")
+        elif args.users_command == "disable":
+            engine.disable_principal(db, principal_id=args.id)
+            print(f"disabled {args.id}: every key of theirs stops working now")
+        return 0
+    except engine.EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        db.dispose()
+
+
+def cmd_keys(args: argparse.Namespace, settings: ServerSettings) -> int:
+    db = open_database(settings)
+    try:
+        if args.keys_command == "create":
+            issued = engine.issue_key(db, principal_id=args.id, name=args.name)
+            print(f"key {issued.key.id} for {args.id} (shown once):\n{issued.secret}")
+        elif args.keys_command == "list":
+            for k in engine.list_keys(db, principal_id=args.id):
+                state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
+                print(f"{k.id}\t{k.principal_id}\t{engine.API_KEY_PREFIX}_{k.prefix}_…\t{state}\t{k.name or ''}")
+        elif args.keys_command == "revoke":
+            engine.revoke_key(db, key_id=args.key_id)
+            print(f"revoked {args.key_id}: it stops working now")
+        return 0
+    except engine.EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        db.dispose()
+
+
+def cmd_audit(args: argparse.Namespace, settings: ServerSettings) -> int:
+    import json  # noqa: PLC0415
+    db = open_database(settings)
+    try:
+        if args.audit_command == "verify":
+            result = engine.verify_audit(db)
+            if result.ok:
+                print(f"audit trail intact: {result.checked} entries; head {result.head}")
+                return 0
+            print(f"AUDIT TRAIL BROKEN at entry {result.broken_at}: {result.problem} "
+                  f"({result.checked} entries verified before it)", file=sys.stderr)
+            return 1
+        entries = engine.case_audit(db, instance_id=args.instance)
+        for e in entries:
+            print(json.dumps({"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                              "target": e.target, "status": e.status, "client": e.client, "hash": e.hash}))
+        return 0
+    finally:
+        db.dispose()
+
+
 def cmd_db(args: argparse.Namespace, settings: ServerSettings) -> int:
     db = open_database(settings)
     try:
@@ -205,6 +296,42 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("revision")
     db_sub.add_parser("current", help="print the database's revision")
     db.set_defaults(func=cmd_db)
+
+    users = sub.add_parser("users", help="people and workers: add, list, disable")
+    users_sub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add = users_sub.add_parser("add", help="add a person (or, with --worker, a worker)")
+    add.add_argument("id", help="user name (or worker name)")
+    add.add_argument("--role", action="append", required=True,
+                     help="admin, process-owner, business-unit, crg-member, panel-member, reviewer, agency-lead, "
+                          "worker, auditor (repeat for several)")
+    add.add_argument("--group", action="append", help="candidate group they belong to (repeat)")
+    add.add_argument("--organisation", help="agency leads: their agency; they then see only its requests")
+    add.add_argument("--worker", action="store_true", help="a worker: serves external tasks only")
+    add.add_argument("--topic", action="append", help="workers: a topic it may serve (repeat; default none)")
+    add.add_argument("--name", help="display name")
+    add.add_argument("--key", action="store_true", help="also issue a key and print it once")
+    users_sub.add_parser("list", help="everyone, with roles and groups")
+    disable = users_sub.add_parser("disable", help="disable a user: their keys stop working at once")
+    disable.add_argument("id")
+    users.set_defaults(func=cmd_users)
+
+    keys = sub.add_parser("keys", help="API keys: create (shown once), list, revoke")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = keys_sub.add_parser("create", help="issue a key for a user or worker; it is printed once")
+    create.add_argument("id")
+    create.add_argument("--name", help="what the key is for")
+    listing = keys_sub.add_parser("list", help="keys (never their secrets)")
+    listing.add_argument("id", nargs="?")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key: it stops working at once")
+    revoke.add_argument("key_id")
+    keys.set_defaults(func=cmd_keys)
+
+    audit = sub.add_parser("audit", help="the audit trail: verify the hash chain, export a case's access log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    audit_sub.add_parser("verify", help="check that no entry was edited or deleted (exit 1 if one was)")
+    export = audit_sub.add_parser("export", help="one case's access log, as JSON lines")
+    export.add_argument("--instance", required=True, help="process instance id")
+    audit.set_defaults(func=cmd_audit)
 
     deploy = sub.add_parser("deploy", help="deploy diagrams (and .json form schemas) to the database",
                             description="Deploy BPMN files, with the JSON Schema forms their user tasks name.")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 import engine
+from api.security import CallerDep
 
 T = TypeVar("T")
 
@@ -17,12 +18,9 @@ def get_db(request: Request) -> engine.Database:
     return request.app.state.db
 
 
-def get_actor(x_reviewflow_user: Annotated[str | None, Header(
-        description="who is acting (until authentication lands: trusted as given)", max_length=255)] = None,
-        x_reviewflow_groups: Annotated[str | None, Header(
-            description="comma-separated groups of the actor", max_length=2000)] = None) -> engine.Actor:
-    groups = frozenset(g.strip() for g in (x_reviewflow_groups or "").split(",") if g.strip())
-    return engine.Actor(x_reviewflow_user or "anonymous", groups)
+async def get_actor(caller: CallerDep) -> engine.Actor:
+    """The engine's view of the authenticated caller: id, groups, organisation, need-to-know."""
+    return caller.actor
 
 
 DbDep = Annotated[engine.Database, Depends(get_db)]

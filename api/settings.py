@@ -29,6 +29,17 @@ class ServerSettings(BaseSettings):
     closure_days: list[date] = Field(default_factory=list, description=(
         "the partnership's own closure days, not counted as working days (besides England and Wales bank "
         "holidays): a JSON list, e.g. [\"2026-12-29\", \"2026-12-30\"]"))
+    organisation_variable: str = Field("agency", description=(
+        "the task variable that says whose request a task is; users with an organisation see only theirs"))
+    audit: bool = Field(True, description="record every authenticated request in the hash-chained audit trail")
+    oidc_issuer: str | None = Field(None, description="OpenID Connect issuer whose bearer tokens are accepted")
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = Field(None, description="the issuer's keys (JWKS) by URL …")
+    oidc_jwks_file: Path | None = Field(None, description="… or from a file")
+    oidc_user_claim: str = "sub"
+    oidc_groups_claim: str = "groups"
+    oidc_roles_claim: str = "roles"
+    oidc_organisation_claim: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest request body accepted")
 

@@ -7,6 +7,23 @@ import logging as _logging
 
 from engine.bpmn import timers as _timers
 from engine.clock import clock
+from engine.commands.access import KEY_PREFIX as API_KEY_PREFIX
+from engine.commands.access import (
+    IssuedKey,
+    KeyInfo,
+    PrincipalInfo,
+    authenticate_key,
+    count_principals,
+    create_principal,
+    disable_principal,
+    get_principal,
+    issue_key,
+    list_keys,
+    list_principals,
+    revoke_key,
+    share_case,
+)
+from engine.commands.audit import AuditEntry, AuditVerification, append_audit, case_audit, verify_audit
 from engine.commands.deploy import DeployFile, deploy
 from engine.commands.external_tasks import (
     FetchResult,
@@ -51,6 +68,7 @@ from engine.queries.reads import (
     get_instance,
     get_user_task,
     instance_history,
+    instance_of_task,
     latest_definition,
     list_definitions,
     list_incidents,
@@ -90,6 +108,9 @@ __all__ = [
     "handle_failure", "list_external_tasks", "set_external_task_retries", "unlock_external_task",
     "Correlation", "MessageAmbiguous", "MessageNotCorrelated", "correlate_message", "fire_due_timers",
     "next_timer_due", "configure_calendar",
+    "API_KEY_PREFIX", "AuditEntry", "AuditVerification", "IssuedKey", "KeyInfo", "PrincipalInfo", "append_audit", "authenticate_key",
+    "case_audit", "count_principals", "create_principal", "disable_principal", "get_principal", "instance_of_task",
+    "issue_key", "list_keys", "list_principals", "revoke_key", "share_case", "verify_audit",
     "Actor", "Conflict", "Database", "DefinitionInfo", "DefinitionNotFound", "DeployFile", "DeployedDefinition",
     "DeploymentError", "DeploymentResult", "EngineError", "ExternalTaskInfo", "HistoryEvent", "IncidentInfo",
     "IncidentNotFound", "InstanceInfo", "InstanceNotActive", "InstanceNotFound", "Invalid",

@@ -12,10 +12,14 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Actor:
-    """Who asks: a user id (or worker id) and the groups they belong to."""
+    """Who asks: a user id (or worker id), their groups and organisation, and whether they may see
+    every case. Callers inside the process (the scheduler, tests, the CLI) see every case; the API
+    builds restricted actors from the authenticated principal's permissions."""
 
     id: str
     groups: frozenset[str] = frozenset()
+    organisation: str | None = None          # set: sees only that organisation's tasks, no whole cases
+    sees_all_cases: bool = True
 
     @classmethod
     def system(cls) -> Actor:
@@ -66,6 +70,7 @@ class UserTaskInfo:
     priority: int
     created_at: datetime
     claimed_at: datetime | None
+    organisation: str | None = None
     form_schema: dict[str, Any] | None = None
     variables: dict[str, Any] | None = None
 

@@ -25,8 +25,8 @@ DATA = Path(__file__).parent / "data"
 BPMN = DATA / "bpmn"
 PG_URL = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
-TABLES = ["history_event", "incident", "message_subscription", "external_task", "user_task", "message_start",
-          "timer_start", "instance", "definition"]
+TABLES = ["audit_event", "case_share", "history_event", "incident", "message_subscription", "external_task",
+          "user_task", "message_start", "timer_start", "instance", "definition", "api_key", "principal"]
 
 
 def pg_database(schema: str) -> engine.Database:
@@ -143,6 +143,30 @@ class Server:
         self.thread.join(timeout=10)
 
 
+PEOPLE = {   # id: (roles, groups, organisation)
+    "alice": (["business-unit", "process-owner"], ["case-review-group", "business-unit"], None),
+    "bob": (["crg-member"], ["case-review-group"], None),
+    "mary": (["crg-member"], ["case-review-group"], None),
+    "admin": (["admin"], [], None),
+}
+
+
+@pytest.fixture
+def keys(db: engine.Database) -> dict[str, str]:
+    """An API key for each test person, and for `worker` (any topic)."""
+    out = {}
+    for name, (roles, groups, organisation) in PEOPLE.items():
+        engine.create_principal(db, principal_id=name, roles=roles, groups=groups, organisation=organisation)
+        out[name] = engine.issue_key(db, principal_id=name).secret
+    engine.create_principal(db, principal_id="worker", roles=["worker"], kind="worker")
+    out["worker"] = engine.issue_key(db, principal_id="worker").secret
+    return out
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
 @pytest.fixture
 def server(db: engine.Database) -> Iterator[Server]:
     srv = Server(db).start()
@@ -151,13 +175,15 @@ def server(db: engine.Database) -> Iterator[Server]:
 
 
 @pytest.fixture
-def client(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10,
-                      headers={"X-Reviewflow-User": "alice", "X-Reviewflow-Groups": "case-review-group"}) as c:
+def client(server: Server, keys: dict[str, str]) -> Iterator[httpx.Client]:
+    """alice of the business unit (sees every case), who also owns the diagrams, over real HTTP."""
+    with httpx.Client(base_url=server.url, timeout=10, headers=bearer(keys["alice"])) as c:
         yield c
 
 
 def table_counts(db: engine.Database) -> dict[str, int]:
-    """Rows per table: refusal tests assert that nothing was written."""
+    """Rows per table: refusal tests assert that nothing was written (but the audit trail, which
+    records the refused request too)."""
     with db.engine.connect() as conn:
-        return {t: conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in TABLES}
+        return {t: conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in TABLES
+                if t != "audit_event"}

@@ -10,6 +10,8 @@ import engine
 from api.deps import ActorDep, DbDep, call
 from api.engine_rest.camunda import Lenient, fmt_date, links, page, plain_map, query_bool, typed_map
 from api.engine_rest.instances import instance_json
+from api.security import Need
+from api.security import Permission as P
 from api.uploads import read_deploy_files
 
 router = APIRouter(tags=["engine-rest definitions"])
@@ -22,7 +24,8 @@ def definition_json(d: engine.DefinitionInfo) -> dict[str, Any]:
             "startableInTasklist": True}
 
 
-@router.post("/deployment/create", summary="Deploy diagrams (multipart), Camunda style")
+@router.post("/deployment/create", summary="Deploy diagrams (multipart), Camunda style",
+             dependencies=[Need(P.DEPLOY)])
 async def create_deployment(request: Request, db: DbDep, actor: ActorDep) -> dict[str, Any]:
     """Every file part is deployed; parts without a `.bpmn` name are taken as BPMN when they are XML
     (pycamunda sends bytes as `resource-0`). Identical diagrams make no new version, as with
@@ -40,7 +43,7 @@ async def create_deployment(request: Request, db: DbDep, actor: ActorDep) -> dic
             "deployedDecisionDefinitions": None, "deployedDecisionRequirementsDefinitions": None}
 
 
-@router.get("/process-definition")
+@router.get("/process-definition", dependencies=[Need(P.READ_INSTANCE)])
 async def list_definitions(request: Request, db: DbDep) -> list[dict[str, Any]]:
     first, maximum = page(request)
     q = request.query_params
@@ -54,30 +57,30 @@ async def list_definitions(request: Request, db: DbDep) -> list[dict[str, Any]]:
     return [definition_json(d) for d in rows[first:first + maximum]]
 
 
-@router.get("/process-definition/count")
+@router.get("/process-definition/count", dependencies=[Need(P.READ_INSTANCE)])
 async def count_definitions(request: Request, db: DbDep) -> dict[str, int]:
     result = await call(db, engine.list_definitions, key=request.query_params.get("key"),
                         latest_only=bool(query_bool(request, "latestVersion")), limit=1)
     return {"count": result.count}
 
 
-@router.get("/process-definition/key/{key}")
+@router.get("/process-definition/key/{key}", dependencies=[Need(P.READ_INSTANCE)])
 async def get_latest(key: str, db: DbDep) -> dict[str, Any]:
     return definition_json(await call(db, engine.latest_definition, key=key))
 
 
-@router.get("/process-definition/key/{key}/xml")
+@router.get("/process-definition/key/{key}/xml", dependencies=[Need(P.READ_INSTANCE)])
 async def get_latest_xml(key: str, db: DbDep) -> dict[str, Any]:
     d = await call(db, engine.latest_definition, key=key)
     return {"id": d.id, "bpmn20Xml": await call(db, engine.definition_xml, definition_id=d.id)}
 
 
-@router.get("/process-definition/{definition_id}")
+@router.get("/process-definition/{definition_id}", dependencies=[Need(P.READ_INSTANCE)])
 async def get_definition(definition_id: str, db: DbDep) -> dict[str, Any]:
     return definition_json(await call(db, engine.get_definition, definition_id=definition_id))
 
 
-@router.get("/process-definition/{definition_id}/xml")
+@router.get("/process-definition/{definition_id}/xml", dependencies=[Need(P.READ_INSTANCE)])
 async def get_xml(definition_id: str, db: DbDep) -> dict[str, Any]:
     return {"id": definition_id, "bpmn20Xml": await call(db, engine.definition_xml, definition_id=definition_id)}
 
@@ -101,20 +104,20 @@ async def _start(request: Request, db: engine.Database, actor: engine.Actor, bod
     return out
 
 
-@router.post("/process-definition/key/{key}/start")
+@router.post("/process-definition/key/{key}/start", dependencies=[Need(P.START)])
 async def start_by_key(key: str, body: StartIn, request: Request, db: DbDep, actor: ActorDep) -> dict[str, Any]:
     """Start the latest version; 404 for an unknown key."""
     return await _start(request, db, actor, body, definition_key=key)
 
 
-@router.post("/process-definition/key/{key}/tenant-id/{tenant_id}/start")
+@router.post("/process-definition/key/{key}/tenant-id/{tenant_id}/start", dependencies=[Need(P.START)])
 async def start_by_key_for_tenant(key: str, tenant_id: str, body: StartIn, request: Request, db: DbDep,
                                   actor: ActorDep) -> dict[str, Any]:
     """Tenants are not modelled: the same as starting by key."""
     return await _start(request, db, actor, body, definition_key=key)
 
 
-@router.post("/process-definition/{definition_id}/start")
+@router.post("/process-definition/{definition_id}/start", dependencies=[Need(P.START)])
 async def start_by_id(definition_id: str, body: StartIn, request: Request, db: DbDep,
                       actor: ActorDep) -> dict[str, Any]:
     return await _start(request, db, actor, body, definition_id=definition_id)

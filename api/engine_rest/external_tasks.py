@@ -6,15 +6,18 @@ import asyncio
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import Field
 
 import engine
 from api.deps import ActorDep, DbDep, call
 from api.engine_rest.camunda import Lenient, WorkerId, fmt_date, page, plain_map, query_bool, typed_map
+from api.security import Caller, CallerDep, Need
+from api.security import Permission as P
 
-router = APIRouter(prefix="/external-task", tags=["engine-rest external tasks"])
+router = APIRouter(prefix="/external-task", tags=["engine-rest external tasks"],
+                   dependencies=[Need(P.WORK_EXTERNAL_TASKS)])
 
 MAX_ASYNC_RESPONSE_MS = 1_800_000
 ANSWER_MARGIN_S = 0.05            # answer a little before asyncResponseTimeout, never after
@@ -105,11 +108,13 @@ def external_task_json(t: engine.LockedTask, *, locked: bool, include_extension_
 
 
 @router.post("/fetchAndLock", summary="Fetch and lock external tasks (long polling)")
-async def fetch_and_lock(body: FetchAndLockIn, request: Request, db: DbDep) -> JSONResponse:
+async def fetch_and_lock(body: FetchAndLockIn, request: Request, db: DbDep, caller: CallerDep) -> JSONResponse:
     """Lock up to `maxTasks` tasks of the given topics for `workerId`. With `asyncResponseTimeout`
     (ms, at most 30 minutes) the request is held until a task can be locked or the time is up — the
     answer comes as soon as a task appears, and never after the timeout. Always 200 with a list."""
     topics = [_topic_request(t) for t in body.topics or []]
+    if caller.topics is not None and (refused := sorted({t.name for t in topics} - caller.topics)):
+        raise HTTPException(403, f"this worker may not serve topic(s) {', '.join(refused)}")
     extension = {t.topicName: t.includeExtensionProperties is not False for t in body.topics or []}
     timeout_s = min(max(body.asyncResponseTimeout or 0, 0), MAX_ASYNC_RESPONSE_MS) / 1000
     loop = asyncio.get_running_loop()
@@ -142,17 +147,19 @@ async def fetch_and_lock(body: FetchAndLockIn, request: Request, db: DbDep) -> J
 
 
 @router.post("/{task_id}/complete", status_code=204, response_class=Response)
-async def complete(task_id: str, body: CompleteIn, db: DbDep) -> Response:
+async def complete(task_id: str, caller: CallerDep, body: CompleteIn, db: DbDep) -> Response:
     """Complete the task with variables: 204; 404 if it no longer exists (finished or cancelled);
     400 if another worker holds it."""
+    await _allowed(db, caller, task_id)
     await call(db, engine.complete_external_task, task_id=task_id, worker_id=body.workerId,
                variables=plain_map(body.variables), local_variables=plain_map(body.localVariables))
     return Response(status_code=204)
 
 
 @router.post("/{task_id}/failure", status_code=204, response_class=Response)
-async def failure(task_id: str, body: FailureIn, db: DbDep) -> Response:
+async def failure(task_id: str, caller: CallerDep, body: FailureIn, db: DbDep) -> Response:
     """Report a failed attempt with the retries left; retries 0 opens an incident."""
+    await _allowed(db, caller, task_id)
     details = body.errorDetails
     if details is not None and not isinstance(details, str):
         details = json.dumps(details, default=str)
@@ -163,9 +170,10 @@ async def failure(task_id: str, body: FailureIn, db: DbDep) -> Response:
 
 
 @router.post("/{task_id}/bpmnError", status_code=204, response_class=Response)
-async def bpmn_error(task_id: str, body: BpmnErrorIn, db: DbDep) -> Response:
+async def bpmn_error(task_id: str, caller: CallerDep, body: BpmnErrorIn, db: DbDep) -> Response:
     """Report a business error: a matching error boundary event catches it; uncaught, it opens an
     incident (a deliberate deviation from Camunda 7, where the activity would silently end)."""
+    await _allowed(db, caller, task_id)
     await call(db, engine.handle_bpmn_error, task_id=task_id, worker_id=body.workerId,
                error_code=body.errorCode or "", error_message=body.errorMessage,
                variables=plain_map(body.variables))
@@ -173,21 +181,24 @@ async def bpmn_error(task_id: str, body: BpmnErrorIn, db: DbDep) -> Response:
 
 
 @router.post("/{task_id}/extendLock", status_code=204, response_class=Response)
-async def extend_lock(task_id: str, body: ExtendLockIn, db: DbDep) -> Response:
+async def extend_lock(task_id: str, caller: CallerDep, body: ExtendLockIn, db: DbDep) -> Response:
+    await _allowed(db, caller, task_id)
     await call(db, engine.extend_lock, task_id=task_id, worker_id=body.workerId,
                new_duration_ms=body.newDuration if body.newDuration is not None else 0)
     return Response(status_code=204)
 
 
 @router.post("/{task_id}/unlock", status_code=204, response_class=Response)
-async def unlock(task_id: str, db: DbDep, actor: ActorDep) -> Response:
+async def unlock(task_id: str, caller: CallerDep, db: DbDep, actor: ActorDep) -> Response:
+    await _allowed(db, caller, task_id)
     await call(db, engine.unlock_external_task, task_id=task_id, actor=actor)
     return Response(status_code=204)
 
 
 @router.put("/{task_id}/retries", status_code=204, response_class=Response)
-async def set_retries(task_id: str, body: RetriesIn, db: DbDep, actor: ActorDep) -> Response:
+async def set_retries(task_id: str, caller: CallerDep, body: RetriesIn, db: DbDep, actor: ActorDep) -> Response:
     """Set the retries left; above 0 resolves the task's incident and makes it fetchable again."""
+    await _allowed(db, caller, task_id)
     if body.retries is None:
         raise engine.Invalid("retries is required")
     await call(db, engine.set_external_task_retries, task_id=task_id, retries=body.retries, actor=actor)
@@ -195,7 +206,8 @@ async def set_retries(task_id: str, body: RetriesIn, db: DbDep, actor: ActorDep)
 
 
 @router.get("/{task_id}/errorDetails", response_class=PlainTextResponse)
-async def error_details(task_id: str, db: DbDep) -> PlainTextResponse:
+async def error_details(task_id: str, caller: CallerDep, db: DbDep) -> PlainTextResponse:
+    await _allowed(db, caller, task_id)
     task = await call(db, engine.get_external_task, task_id=task_id)
     return PlainTextResponse(task.error_details or "")
 
@@ -207,7 +219,8 @@ async def count(request: Request, db: DbDep) -> dict[str, int]:
 
 
 @router.get("/{task_id}")
-async def get_one(task_id: str, db: DbDep) -> dict[str, Any]:
+async def get_one(task_id: str, caller: CallerDep, db: DbDep) -> dict[str, Any]:
+    await _allowed(db, caller, task_id)
     return external_task_json(await call(db, engine.get_external_task, task_id=task_id), locked=False)
 
 
@@ -216,6 +229,15 @@ async def list_all(request: Request, db: DbDep) -> list[dict[str, Any]]:
     first, maximum = page(request)
     tasks, _ = await call(db, engine.list_external_tasks, limit=maximum, offset=first, **_filters(request))
     return [external_task_json(t, locked=False) for t in tasks]
+
+
+async def _allowed(db: engine.Database, caller: Caller, task_id: str) -> None:
+    """A worker key serves only its topics: tasks of other topics are refused (403)."""
+    if caller.topics is None:
+        return
+    task = await call(db, engine.get_external_task, task_id=task_id)
+    if task.task.topic not in caller.topics:
+        raise HTTPException(403, f"this worker may not serve topic {task.task.topic}")
 
 
 def _filters(request: Request) -> dict[str, Any]:

@@ -7,10 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 import engine
-from api.deps import DbDep, call
+from api.deps import ActorDep, DbDep, call
 from api.engine_rest.camunda import fmt_date, page
+from api.security import Need
+from api.security import Permission as P
 
-router = APIRouter(prefix="/incident", tags=["engine-rest incidents"])
+router = APIRouter(prefix="/incident", tags=["engine-rest incidents"], dependencies=[Need(P.READ_INSTANCE)])
 
 
 def incident_json(i: engine.IncidentInfo, definition_id: str | None = None) -> dict[str, Any]:
@@ -22,9 +24,9 @@ def incident_json(i: engine.IncidentInfo, definition_id: str | None = None) -> d
 
 
 @router.get("")
-async def list_incidents(request: Request, db: DbDep) -> list[dict[str, Any]]:
+async def list_incidents(request: Request, db: DbDep, actor: ActorDep) -> list[dict[str, Any]]:
     first, maximum = page(request)
     q = request.query_params
     result = await call(db, engine.list_incidents, instance_id=q.get("processInstanceId"),
-                        type=q.get("incidentType"), limit=maximum, offset=first)
+                        type=q.get("incidentType"), limit=maximum, offset=first, viewer=actor)
     return [incident_json(i) for i in result.data]

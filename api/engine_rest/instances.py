@@ -10,8 +10,10 @@ from fastapi.responses import Response
 import engine
 from api.deps import ActorDep, DbDep, call
 from api.engine_rest.camunda import links, page, query_list, typed, typed_map
+from api.security import Need
+from api.security import Permission as P
 
-router = APIRouter(prefix="/process-instance", tags=["engine-rest instances"])
+router = APIRouter(prefix="/process-instance", tags=["engine-rest instances"], dependencies=[Need(P.READ_INSTANCE)])
 
 
 def instance_json(request: Request, i: engine.InstanceInfo) -> dict[str, Any]:
@@ -45,7 +47,7 @@ def _matches(i: engine.InstanceInfo, filters: list[tuple[str, str, str]]) -> boo
 
 
 @router.get("")
-async def list_instances(request: Request, db: DbDep) -> list[dict[str, Any]]:
+async def list_instances(request: Request, db: DbDep, actor: ActorDep) -> list[dict[str, Any]]:
     first, maximum = page(request)
     q = request.query_params
     status = "active" if q.get("active") == "true" else None
@@ -53,25 +55,25 @@ async def list_instances(request: Request, db: DbDep) -> list[dict[str, Any]]:
     filters = _variable_filters(request)
     result = await call(db, engine.list_instances, definition_key=q.get("processDefinitionKey"),
                         definition_id=q.get("processDefinitionId"), business_key=q.get("businessKey"),
-                        status=status, limit=200, offset=0)
+                        status=status, limit=200, offset=0, viewer=actor)
     rows = [i for i in result.data if (ids is None or i.id in ids) and _matches(i, filters)]
     return [instance_json(request, i) for i in rows[first:first + maximum]]
 
 
 @router.get("/count")
-async def count_instances(request: Request, db: DbDep) -> dict[str, int]:
+async def count_instances(request: Request, db: DbDep, actor: ActorDep) -> dict[str, int]:
     q = request.query_params
     result = await call(db, engine.list_instances, definition_key=q.get("processDefinitionKey"),
-                        business_key=q.get("businessKey"), limit=1)
+                        business_key=q.get("businessKey"), limit=1, viewer=actor)
     return {"count": result.count}
 
 
 @router.get("/{instance_id}")
-async def get_instance(instance_id: str, request: Request, db: DbDep) -> dict[str, Any]:
-    return instance_json(request, await call(db, engine.get_instance, instance_id=instance_id))
+async def get_instance(instance_id: str, request: Request, db: DbDep, actor: ActorDep) -> dict[str, Any]:
+    return instance_json(request, await call(db, engine.get_instance, instance_id=instance_id, viewer=actor))
 
 
-@router.delete("/{instance_id}", status_code=204, response_class=Response)
+@router.delete("/{instance_id}", status_code=204, response_class=Response, dependencies=[Need(P.START)])
 async def delete_instance(instance_id: str, request: Request, db: DbDep, actor: ActorDep) -> Response:
     """Cancels the instance (its history is kept); `deleteReason` gives the reason."""
     reason = request.query_params.get("deleteReason") or "cancelled through /engine-rest"
@@ -80,13 +82,13 @@ async def delete_instance(instance_id: str, request: Request, db: DbDep, actor: 
 
 
 @router.get("/{instance_id}/variables")
-async def variables(instance_id: str, db: DbDep) -> dict[str, Any]:
-    return typed_map((await call(db, engine.get_instance, instance_id=instance_id)).variables)
+async def variables(instance_id: str, db: DbDep, actor: ActorDep) -> dict[str, Any]:
+    return typed_map((await call(db, engine.get_instance, instance_id=instance_id, viewer=actor)).variables)
 
 
 @router.get("/{instance_id}/variables/{name}")
-async def variable(instance_id: str, name: str, db: DbDep) -> dict[str, Any]:
-    values = (await call(db, engine.get_instance, instance_id=instance_id)).variables
+async def variable(instance_id: str, name: str, db: DbDep, actor: ActorDep) -> dict[str, Any]:
+    values = (await call(db, engine.get_instance, instance_id=instance_id, viewer=actor)).variables
     if name not in values:
         raise engine.NotFound(f"process instance {instance_id} has no variable {name}")
     return typed(values[name])

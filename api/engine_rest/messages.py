@@ -11,8 +11,10 @@ import engine
 from api.deps import ActorDep, DbDep, call
 from api.engine_rest.camunda import Lenient, plain_map, typed_map
 from api.engine_rest.instances import instance_json
+from api.security import Need
+from api.security import Permission as P
 
-router = APIRouter(tags=["engine-rest messages"])
+router = APIRouter(tags=["engine-rest messages"], dependencies=[Need(P.START)])
 
 
 class CorrelateIn(Lenient):

@@ -10,8 +10,10 @@ from fastapi.responses import JSONResponse, Response
 import engine
 from api.deps import ActorDep, DbDep, call
 from api.engine_rest.camunda import Lenient, fmt_date, page, plain_map, query_bool, query_list, typed_map
+from api.security import Need
+from api.security import Permission as P
 
-router = APIRouter(prefix="/task", tags=["engine-rest tasks"])
+router = APIRouter(prefix="/task", tags=["engine-rest tasks"], dependencies=[Need(P.WORK_TASKS)])
 
 
 def task_json(t: engine.UserTaskInfo) -> dict[str, Any]:
@@ -24,7 +26,8 @@ def task_json(t: engine.UserTaskInfo) -> dict[str, Any]:
             "formKey": t.form_key, "camundaFormRef": None, "tenantId": None}
 
 
-async def _query(request: Request, db: engine.Database, limit: int, offset: int) -> engine.Page[engine.UserTaskInfo]:
+async def _query(request: Request, db: engine.Database, actor: engine.Actor, limit: int,
+                 offset: int) -> engine.Page[engine.UserTaskInfo]:
     q = request.query_params
     groups = (query_list(request, "candidateGroup") or []) + (query_list(request, "candidateGroups") or [])
     candidate_user = q.get("candidateUser")
@@ -35,28 +38,28 @@ async def _query(request: Request, db: engine.Database, limit: int, offset: int)
                       assignee=q.get("assignee"), unassigned=unassigned, instance_id=q.get("processInstanceId"),
                       business_key=q.get("processInstanceBusinessKey"),
                       definition_key=q.get("processDefinitionKey"), activity_id=q.get("taskDefinitionKey"),
-                      limit=limit, offset=offset)
+                      limit=limit, offset=offset, viewer=actor)
 
 
 @router.get("")
-async def list_tasks(request: Request, db: DbDep) -> list[dict[str, Any]]:
+async def list_tasks(request: Request, db: DbDep, actor: ActorDep) -> list[dict[str, Any]]:
     first, maximum = page(request)
-    return [task_json(t) for t in (await _query(request, db, maximum, first)).data]
+    return [task_json(t) for t in (await _query(request, db, actor, maximum, first)).data]
 
 
 @router.get("/count")
-async def count_tasks(request: Request, db: DbDep) -> dict[str, int]:
-    return {"count": (await _query(request, db, 1, 0)).count}
+async def count_tasks(request: Request, db: DbDep, actor: ActorDep) -> dict[str, int]:
+    return {"count": (await _query(request, db, actor, 1, 0)).count}
 
 
 @router.get("/{task_id}")
-async def get_task(task_id: str, db: DbDep) -> dict[str, Any]:
-    return task_json(await call(db, engine.get_user_task, task_id=task_id, with_variables=False))
+async def get_task(task_id: str, db: DbDep, actor: ActorDep) -> dict[str, Any]:
+    return task_json(await call(db, engine.get_user_task, task_id=task_id, with_variables=False, viewer=actor))
 
 
 @router.get("/{task_id}/variables")
-async def task_variables(task_id: str, db: DbDep) -> dict[str, Any]:
-    return typed_map((await call(db, engine.get_user_task, task_id=task_id)).variables or {})
+async def task_variables(task_id: str, db: DbDep, actor: ActorDep) -> dict[str, Any]:
+    return typed_map((await call(db, engine.get_user_task, task_id=task_id, viewer=actor)).variables or {})
 
 
 class ClaimIn(Lenient):

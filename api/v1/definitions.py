@@ -11,6 +11,8 @@ import engine
 from api.deps import ActorDep, DbDep, call
 from api.schemas.common import ErrorOut, ListOut
 from api.schemas.definitions import DefinitionOut, DeploymentOut
+from api.security import Need
+from api.security import Permission as P
 from api.uploads import read_deploy_files
 
 router = APIRouter(tags=["definitions"])
@@ -27,7 +29,7 @@ DEPLOY_BODY = {
 }
 
 
-@router.post("/deployments", status_code=201, response_model=DeploymentOut, openapi_extra=DEPLOY_BODY,
+@router.post("/deployments", status_code=201, dependencies=[Need(P.DEPLOY)], response_model=DeploymentOut, openapi_extra=DEPLOY_BODY,
              responses={200: {"model": DeploymentOut, "description": "every diagram unchanged: nothing new"},
                         **_ERRORS})
 async def deploy(request: Request, db: DbDep, actor: ActorDep,
@@ -47,7 +49,7 @@ async def deploy(request: Request, db: DbDep, actor: ActorDep,
     return Response(out.model_dump_json(), status_code=status, media_type="application/json")
 
 
-@router.get("/definitions", response_model=ListOut[DefinitionOut])
+@router.get("/definitions", response_model=ListOut[DefinitionOut], dependencies=[Need(P.READ_INSTANCE)])
 async def list_definitions(db: DbDep, key: str | None = None,
                            latest: Annotated[bool, Query(description="only the latest version of each")] = False,
                            limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -57,13 +59,15 @@ async def list_definitions(db: DbDep, key: str | None = None,
     return ListOut[DefinitionOut](data=[DefinitionOut.of(d) for d in page.data], count=page.count)
 
 
-@router.get("/definitions/{definition_id}", response_model=DefinitionOut, responses=_ERRORS)
+@router.get("/definitions/{definition_id}", response_model=DefinitionOut, responses=_ERRORS,
+            dependencies=[Need(P.READ_INSTANCE)])
 async def get_definition(definition_id: str, db: DbDep) -> DefinitionOut:
     """One definition version, e.g. `rapid_review:3`."""
     return DefinitionOut.of(await call(db, engine.get_definition, definition_id=definition_id))
 
 
-@router.get("/definitions/{definition_id}/xml", responses={200: {"content": {"application/xml": {}}}, **_ERRORS})
+@router.get("/definitions/{definition_id}/xml", responses={200: {"content": {"application/xml": {}}}, **_ERRORS},
+            dependencies=[Need(P.READ_INSTANCE)])
 async def get_definition_xml(definition_id: str, db: DbDep) -> Response:
     """The BPMN XML exactly as deployed, for a modeler to open."""
     xml = await call(db, engine.definition_xml, definition_id=definition_id)

@@ -10,30 +10,33 @@ import engine
 from api.deps import ActorDep, DbDep, call
 from api.schemas.common import ErrorOut, ListOut
 from api.schemas.instances import IncidentOut, InstanceOut, RetryIncidentIn
+from api.security import Need
+from api.security import Permission as P
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
 _ERRORS = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}}
 
 
-@router.get("", response_model=ListOut[IncidentOut])
-async def list_incidents(db: DbDep, instance_id: str | None = None,
+@router.get("", response_model=ListOut[IncidentOut], dependencies=[Need(P.READ_INSTANCE)])
+async def list_incidents(db: DbDep, actor: ActorDep, instance_id: str | None = None,
                          type: Annotated[str | None, Query(description="e.g. failedExternalTask, failedTask")] = None,
                          include_resolved: bool = False,
                          limit: Annotated[int, Query(ge=1, le=200)] = 50,
                          offset: Annotated[int, Query(ge=0)] = 0) -> ListOut[IncidentOut]:
     """Open incidents (and resolved ones on request), oldest first."""
     page = await call(db, engine.list_incidents, instance_id=instance_id, type=type,
-                      open_only=not include_resolved, limit=limit, offset=offset)
+                      open_only=not include_resolved, limit=limit, offset=offset, viewer=actor)
     return ListOut[IncidentOut](data=[IncidentOut.of(i) for i in page.data], count=page.count)
 
 
-@router.get("/{incident_id}", response_model=IncidentOut, responses=_ERRORS)
+@router.get("/{incident_id}", response_model=IncidentOut, responses=_ERRORS, dependencies=[Need(P.ADMINISTER)])
 async def get_incident(incident_id: str, db: DbDep) -> IncidentOut:
     return IncidentOut.of(await call(db, engine.get_incident, incident_id=incident_id))
 
 
-@router.post("/{incident_id}/retry", response_model=InstanceOut, responses=_ERRORS)
+@router.post("/{incident_id}/retry", response_model=InstanceOut, responses=_ERRORS,
+             dependencies=[Need(P.ADMINISTER)])
 async def retry_incident(incident_id: str, db: DbDep, actor: ActorDep,
                          body: RetryIncidentIn | None = None) -> InstanceOut:
     """Try again: a failed task runs again; an external task out of retries becomes fetchable with

@@ -10,13 +10,15 @@ import engine
 from api.deps import ActorDep, DbDep, call
 from api.schemas.common import ErrorOut, ListOut
 from api.schemas.instances import CancelInstanceIn, HistoryEventOut, InstanceOut, InstanceSummaryOut, StartInstanceIn
+from api.security import Need
+from api.security import Permission as P
 
 router = APIRouter(prefix="/instances", tags=["instances"])
 
 _ERRORS = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}}
 
 
-@router.post("", status_code=201, response_model=InstanceOut, responses=_ERRORS)
+@router.post("", status_code=201, response_model=InstanceOut, responses=_ERRORS, dependencies=[Need(P.START)])
 async def start_instance(body: StartInstanceIn, db: DbDep, actor: ActorDep) -> InstanceOut:
     """Start the latest version of `definition_key` (or exactly `definition_id`) with these variables.
 
@@ -28,24 +30,25 @@ async def start_instance(body: StartInstanceIn, db: DbDep, actor: ActorDep) -> I
                                      business_key=body.business_key))
 
 
-@router.get("", response_model=ListOut[InstanceSummaryOut])
-async def list_instances(db: DbDep, definition_key: str | None = None, business_key: str | None = None,
+@router.get("", response_model=ListOut[InstanceSummaryOut], dependencies=[Need(P.READ_INSTANCE)])
+async def list_instances(db: DbDep, actor: ActorDep, definition_key: str | None = None, business_key: str | None = None,
                          status: Literal["active", "completed", "cancelled"] | None = None,
                          limit: Annotated[int, Query(ge=1, le=200)] = 50,
                          offset: Annotated[int, Query(ge=0)] = 0) -> ListOut[InstanceSummaryOut]:
-    """Instances, newest first, filtered by definition key, business key and status."""
+    """Instances you may see, newest first, filtered by definition key, business key and status."""
     page = await call(db, engine.list_instances, definition_key=definition_key, business_key=business_key,
-                      status=status, limit=limit, offset=offset)
+                      status=status, limit=limit, offset=offset, viewer=actor)
     return ListOut[InstanceSummaryOut](data=[InstanceSummaryOut.of(i) for i in page.data], count=page.count)
 
 
-@router.get("/{instance_id}", response_model=InstanceOut, responses=_ERRORS)
-async def get_instance(instance_id: str, db: DbDep) -> InstanceOut:
-    """Status, variables, open user tasks, open external tasks, next timer and open incidents."""
-    return InstanceOut.of(await call(db, engine.get_instance, instance_id=instance_id))
+@router.get("/{instance_id}", response_model=InstanceOut, responses=_ERRORS, dependencies=[Need(P.READ_INSTANCE)])
+async def get_instance(instance_id: str, db: DbDep, actor: ActorDep) -> InstanceOut:
+    """Status, variables, open user tasks, open external tasks, next timer and open incidents
+    (404 for a case you may not see)."""
+    return InstanceOut.of(await call(db, engine.get_instance, instance_id=instance_id, viewer=actor))
 
 
-@router.post("/{instance_id}/cancel", response_model=InstanceOut, responses=_ERRORS)
+@router.post("/{instance_id}/cancel", response_model=InstanceOut, responses=_ERRORS, dependencies=[Need(P.START)])
 async def cancel_instance(instance_id: str, body: CancelInstanceIn, db: DbDep, actor: ActorDep) -> InstanceOut:
     """Cancel a running instance with a reason; its open tasks are cancelled with it (409 if it
     has already ended)."""
@@ -53,8 +56,9 @@ async def cancel_instance(instance_id: str, body: CancelInstanceIn, db: DbDep, a
                                      reason=body.reason))
 
 
-@router.get("/{instance_id}/history", response_model=ListOut[HistoryEventOut], responses=_ERRORS)
-async def instance_history(instance_id: str, db: DbDep) -> ListOut[HistoryEventOut]:
+@router.get("/{instance_id}/history", response_model=ListOut[HistoryEventOut], responses=_ERRORS,
+            dependencies=[Need(P.READ_INSTANCE)])
+async def instance_history(instance_id: str, db: DbDep, actor: ActorDep) -> ListOut[HistoryEventOut]:
     """Every state change of the instance, in order, with who caused it."""
-    events = await call(db, engine.instance_history, instance_id=instance_id)
+    events = await call(db, engine.instance_history, instance_id=instance_id, viewer=actor)
     return ListOut[HistoryEventOut](data=[HistoryEventOut.of(e) for e in events], count=len(events))

@@ -12,6 +12,8 @@ import engine
 from api.deps import ActorDep, DbDep, call
 from api.schemas.common import ErrorOut
 from api.schemas.instances import InstanceOut
+from api.security import Need
+from api.security import Permission as P
 
 router = APIRouter(prefix="/messages", tags=["messages"])
 
@@ -35,7 +37,7 @@ class CorrelationOut(BaseModel):
     instance: InstanceOut
 
 
-@router.post("", response_model=CorrelationOut, responses={
+@router.post("", response_model=CorrelationOut, dependencies=[Need(P.START)], responses={
     201: {"model": CorrelationOut, "description": "a message start event started a new instance"},
     400: {"model": ErrorOut}, 404: {"model": ErrorOut, "description": "nothing waits for it; nothing stored"},
     409: {"model": ErrorOut, "description": "several candidates; their ids are in error.candidates"}})

@@ -10,14 +10,16 @@ import engine
 from api.deps import ActorDep, DbDep, call
 from api.schemas.common import ErrorOut, ListOut
 from api.schemas.instances import ClaimUserTaskIn, CompleteUserTaskIn, InstanceOut, UserTaskDetailOut, UserTaskOut
+from api.security import Need
+from api.security import Permission as P
 
 router = APIRouter(prefix="/user-tasks", tags=["user-tasks"])
 
 _ERRORS = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}}
 
 
-@router.get("", response_model=ListOut[UserTaskOut])
-async def list_user_tasks(db: DbDep,
+@router.get("", response_model=ListOut[UserTaskOut], dependencies=[Need(P.WORK_TASKS)])
+async def list_user_tasks(db: DbDep, actor: ActorDep,
                           candidate_group: Annotated[list[str] | None, Query(
                               description="tasks any of these groups may do (repeat the parameter)")] = None,
                           candidate_user: str | None = None, assignee: str | None = None,
@@ -26,21 +28,21 @@ async def list_user_tasks(db: DbDep,
                           activity_id: str | None = None,
                           limit: Annotated[int, Query(ge=1, le=200)] = 50,
                           offset: Annotated[int, Query(ge=0)] = 0) -> ListOut[UserTaskOut]:
-    """Open user tasks, highest priority and oldest first."""
+    """Open user tasks you may see, highest priority and oldest first."""
     page = await call(db, engine.list_user_tasks, candidate_groups=candidate_group, candidate_user=candidate_user,
                       assignee=assignee, unassigned=unassigned, instance_id=instance_id,
                       business_key=business_key, definition_key=definition_key, activity_id=activity_id,
-                      limit=limit, offset=offset)
+                      limit=limit, offset=offset, viewer=actor)
     return ListOut[UserTaskOut](data=[UserTaskOut.of(t) for t in page.data], count=page.count)
 
 
-@router.get("/{task_id}", response_model=UserTaskDetailOut, responses=_ERRORS)
-async def get_user_task(task_id: str, db: DbDep) -> UserTaskDetailOut:
+@router.get("/{task_id}", response_model=UserTaskDetailOut, responses=_ERRORS, dependencies=[Need(P.WORK_TASKS)])
+async def get_user_task(task_id: str, db: DbDep, actor: ActorDep) -> UserTaskDetailOut:
     """An open user task with its form schema (if its diagram names one) and the data it sees."""
-    return UserTaskDetailOut.of(await call(db, engine.get_user_task, task_id=task_id))
+    return UserTaskDetailOut.of(await call(db, engine.get_user_task, task_id=task_id, viewer=actor))
 
 
-@router.post("/{task_id}/claim", response_model=UserTaskOut, responses=_ERRORS)
+@router.post("/{task_id}/claim", response_model=UserTaskOut, responses=_ERRORS, dependencies=[Need(P.WORK_TASKS)])
 async def claim_user_task(task_id: str, db: DbDep, actor: ActorDep,
                           body: ClaimUserTaskIn | None = None) -> UserTaskOut:
     """Take the task (or give it to `assignee`). 409 if someone else holds it."""
@@ -48,13 +50,13 @@ async def claim_user_task(task_id: str, db: DbDep, actor: ActorDep,
                                      assignee=body.assignee if body else None))
 
 
-@router.post("/{task_id}/unclaim", response_model=UserTaskOut, responses=_ERRORS)
+@router.post("/{task_id}/unclaim", response_model=UserTaskOut, responses=_ERRORS, dependencies=[Need(P.WORK_TASKS)])
 async def unclaim_user_task(task_id: str, db: DbDep, actor: ActorDep) -> UserTaskOut:
     """Give the task back to its candidate groups. Only its assignee may (409 otherwise)."""
     return UserTaskOut.of(await call(db, engine.unclaim_user_task, actor=actor, task_id=task_id))
 
 
-@router.post("/{task_id}/complete", response_model=InstanceOut, responses=_ERRORS)
+@router.post("/{task_id}/complete", response_model=InstanceOut, responses=_ERRORS, dependencies=[Need(P.WORK_TASKS)])
 async def complete_user_task(task_id: str, body: CompleteUserTaskIn, db: DbDep, actor: ActorDep) -> InstanceOut:
     """Complete the task with its form data; the instance runs on to its next wait state.
 

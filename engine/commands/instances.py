@@ -7,7 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.errors import DefinitionNotFound, Invalid
+from engine.errors import DefinitionNotFound, InstanceNotFound, Invalid
+from engine.queries.visibility import can_see_instance
 from engine.results import Actor, InstanceInfo
 from engine.store.command import check_variables, instance_command, new_instance_command
 from engine.store.database import Database
@@ -59,6 +60,8 @@ def cancel_instance(db: Database, *, actor: Actor, instance_id: str, reason: str
     if not reason or not reason.strip():
         raise Invalid("a reason is required to cancel a process instance")
     with instance_command(db, actor=actor, instance_id=instance_id) as cmd:
+        if not can_see_instance(cmd.conn, actor, instance_id):
+            raise InstanceNotFound(f"no process instance with id {instance_id}")
         cmd.workflow.cancel()
         cmd.run_engine = False
         cmd.new_status, cmd.end_reason = "cancelled", reason

@@ -9,8 +9,9 @@ import jsonschema
 import sqlalchemy as sa
 
 from engine import clock
-from engine.errors import Invalid, TaskClaimedByOther, VariablesInvalid
+from engine.errors import Invalid, TaskClaimedByOther, TaskNotFound, VariablesInvalid
 from engine.queries.rows import user_task_info
+from engine.queries.visibility import can_see_task
 from engine.results import Actor, InstanceInfo, UserTaskInfo
 from engine.store.command import check_variables, find_task, instance_command, lock_instance
 from engine.store.database import Database
@@ -26,6 +27,8 @@ def complete_user_task(db: Database, *, actor: Actor, task_id: str,
     """
     data = check_variables(variables or {})
     with instance_command(db, actor=actor, task_id=task_id) as cmd:
+        if not can_see_task(cmd.conn, actor, task_id):
+            raise TaskNotFound(f"user task {task_id} does not exist")
         assignee = cmd.task_row.assignee
         if assignee is not None and assignee != actor.id:
             raise TaskClaimedByOther(f"user task {task_id} is claimed by someone else")
@@ -78,6 +81,8 @@ def _set_assignee(db: Database, *, actor: Actor, task_id: str, assignee: str | N
     now = clock.now()
     with db.write() as conn:
         owner = find_task(conn, task_id, "user")
+        if not can_see_task(conn, actor, task_id):
+            raise TaskNotFound(f"user task {task_id} does not exist")
         lock_instance(conn, db, owner.instance_id)            # serialize with completion
         row = conn.execute(sa.select(user_task).where(user_task.c.id == task_id)).one()
         if assignee is None:

@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from engine.bpmn import state
 from engine.errors import DefinitionNotFound, IncidentNotFound, InstanceNotFound, TaskNotFound
 from engine.queries.rows import aware, incident_info, instance_info, instance_summary, user_task_info
-from engine.results import DefinitionInfo, HistoryEvent, IncidentInfo, InstanceInfo, Page, UserTaskInfo
+from engine.queries.visibility import can_see_instance, can_see_task, instance_clause, task_clause
+from engine.results import Actor, DefinitionInfo, HistoryEvent, IncidentInfo, InstanceInfo, Page, UserTaskInfo
 from engine.store.database import Database
-from engine.store.tables import definition, history_event, incident, instance, user_task
+from engine.store.tables import definition, external_task, history_event, incident, instance, user_task
 
 MAX_PAGE = 200
 INSTANCE_STATUSES = ("active", "completed", "cancelled")
@@ -75,10 +76,11 @@ def definition_xml(db: Database, *, definition_id: str) -> str:
     return xml
 
 
-def get_instance(db: Database, *, instance_id: str) -> InstanceInfo:
-    """Raises: InstanceNotFound."""
+def get_instance(db: Database, *, instance_id: str, viewer: Actor | None = None) -> InstanceInfo:
+    """Raises: InstanceNotFound (also when `viewer` may not see it)."""
     with db.read() as conn:
-        info = instance_info(conn, instance_id)
+        visible = viewer is None or can_see_instance(conn, viewer, instance_id)
+        info = instance_info(conn, instance_id) if visible else None
     if info is None:
         raise InstanceNotFound(f"no process instance with id {instance_id}")
     return info
@@ -86,10 +88,10 @@ def get_instance(db: Database, *, instance_id: str) -> InstanceInfo:
 
 def list_instances(db: Database, *, definition_key: str | None = None, business_key: str | None = None,
                    status: str | None = None, definition_id: str | None = None,
-                   limit: int = 50, offset: int = 0) -> Page[InstanceInfo]:
+                   limit: int = 50, offset: int = 0, viewer: Actor | None = None) -> Page[InstanceInfo]:
     limit, offset = _page_args(limit, offset)
     columns = [c for c in instance.c if c.name != "state"]
-    where = []
+    where = [] if viewer is None else [instance_clause(viewer)]
     if definition_key is not None:
         where.append(instance.c.definition_key == definition_key)
     if definition_id is not None:
@@ -109,9 +111,10 @@ def list_user_tasks(db: Database, *, candidate_group: str | None = None, candida
                     candidate_user: str | None = None, assignee: str | None = None,
                     unassigned: bool | None = None, instance_id: str | None = None,
                     business_key: str | None = None, definition_key: str | None = None,
-                    activity_id: str | None = None, limit: int = 50, offset: int = 0) -> Page[UserTaskInfo]:
+                    activity_id: str | None = None, limit: int = 50, offset: int = 0,
+                    viewer: Actor | None = None) -> Page[UserTaskInfo]:
     limit, offset = _page_args(limit, offset)
-    where: list[Any] = []
+    where: list[Any] = [] if viewer is None else [task_clause(viewer)]
     groups = list(candidate_groups or []) + ([candidate_group] if candidate_group else [])
     if groups:
         where.append(sa.or_(*[user_task.c.candidate_groups.contains(f",{g},", autoescape=True) for g in groups]))
@@ -137,14 +140,15 @@ def list_user_tasks(db: Database, *, candidate_group: str | None = None, candida
         return Page([user_task_info(r) for r in rows], count)
 
 
-def get_user_task(db: Database, *, task_id: str, with_variables: bool = True) -> UserTaskInfo:
+def get_user_task(db: Database, *, task_id: str, with_variables: bool = True,
+                  viewer: Actor | None = None) -> UserTaskInfo:
     """An open user task with its form schema and the variables it sees.
 
-    Raises: TaskNotFound (also for tasks no longer open).
+    Raises: TaskNotFound (also for tasks no longer open, or that `viewer` may not see).
     """
     with db.read() as conn:
         row = conn.execute(sa.select(user_task).where(user_task.c.id == task_id)).one_or_none()
-        if row is None:
+        if row is None or (viewer is not None and not can_see_task(conn, viewer, task_id)):
             raise TaskNotFound(f"no open user task with id {task_id}")
         variables = None
         if with_variables:
@@ -157,11 +161,11 @@ def get_user_task(db: Database, *, task_id: str, with_variables: bool = True) ->
     return user_task_info(row, form_schema=schema, variables=variables)
 
 
-def instance_history(db: Database, *, instance_id: str) -> list[HistoryEvent]:
+def instance_history(db: Database, *, instance_id: str, viewer: Actor | None = None) -> list[HistoryEvent]:
     """Every event of an instance, in the order it happened. Raises: InstanceNotFound."""
     with db.read() as conn:
         exists = conn.execute(sa.select(instance.c.id).where(instance.c.id == instance_id)).first()
-        if exists is None:
+        if exists is None or (viewer is not None and not can_see_instance(conn, viewer, instance_id)):
             raise InstanceNotFound(f"no process instance with id {instance_id}")
         rows = conn.execute(sa.select(history_event).where(history_event.c.instance_id == instance_id)
                             .order_by(history_event.c.id))
@@ -170,9 +174,11 @@ def instance_history(db: Database, *, instance_id: str) -> list[HistoryEvent]:
 
 
 def list_incidents(db: Database, *, instance_id: str | None = None, type: str | None = None,
-                   open_only: bool = True, limit: int = 50, offset: int = 0) -> Page[IncidentInfo]:
+                   open_only: bool = True, limit: int = 50, offset: int = 0,
+                   viewer: Actor | None = None) -> Page[IncidentInfo]:
     limit, offset = _page_args(limit, offset)
-    where: list[Any] = []
+    where: list[Any] = [] if viewer is None else [incident.c.instance_id.in_(
+        sa.select(instance.c.id).where(instance_clause(viewer)))]
     if instance_id is not None:
         where.append(incident.c.instance_id == instance_id)
     if type is not None:
@@ -193,3 +199,15 @@ def get_incident(db: Database, *, incident_id: str) -> IncidentInfo:
     if row is None:
         raise IncidentNotFound(f"no incident with id {incident_id}")
     return incident_info(row)
+
+
+def instance_of_task(db: Database, *, task_id: str) -> str | None:
+    """The instance a user or external task belongs (or belonged) to, for the audit trail."""
+    with db.read() as conn:
+        for query in (sa.select(user_task.c.instance_id).where(user_task.c.id == task_id),
+                      sa.select(external_task.c.instance_id).where(external_task.c.id == task_id),
+                      sa.select(history_event.c.instance_id).where(history_event.c.task_id == task_id).limit(1)):
+            found = conn.execute(query).scalar()
+            if found is not None:
+                return found
+    return None

@@ -26,7 +26,8 @@ def user_task_info(row: Any, **extra: Any) -> UserTaskInfo:
         name=row.name, documentation=row.documentation, lane=row.lane,
         candidate_groups=unpack(row.candidate_groups), candidate_users=unpack(row.candidate_users),
         assignee=row.assignee, form_key=row.form_key, priority=row.priority,
-        created_at=aware(row.created_at), claimed_at=aware(row.claimed_at), **extra)
+        created_at=aware(row.created_at), claimed_at=aware(row.claimed_at),
+        organisation=getattr(row, "organisation", None), **extra)
 
 
 def external_task_info(row: Any) -> ExternalTaskInfo:

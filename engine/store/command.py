@@ -56,6 +56,7 @@ class Command:
     def __init__(self, conn: sa.Connection, specs: SpecCache, actor: Actor, now: datetime,
                  row: Any, workflow: BpmnWorkflow) -> None:
         self.conn, self.specs, self.actor, self.now = conn, specs, actor, now
+        self.organisation_variable: str | None = None
         self.row = row
         self.instance_id: str = row.id
         self.definition_id: str = row.definition_id
@@ -181,7 +182,9 @@ def save(cmd: Command) -> None:
     common = {"instance_id": cmd.instance_id, "definition_id": cmd.definition_id,
               "definition_key": cmd.row.definition_key, "business_key": cmd.row.business_key,
               "created_at": now}
-    _sync(cmd, common, cmd.before.user_tasks, after.user_tasks, user_task, projection.user_task_row, "task")
+    org = cmd.organisation_variable
+    _sync(cmd, common, cmd.before.user_tasks, after.user_tasks, user_task,
+          lambda t: projection.user_task_row(t, org), "task")
     _sync(cmd, common, cmd.before.external_tasks, after.external_tasks, external_task,
           projection.external_task_row, "external_task")
     _sync_subscriptions(cmd, cmd.before.messages, after.messages)
@@ -345,6 +348,7 @@ def instance_command(db: Database, *, actor: Actor, instance_id: str | None = No
             task_row = find_task(conn, task_id, task_kind)  # type: ignore[arg-type]  # re-read under the lock
         wf = state.loads(row.state, row.state_format, db.specs.get)
         cmd = Command(conn, db.specs, actor, clock.now(), row, wf)
+        cmd.organisation_variable = db.organisation_variable
         cmd.task_row = task_row
         yield cmd
         if cmd.run_engine:
@@ -414,6 +418,7 @@ def new_instance_command(db: Database, *, actor: Actor, definition_id: str,
         if claim is not None and not claim(conn):
             raise NotClaimed
         cmd = Command(conn, db.specs, actor, clock.now(), row, wf)
+        cmd.organisation_variable = db.organisation_variable
         yield cmd
         if cmd.run_engine:
             run_engine(cmd)

@@ -85,8 +85,9 @@ def fired_timers(wf: BpmnWorkflow, before: Snapshot, after: Snapshot) -> list[tu
     return fired
 
 
-def user_task_row(task: Task) -> dict[str, Any]:
+def user_task_row(task: Task, organisation_variable: str | None = None) -> dict[str, Any]:
     spec = task.task_spec
+    organisation = task.data.get(organisation_variable) if organisation_variable else None
     if isinstance(spec, HumanTask):
         groups, users, assignee = spec.candidate_groups, spec.candidate_users, spec.assignee
         form_key, priority = spec.form_key, spec.priority
@@ -98,6 +99,7 @@ def user_task_row(task: Task) -> dict[str, Any]:
         "documentation": spec.documentation, "lane": spec.lane,
         "candidate_groups": pack(groups), "candidate_users": pack(users), "assignee": assignee,
         "form_key": form_key, "priority": priority,
+        "organisation": organisation if isinstance(organisation, str) else None,
     }
 
 

@@ -68,6 +68,7 @@ user_task = sa.Table(
     sa.Column("priority", sa.Integer, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("claimed_at", Timestamp),
+    sa.Column("organisation", sa.String(255)),                         # whose request it is (need-to-know)
 )
 
 external_task = sa.Table(
@@ -142,4 +143,51 @@ history_event = sa.Table(
     sa.Column("task_id", sa.String(36), index=True),
     sa.Column("activity_id", sa.String(255)),
     sa.Column("details", sa.JSON),
+)
+
+
+principal = sa.Table(
+    "principal", metadata,                                             # a person or a worker
+    sa.Column("id", sa.String(255), primary_key=True),
+    sa.Column("display_name", sa.String(255)),
+    sa.Column("kind", sa.String(20), nullable=False),                  # user | worker
+    sa.Column("roles", sa.JSON, nullable=False),
+    sa.Column("groups", sa.JSON, nullable=False),
+    sa.Column("organisation", sa.String(255)),
+    sa.Column("topics", sa.JSON),                                      # workers: the topics they may serve
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("disabled_at", Timestamp),
+)
+
+api_key = sa.Table(
+    "api_key", metadata,                                               # only a hash of the secret is kept
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("principal_id", sa.String(255), sa.ForeignKey("principal.id"), nullable=False),
+    sa.Column("prefix", sa.String(32), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(255)),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("revoked_at", Timestamp),
+)
+
+case_share = sa.Table(
+    "case_share", metadata,
+    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instance.id"), primary_key=True),
+    sa.Column("group_name", sa.String(255), primary_key=True),
+    sa.Column("shared_by", sa.String(255), nullable=False),
+    sa.Column("shared_at", Timestamp, nullable=False),
+)
+
+audit_event = sa.Table(
+    "audit_event", metadata,                                           # append-only, hash-chained
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(255), nullable=False),
+    sa.Column("target", sa.String(1000), nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("instance_id", sa.String(36), index=True),
+    sa.Column("client", sa.String(255)),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
 )

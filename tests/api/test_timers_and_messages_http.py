@@ -63,18 +63,31 @@ def test_messages_over_the_native_api(db: engine.Database, client: httpx.Client)
         engine.clock.reset()
 
 
-def test_pycamunda_correlates_over_engine_rest(db: engine.Database, server: Server, client: httpx.Client) -> None:
+def test_pycamunda_correlates_over_engine_rest(db: engine.Database, server: Server, client: httpx.Client,
+                                              keys: dict[str, str]) -> None:
     deploy_file(client, "notification_start.bpmn", "panel_response.bpmn")
     url = f"{server.url}/engine-rest"
     correlate = pycamunda.message.CorrelateSingle(url=url, message_name="serious_incident_notification",
                                                   business_key="SIN-9", result_enabled=True)
     correlate.add_process_variable(name="child_ref", value="C-9")
+    correlate.auth = ("alice", keys["alice"])              # pycamunda authenticates with HTTP Basic
     [result] = correlate()
     assert result.process_instance.business_key == "SIN-9"
-    nothing = httpx.post(f"{url}/message", json={"messageName": "national_panel_response", "businessKey": "nope"})
+    nothing = httpx.post(f"{url}/message", json={"messageName": "national_panel_response", "businessKey": "nope"},
+                         auth=("alice", keys["alice"]))
     assert nothing.status_code == 400 and nothing.json()["message"].startswith("Cannot correlate message")
     started = engine.list_instances(db, business_key="SIN-9").data[0]
     assert engine.get_instance(db, instance_id=started.id).variables == {"child_ref": "C-9"}
+
+
+def _admin_key(tmp: Path) -> str:
+    """A key on the subprocess's own database, made before it first starts."""
+    db = engine.Database(f"sqlite:///{tmp / 'restart.db'}")
+    engine.upgrade(db)
+    engine.create_principal(db, principal_id="bu", roles=["business-unit"])
+    secret = engine.issue_key(db, principal_id="bu").secret
+    db.dispose()
+    return secret
 
 
 def _serve(tmp: Path, port: int) -> subprocess.Popen[bytes]:
@@ -98,9 +111,11 @@ def test_a_timer_due_while_the_server_was_down_fires_once_after_restart(tmp_path
     xml = (BPMN / "wait_timer.bpmn").read_text().replace("PT1S", "PT2S")
     (tmp_path / "bpmn" / "wait_timer.bpmn").write_text(xml)
     port = free_port()
+    auth = {"Authorization": f"Bearer {_admin_key(tmp_path)}"}
     first = _serve(tmp_path, port)
     try:
-        started = httpx.post(f"http://127.0.0.1:{port}/api/v1/instances", json={"definition_key": "wait_timer"}).json()
+        started = httpx.post(f"http://127.0.0.1:{port}/api/v1/instances", json={"definition_key": "wait_timer"},
+                             headers=auth).json()
     finally:
         first.send_signal(signal.SIGTERM)
         first.wait(timeout=20)
@@ -109,12 +124,13 @@ def test_a_timer_due_while_the_server_was_down_fires_once_after_restart(tmp_path
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            got = httpx.get(f"http://127.0.0.1:{port}/api/v1/instances/{started['id']}").json()
+            got = httpx.get(f"http://127.0.0.1:{port}/api/v1/instances/{started['id']}", headers=auth).json()
             if got["user_tasks"]:
                 break
             time.sleep(0.1)
         assert [t["activity_id"] for t in got["user_tasks"]] == ["after"]
-        history = httpx.get(f"http://127.0.0.1:{port}/api/v1/instances/{started['id']}/history").json()["data"]
+        history = httpx.get(f"http://127.0.0.1:{port}/api/v1/instances/{started['id']}/history",
+                            headers=auth).json()["data"]
         assert [e["kind"] for e in history].count("timer_fired") == 1
     finally:
         second.send_signal(signal.SIGTERM)

@@ -18,10 +18,18 @@ from tests.conftest import BPMN, Deployer, Server
 TOPIC = "national-panel-submission"
 CLIENT_CONFIG = {"maxTasks": 1, "lockDuration": 10_000, "asyncResponseTimeout": 300, "sleepSeconds": 0,
                  "retries": 3, "retryTimeout": 0}
+WORKER_KEY: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _worker_key(keys: dict[str, str]) -> None:
+    WORKER_KEY["secret"] = keys["worker"]
 
 
 def worker(server: Server, name: str = "py-worker-1") -> ExternalTaskWorker:
-    return ExternalTaskWorker(worker_id=name, base_url=f"{server.url}/engine-rest", config=dict(CLIENT_CONFIG))
+    """The unchanged client, authenticating as Camunda clients can: HTTP Basic, the key as password."""
+    config = {**CLIENT_CONFIG, "auth_basic": {"username": "worker", "password": WORKER_KEY["secret"]}}
+    return ExternalTaskWorker(worker_id=name, base_url=f"{server.url}/engine-rest", config=config)
 
 
 def run_once(w: ExternalTaskWorker, handler) -> bool:  # type: ignore[no-untyped-def]
@@ -75,7 +83,7 @@ def test_failures_count_down_to_an_incident_that_put_retries_resolves(db: engine
     [incident] = engine.get_instance(db, instance_id=started.id).incidents
     assert (incident.type, incident.message) == ("failedExternalTask", "National Panel unreachable")
     task_id = incident.task_id
-    with httpx.Client(base_url=f"{server.url}/engine-rest") as http:
+    with httpx.Client(base_url=f"{server.url}/engine-rest", auth=("worker", WORKER_KEY["secret"])) as http:
         assert http.get(f"/external-task/{task_id}/errorDetails").text == "ConnectError"
         assert http.put(f"/external-task/{task_id}/retries", json={"retries": 1}).status_code == 204
     assert engine.get_instance(db, instance_id=started.id).incidents == []
@@ -108,45 +116,54 @@ def test_an_uncaught_bpmn_error_opens_an_incident(db: engine.Database, deploy: D
     assert not run_once(worker(server), lambda task: task.complete({}))     # no longer fetchable
 
 
-def test_pycamunda_deploys_starts_claims_completes_and_reads_variables(db: engine.Database, server: Server) -> None:
+def test_pycamunda_deploys_starts_claims_completes_and_reads_variables(db: engine.Database, server: Server,
+                                                                      keys: dict[str, str]) -> None:
     url = f"{server.url}/engine-rest"
+    alice, mary, john = (("alice", keys["alice"]), ("mary", keys["mary"]), ("bob", keys["bob"]))
     create = pycamunda.deployment.Create(url=url, name="reviewflow-test", enable_duplicate_filtering=True)
     create.add_resource((BPMN / "one_user_task.bpmn").read_bytes())          # bytes: part named resource-0
+    create.auth = alice
     deployment = create()
     [definition] = deployment.deployed_process_definitions.values()
     assert (definition.key, definition.version) == ("one_user_task", 1)
 
     start = pycamunda.processdef.StartInstance(url=url, key="one_user_task", business_key="SIN-42")
     start.add_variable(name="child_age", value=7)
+    start.auth = alice
     instance = start()
     assert instance.business_key == "SIN-42"
 
-    tasks = pycamunda.task.GetList(url=url, process_instance_business_key="SIN-42",
-                                   candidate_group="case-review-group")()
+    listing = pycamunda.task.GetList(url=url, process_instance_business_key="SIN-42",
+                                     candidate_group="case-review-group")
+    listing.auth = mary
+    tasks = listing()
     assert [t.task_definition_key for t in tasks] == ["review"]
-    pycamunda.task.Claim(url=url, id_=tasks[0].id_, user_id="mary")()
+    claim = pycamunda.task.Claim(url=url, id_=tasks[0].id_, user_id="mary")
+    claim.auth = mary
+    claim()
+    second = pycamunda.task.Claim(url=url, id_=tasks[0].id_, user_id="bob")
+    second.auth = john
     with pytest.raises(pycamunda.PyCamundaException):
-        pycamunda.task.Claim(url=url, id_=tasks[0].id_, user_id="john")()    # 500 TaskAlreadyClaimed
-    assert pycamunda.task.GetList(url=url, assignee="mary")()[0].id_ == tasks[0].id_
+        second()                                                             # 500 TaskAlreadyClaimed
+    mine = pycamunda.task.GetList(url=url, assignee="mary")
+    mine.auth = mary
+    assert mine()[0].id_ == tasks[0].id_
     complete = pycamunda.task.Complete(url=url, id_=tasks[0].id_)
     complete.add_variable(name="approved", value=True)
-    # the task is mary's: complete as her (the Camunda clients' actor header until authentication lands)
-    complete.session = _session_as("mary")
+    complete.auth = mary                                                  # the task is mary's
     complete()
 
-    variables = pycamunda.processinst.VariablesGetList(url=url, process_instance_id=instance.id_)()
+    read = pycamunda.processinst.VariablesGetList(url=url, process_instance_id=instance.id_)
+    read.auth = mary                                                      # she worked on the case
+    variables = read()
     assert variables["child_age"].value == 7 and variables["approved"].value is True
     assert variables["approved"].type_ == "Boolean"
-    got = pycamunda.processinst.Get(url=url, id_=instance.id_)()
-    assert got.id_ == instance.id_
+    get = pycamunda.processinst.Get(url=url, id_=instance.id_)
+    get.auth = alice
+    assert get().id_ == instance.id_
 
     again = pycamunda.deployment.Create(url=url, name="reviewflow-test", enable_duplicate_filtering=True)
     again.add_resource((BPMN / "one_user_task.bpmn").read_bytes())
+    again.auth = alice
     assert not again().deployed_process_definitions                          # identical: no new version
 
-
-def _session_as(user: str):  # type: ignore[no-untyped-def]
-    import requests
-    session = requests.Session()
-    session.headers["X-Reviewflow-User"] = user
-    return session

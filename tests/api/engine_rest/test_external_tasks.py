@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 import engine
-from tests.conftest import Deployer, Server, table_counts
+from tests.conftest import Deployer, Server, bearer, table_counts
 
 TOPIC = "national-panel-submission"
 LOCKED_TASK_KEYS = {"id", "topicName", "workerId", "processInstanceId", "processDefinitionId",
@@ -25,8 +25,9 @@ LOCKED_TASK_KEYS = {"id", "topicName", "workerId", "processInstanceId", "process
 
 
 @pytest.fixture
-def rest(server: Server):  # type: ignore[no-untyped-def]
-    with httpx.Client(base_url=f"{server.url}/engine-rest", timeout=10) as c:
+def rest(server: Server, keys: dict[str, str]):  # type: ignore[no-untyped-def]
+    """A worker's client: its key may serve every topic."""
+    with httpx.Client(base_url=f"{server.url}/engine-rest", timeout=10, headers=bearer(keys["worker"])) as c:
         yield c
 
 
@@ -192,7 +193,7 @@ def test_completing_a_task_of_a_cancelled_instance_is_404_and_changes_nothing(
 
 
 def test_four_workers_racing_for_200_tasks_complete_each_exactly_once(db: engine.Database, deploy: Deployer,
-                                                                      server: Server) -> None:
+                                                                      server: Server, keys: dict[str, str]) -> None:
     deploy("race_task.bpmn")
     ids = [start(db, key="race_task").id for _ in range(200)]
     completed: Counter[str] = Counter()
@@ -200,7 +201,7 @@ def test_four_workers_racing_for_200_tasks_complete_each_exactly_once(db: engine
     lock = threading.Lock()
 
     def work(name: str) -> None:
-        with httpx.Client(base_url=f"{server.url}/engine-rest", timeout=10) as c:
+        with httpx.Client(base_url=f"{server.url}/engine-rest", timeout=10, headers=bearer(keys["worker"])) as c:
             for _ in range(400):
                 tasks = c.post("/external-task/fetchAndLock", json={
                     "workerId": name, "maxTasks": 3, "topics": [{"topicName": "race", "lockDuration": 60_000}]}).json()
@@ -232,9 +233,10 @@ def test_four_workers_racing_for_200_tasks_complete_each_exactly_once(db: engine
 
 WORKER_SCRIPT = """
 import sys, time, httpx
-url, = sys.argv[1:]
+url, key = sys.argv[1:]
 tasks = httpx.post(url + "/external-task/fetchAndLock", json={"workerId": "doomed", "maxTasks": 1,
-                   "topics": [{"topicName": "race", "lockDuration": 30000}]}).json()
+                   "topics": [{"topicName": "race", "lockDuration": 30000}]},
+                   headers={"Authorization": "Bearer " + key}).json()
 print(tasks[0]["id"], flush=True)
 time.sleep(60)
 """
@@ -242,10 +244,11 @@ time.sleep(60)
 
 def test_a_worker_killed_mid_task_loses_it_when_the_lock_expires(db: engine.Database, deploy: Deployer,
                                                                  server: Server, rest: httpx.Client,
-                                                                 moved_clock: engine.clock.__class__) -> None:
+                                                                 moved_clock: engine.clock.__class__,
+                                                                 keys: dict[str, str]) -> None:
     deploy("race_task.bpmn")
     started = start(db, key="race_task")
-    proc = subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, f"{server.url}/engine-rest"],
+    proc = subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, f"{server.url}/engine-rest", keys["worker"]],
                             stdout=subprocess.PIPE, text=True)
     try:
         task_id = proc.stdout.readline().strip()          # type: ignore[union-attr]

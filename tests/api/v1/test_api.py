@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 import engine
-from tests.conftest import BPMN, table_counts
+from tests.conftest import BPMN, bearer, table_counts
 
 
 def deploy_file(client: httpx.Client, *names: str) -> httpx.Response:
@@ -106,7 +106,8 @@ def test_malformed_json_is_a_400(client: httpx.Client) -> None:
     assert response.json()["error"]["message"] == "the request body is not valid JSON"
 
 
-def test_a_task_claimed_by_someone_else_cannot_be_completed(db: engine.Database, client: httpx.Client) -> None:
+def test_a_task_claimed_by_someone_else_cannot_be_completed(db: engine.Database, client: httpx.Client,
+                                                           keys: dict[str, str]) -> None:
     deploy_file(client, "one_user_task.bpmn")
     task = client.post("/api/v1/instances", json={"definition_key": "one_user_task"}).json()["user_tasks"][0]
     claimed = client.post(f"/api/v1/user-tasks/{task['id']}/claim", json={"assignee": "bob"})
@@ -116,12 +117,12 @@ def test_a_task_claimed_by_someone_else_cannot_be_completed(db: engine.Database,
     assert response.status_code == 409 and response.json()["error"]["code"] == "task_claimed_by_other"
     assert table_counts(db) == before
     as_bob = client.post(f"/api/v1/user-tasks/{task['id']}/complete", json={"variables": {}},
-                         headers={"X-Reviewflow-User": "bob"})
+                         headers=bearer(keys["bob"]))
     assert as_bob.status_code == 200
 
 
 def test_concurrent_http_completions_one_wins_the_rest_409(db: engine.Database, client: httpx.Client,
-                                                           server) -> None:  # type: ignore[no-untyped-def]
+                                                           server, keys) -> None:  # type: ignore[no-untyped-def]
     deploy_file(client, "one_user_task.bpmn")
     started = client.post("/api/v1/instances", json={"definition_key": "one_user_task"}).json()
     task_id = started["user_tasks"][0]["id"]
@@ -129,7 +130,7 @@ def test_concurrent_http_completions_one_wins_the_rest_409(db: engine.Database, 
     codes: list[int] = []
 
     def go() -> None:
-        with httpx.Client(base_url=server.url, timeout=10) as c:
+        with httpx.Client(base_url=server.url, timeout=10, headers=bearer(keys["alice"])) as c:
             barrier.wait()
             codes.append(c.post(f"/api/v1/user-tasks/{task_id}/complete",
                                 json={"variables": {"approved": True}}).status_code)
