@@ -28,8 +28,10 @@ class AuditTrail(BaseHTTPMiddleware):
         db: engine.Database = request.app.state.db
         caller = getattr(request.state, "caller", None)
         params = request.scope.get("path_params") or {}
-        route = request.scope.get("route")
-        action = f"{request.method} {getattr(route, 'path', path)}"
+        template = path
+        for name, value in params.items():                     # /instances/3f… -> /instances/{instance_id}
+            template = template.replace(f"/{value}", f"/{{{name}}}", 1)
+        action = f"{request.method} {template}"
         target = path + (f"?{request.url.query}" if request.url.query else "")
         client = request.client.host if request.client else None
         try:

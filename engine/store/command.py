@@ -11,6 +11,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 MAX_ENGINE_ROUNDS = 100
+MAX_VARIABLES_BYTES = 1024 * 1024
 
 _lock_instance = (sa.select(instance.c.id, instance.c.definition_id, instance.c.definition_key,
                             instance.c.business_key, instance.c.status, instance.c.state,
@@ -118,6 +120,10 @@ def check_variables(variables: Mapping[str, Any]) -> dict[str, Any]:
             raise VariablesInvalid(f"variable name {name!r} must start with a letter and contain only "
                                    "letters, digits and underscores", field=str(name))
     _refuse_typename(variables, "")
+    size = len(orjson.dumps(dict(variables), default=str, option=orjson.OPT_NON_STR_KEYS))
+    if size > MAX_VARIABLES_BYTES:
+        raise VariablesInvalid(f"the variables take {size} bytes; at most {MAX_VARIABLES_BYTES} are accepted "
+                               "(attach documents as files instead)")
     return dict(variables)
 
 
