@@ -72,7 +72,8 @@ class Caller:
 
 def _unauthenticated(message: str = "authentication required: send Authorization: Bearer <key or token>, "
                                     "or Basic with your user name and key") -> HTTPException:
-    return HTTPException(401, message, headers={"WWW-Authenticate": 'Bearer realm="reviewflow", Basic realm="reviewflow"'})
+    challenge = 'Bearer realm="reviewflow", Basic realm="reviewflow"'
+    return HTTPException(401, message, headers={"WWW-Authenticate": challenge})
 
 
 def _caller_of(p: engine.PrincipalInfo) -> Caller:

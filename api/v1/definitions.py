@@ -29,7 +29,8 @@ DEPLOY_BODY = {
 }
 
 
-@router.post("/deployments", status_code=201, dependencies=[Need(P.DEPLOY)], response_model=DeploymentOut, openapi_extra=DEPLOY_BODY,
+@router.post("/deployments", status_code=201, dependencies=[Need(P.DEPLOY)], response_model=DeploymentOut,
+             openapi_extra=DEPLOY_BODY,
              responses={200: {"model": DeploymentOut, "description": "every diagram unchanged: nothing new"},
                         **_ERRORS})
 async def deploy(request: Request, db: DbDep, actor: ActorDep,
