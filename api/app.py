@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import engine
@@ -112,6 +113,8 @@ def create_app(settings: ServerSettings | None = None, *, db: engine.Database | 
     app.include_router(v1_router)
     app.include_router(engine_rest_router)
     app.include_router(docs_router)
+    settings.site_dir.mkdir(parents=True, exist_ok=True)
+    app.mount("/site", StaticFiles(directory=settings.site_dir, html=True), name="site")
     if settings.audit:
         app.add_middleware(AuditTrail)
     app.add_middleware(SecurityHeaders)
@@ -135,12 +138,15 @@ async def docs(request: Request, caller: CallerDep) -> HTMLResponse:
 
 
 class SecurityHeaders:
-    """No sniffing, no framing, no referrer, no caching of case data; a strict CSP except on /docs."""
+    """No sniffing, no framing, no referrer, no caching of case data; a strict CSP except on /docs
+    (its scripts) and /site (published pages, with their own styles)."""
 
     HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
                (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store"),
                (b"cross-origin-opener-policy", b"same-origin")]
     CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+    SITE_CSP = (b"content-security-policy",
+                b"default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'")
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -149,11 +155,12 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        docs_page = scope.get("path") == "/docs"
+        path = scope.get("path") or ""
+        csp = [] if path == "/docs" else [self.SITE_CSP if path.startswith("/site") else self.CSP]
 
         async def with_headers(message: dict) -> None:  # type: ignore[type-arg]
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", [])) + self.HEADERS + ([] if docs_page else [self.CSP])
+                headers = list(message.get("headers", [])) + self.HEADERS + csp
                 message = {**message, "headers": headers}
             await send(message)
 

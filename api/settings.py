@@ -41,7 +41,9 @@ class ServerSettings(BaseSettings):
     oidc_roles_claim: str = "roles"
     oidc_organisation_claim: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest request body accepted")
+    max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024, description="largest request body accepted")
+    max_document_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="largest document accepted")
+    site_dir: Path = Field(Path("var/site"), description="the published site served at /site/ (no login)")
 
     def sqlite_path(self) -> Path | None:
         url = self.database_url

@@ -25,6 +25,7 @@ from engine.commands.access import (
 )
 from engine.commands.audit import AuditEntry, AuditVerification, append_audit, case_audit, verify_audit
 from engine.commands.deploy import DeployFile, deploy
+from engine.commands.documents import DocumentInfo, add_document, get_document, list_documents
 from engine.commands.external_tasks import (
     FetchResult,
     LockedTask,
@@ -108,6 +109,7 @@ __all__ = [
     "handle_failure", "list_external_tasks", "set_external_task_retries", "unlock_external_task",
     "Correlation", "MessageAmbiguous", "MessageNotCorrelated", "correlate_message", "fire_due_timers",
     "next_timer_due", "configure_calendar",
+    "DocumentInfo", "add_document", "get_document", "list_documents",
     "API_KEY_PREFIX", "AuditEntry", "AuditVerification", "IssuedKey", "KeyInfo", "PrincipalInfo", "append_audit",
     "authenticate_key",
     "case_audit", "count_principals", "create_principal", "disable_principal", "get_principal", "instance_of_task",

@@ -231,13 +231,55 @@ async def list_all(request: Request, db: DbDep) -> list[dict[str, Any]]:
     return [external_task_json(t, locked=False) for t in tasks]
 
 
-async def _allowed(db: engine.Database, caller: Caller, task_id: str) -> None:
-    """A worker key serves only its topics: tasks of other topics are refused (403)."""
+@router.get("/{task_id}/documents")
+async def task_documents(task_id: str, caller: CallerDep, db: DbDep) -> list[dict[str, Any]]:
+    """(Reviewflow extension) The documents of the case this locked task belongs to."""
+    task = await _task(db, caller, task_id)
+    docs = await call(db, engine.list_documents, instance_id=task.task.instance_id)
+    return [{"id": d.id, "kind": d.kind, "filename": d.filename, "contentType": d.content_type, "size": d.size,
+             "sha256": d.sha256, "taskId": d.task_id} for d in docs]
+
+
+@router.get("/{task_id}/documents/{document_id}")
+async def task_document(task_id: str, document_id: str, caller: CallerDep, db: DbDep) -> Response:
+    """(Reviewflow extension) One document of the task's case."""
+    task = await _task(db, caller, task_id)
+    info, content = await call(db, engine.get_document, document_id=document_id, instance_id=task.task.instance_id)
+    return Response(content, media_type=info.content_type)
+
+
+@router.post("/{task_id}/documents", status_code=201)
+async def add_task_document(task_id: str, request: Request, caller: CallerDep, db: DbDep) -> dict[str, Any]:
+    """(Reviewflow extension) Attach a generated document (a merged chronology, a briefing) to the case."""
+    task = await _task(db, caller, task_id)
+    form = await request.form(max_files=1)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise engine.Invalid("send the document as multipart field 'file'")
+    kind = form.get("kind")
+    content = await upload.read(request.app.state.settings.max_document_bytes + 1)
+    info = await call(db, engine.add_document, actor=engine.Actor(f"worker:{caller.id}"),
+                      instance_id=task.task.instance_id, filename=upload.filename or "document",
+                      content_type=upload.content_type or "", content=content,
+                      kind=kind if isinstance(kind, str) else None,
+                      max_bytes=request.app.state.settings.max_document_bytes)
+    return {"id": info.id, "filename": info.filename, "contentType": info.content_type, "size": info.size,
+            "sha256": info.sha256}
+
+
+async def _allowed(db: engine.Database, caller: Caller, task_id: str) -> engine.LockedTask | None:
+    """A worker key serves only its topics: tasks of other topics are refused (403). Returns the
+    task when it had to be read (always for `_task`)."""
     if caller.topics is None:
-        return
+        return None
     task = await call(db, engine.get_external_task, task_id=task_id)
     if task.task.topic not in caller.topics:
         raise HTTPException(403, f"this worker may not serve topic {task.task.topic}")
+    return task
+
+
+async def _task(db: engine.Database, caller: Caller, task_id: str) -> engine.LockedTask:
+    return await _allowed(db, caller, task_id) or await call(db, engine.get_external_task, task_id=task_id)
 
 
 def _filters(request: Request) -> dict[str, Any]:

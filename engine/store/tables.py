@@ -191,3 +191,19 @@ audit_event = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
+
+
+document = sa.Table(
+    "document", metadata,                                              # files attached to a case or task
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instance.id"), nullable=False, index=True),
+    sa.Column("task_id", sa.String(36)),
+    sa.Column("kind", sa.String(64)),
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(128), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("uploaded_by", sa.String(255), nullable=False),
+    sa.Column("uploaded_at", Timestamp, nullable=False),
+)

@@ -26,7 +26,7 @@ D, S, R, W, E, A, U = ("deploy", "start", "read_instance", "work_tasks", "work_e
                        "read_audit")
 
 # every route and the permission it needs; the test fails if a route is missing here
-ROUTES: dict[tuple[str, str], str | None] = {
+ROUTES: dict[tuple[str, str], str | tuple[str, ...] | None] = {      # a tuple: any one of them
     ("GET", "/api/v1/health"): None,
     ("POST", "/api/v1/deployments"): D,
     ("GET", "/api/v1/definitions"): R,
@@ -48,6 +48,13 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("POST", "/api/v1/messages"): S,
     ("POST", "/api/v1/instances/{instance_id}/shares"): S,
     ("GET", "/api/v1/audit/instances/{instance_id}"): U,
+    ("POST", "/api/v1/instances/{instance_id}/documents"): W,
+    ("POST", "/api/v1/user-tasks/{task_id}/documents"): W,
+    ("GET", "/api/v1/instances/{instance_id}/documents"): W,
+    ("GET", "/api/v1/documents/{document_id}"): (R, W),
+    ("GET", "/engine-rest/external-task/{task_id}/documents"): E,
+    ("GET", "/engine-rest/external-task/{task_id}/documents/{document_id}"): E,
+    ("POST", "/engine-rest/external-task/{task_id}/documents"): E,
     ("POST", "/engine-rest/external-task/fetchAndLock"): E,
     ("POST", "/engine-rest/external-task/{task_id}/complete"): E,
     ("POST", "/engine-rest/external-task/{task_id}/failure"): E,
@@ -98,7 +105,7 @@ ROLE_GRANTS = {
     "auditor": {U, R},
 }
 PARAMS = {"definition_id": "nope:1", "instance_id": X, "task_id": X, "incident_id": X, "key": "nope",
-          "tenant_id": "t", "name": "v"}
+          "tenant_id": "t", "name": "v", "document_id": X}
 
 
 @pytest.fixture
@@ -132,7 +139,7 @@ def test_every_route_for_every_role(server: Server, role_keys: dict[str, str]) -
                 wrong.append(f"anonymous {method} {template}: {anonymous.status_code}, expected 401")
             for role, key in role_keys.items():
                 status = c.request(method, path, json={}, headers=bearer(key)).status_code
-                allowed = needed in ROLE_GRANTS[role]
+                allowed = bool(set(needed if isinstance(needed, tuple) else (needed,)) & ROLE_GRANTS[role])
                 if allowed and status in (401, 403):
                     wrong.append(f"{role} {method} {template}: {status}, should be allowed")
                 if not allowed and status != 403:

@@ -183,6 +183,6 @@ def test_health_and_openapi(client: httpx.Client) -> None:
 
 
 def test_a_body_over_the_limit_is_refused(client: httpx.Client) -> None:
-    big = b"x" * (11 * 1024 * 1024)
+    big = b"x" * (26 * 1024 * 1024)
     response = client.post("/api/v1/deployments", content=big, headers={"content-type": "application/xml"})
     assert response.status_code == 413
