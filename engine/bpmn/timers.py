@@ -97,16 +97,21 @@ _LONG_AGO = "2000-01-01T00:00:00+00:00"
 
 def force_timer_start(wf: Any, activity_id: str) -> None:
     """Make a new instance's timer start event fire now, exactly once: the schedule lives in the
-    timer_start table, each firing is its own instance (as in Camunda)."""
-    for task in wf.get_tasks():          # before the first engine step: the real schedule is never read
-        if task.task_spec.bpmn_id == activity_id:
-            cycle = isinstance(task.task_spec.event_definition, CycleTimerEventDefinition)
-            task.internal_data["event_value"] = ({"cycles": 1, "next": _LONG_AGO, "duration": 1.0} if cycle
-                                                 else _LONG_AGO)
-            wf.do_engine_steps()
-            wf.refresh_timers()             # a spent cycle lets its start event complete
-            return
-    raise ValueError(f"process has no start event {activity_id}")
+    timer_start table, each firing is its own instance (as in Camunda).
+
+    Raises: ValueError when the process has no such start event.
+    """
+    from engine.bpmn.starts import enter_at  # noqa: PLC0415
+
+    def due_now(task: Any) -> None:          # before the event is first evaluated: the schedule is never read
+        cycle = isinstance(task.task_spec.event_definition, CycleTimerEventDefinition)
+        task.internal_data["event_value"] = ({"cycles": 1, "next": _LONG_AGO, "duration": 1.0} if cycle
+                                             else _LONG_AGO)
+
+    enter_at(wf, activity_id, prepare=due_now)
+    wf.refresh_timers()
+    wf.do_engine_steps()
+    wf.refresh_timers()                      # a spent cycle lets its start event complete
 
 
 def quote_literals(specs: list[Any]) -> None:

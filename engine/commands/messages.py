@@ -19,8 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn.starts import enter_at
 from engine.errors import Conflict, Invalid, NotFound
 from engine.results import Actor, InstanceInfo
 from engine.store.command import check_variables, instance_command, new_instance_command
@@ -124,12 +124,11 @@ def _start(db: Database, actor: Actor, start: Any, name: str, business_key: str 
            data: dict[str, Any]) -> Correlation:
     with new_instance_command(db, actor=actor, definition_id=start.definition_id, definition_key=start.definition_key,
                               business_key=business_key) as cmd:
-        cmd.workflow.do_engine_steps()                      # reach the message start event, waiting
-        waiting = [t for t in cmd.workflow.get_tasks(state=TaskState.WAITING)
-                   if t.task_spec.bpmn_id == start.activity_id]
-        if not waiting:
-            raise Invalid(f"process {start.definition_key} does not wait at its message start event")
-        catch(waiting[0], name, data)
+        try:
+            task = enter_at(cmd.workflow, start.activity_id)     # begin here, not at another start event
+        except ValueError as exc:
+            raise Invalid(f"process {start.definition_key}: {exc}") from exc
+        catch(task, name, data)
         cmd.record("instance_started", definition_id=start.definition_id, business_key=business_key,
                    message=name)
     return Correlation("started", start.activity_id, cmd.result)  # type: ignore[arg-type]
