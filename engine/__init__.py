@@ -5,6 +5,7 @@ Every change runs as one command in one transaction (DESIGN §2); every read is 
 
 import logging as _logging
 
+from engine.bpmn import joins as _joins
 from engine.bpmn import timers as _timers
 from engine.clock import clock
 from engine.commands.access import KEY_PREFIX as API_KEY_PREFIX
@@ -98,6 +99,7 @@ from engine.store.signals import TIMER as SIGNAL_TIMER
 from timekeeping import configure as configure_calendar  # noqa: E402
 
 _timers.install()
+_joins.install()
 
 # SpiffWorkflow attaches task data to its INFO records: case data must never reach a log.
 for _name in ("spiff", "spiff.task", "spiff.workflow", "spiff.data", "spiff.metrics"):
