@@ -87,7 +87,8 @@ def create_app(settings: ServerSettings | None = None, *, db: engine.Database | 
     owns_db = db is None
     database = db or engine.Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous,
                                      busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-                                     organisation_variable=settings.organisation_variable)
+                                     organisation_variable=settings.organisation_variable,
+                                     audit_fast=settings.audit_durability == "fast")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -35,7 +35,9 @@ def open_database(settings: ServerSettings) -> engine.Database:
     if (path := settings.sqlite_path()) is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     return engine.Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous,
-                           busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+                           busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+                           organisation_variable=settings.organisation_variable,
+                           audit_fast=settings.audit_durability == "fast")
 
 
 def diagram_files(directory: Path) -> list[engine.DeployFile]:

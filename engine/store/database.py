@@ -33,9 +33,11 @@ class Database:
 
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", busy_timeout_ms: int = 5000,
                  pool_size: int = 10, connect_args: dict[str, Any] | None = None,
-                 organisation_variable: str | None = "agency") -> None:
+                 organisation_variable: str | None = "agency", audit_fast: bool = False) -> None:
         self.url = normalize_url(url)
         self.organisation_variable = organisation_variable     # task variable naming whose request it is
+        self.audit_fast = audit_fast                           # audit commits need not wait for the disk
+        self.sqlite_synchronous = sqlite_synchronous.upper()
         kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:

@@ -48,6 +48,8 @@ instance = sa.Table(
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.Column("ended_at", Timestamp),
     sa.Column("end_reason", sa.Text),
+    sa.Index("ix_instance_status_started_at", "status", "started_at"),          # lists, newest first
+    sa.Index("ix_instance_status_next_timer_at", "status", "next_timer_at"),    # the timer scheduler
 )
 
 user_task = sa.Table(

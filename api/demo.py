@@ -1,0 +1,299 @@
+"""`reviewflow demo` — a fictional case down each path of the pathway, through the REST API.
+
+A server (with the workers and the timer scheduler) runs in this process on a fresh embedded
+database under var/demo/. People with the right roles and keys are created; then one case goes
+down the LCSPR path and one down Learning Dissemination: every user task is completed by someone
+of its lane over HTTP, documents are uploaded where an agency or the reviewer would upload them,
+the National Panel's response arrives as a message, and where the case waits on a statutory clock
+the demo moves the clock forward instead of waiting months. It prints each case's timeline and
+where every document landed. All names are fictional.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+import engine
+from api.settings import ServerSettings
+
+ROOT = Path("var/demo")
+CHILD = "Child J"                     # the confidential name the publication guard must keep out
+LANES = {   # candidate group -> (user id, role)
+    "business-unit": ("bu-officer", "business-unit"),
+    "case-review-group": ("crg-chair", "crg-member"),
+    "lcspr-panel": ("panel-chair", "panel-member"),
+    "independent-lead-reviewer": ("lead-reviewer", "reviewer"),
+    "learning-from-practice-sub-group": ("lfp-chair", "panel-member"),
+}
+
+
+class Demo:
+    def __init__(self, directory: Path | None = None, out=print) -> None:  # type: ignore[no-untyped-def]
+        self.out = out
+        self.agencies = _agencies(directory)
+        self.keys: dict[str, str] = {}
+        self.counts: dict[str, int] = {}
+        self.docs: dict[str, str] = {}
+
+    # ---- set-up --------------------------------------------------------------------------------
+    def start(self) -> None:
+        shutil.rmtree(ROOT, ignore_errors=True)
+        ROOT.mkdir(parents=True)
+        self.settings = ServerSettings(database_url=f"sqlite:///{ROOT / 'demo.db'}", site_dir=ROOT / "site",
+                                       port=_free_port(), sqlite_synchronous="NORMAL")
+        from api.app import create_app  # noqa: PLC0415
+        from api.cli import EmbeddedWorkers, deploy_directory, open_database  # noqa: PLC0415
+        self.db = open_database(self.settings)
+        engine.upgrade(self.db)
+        deploy_directory(self.db, Path("bpmn"))
+        self._people()
+        self.base = f"http://127.0.0.1:{self.settings.port}"
+        config = uvicorn.Config(create_app(self.settings, db=self.db), host="127.0.0.1", port=self.settings.port,
+                                log_level="warning", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.02)
+        self.workers = EmbeddedWorkers(self.settings, token=self.keys["demo-worker"], outbox=ROOT / "outbox")
+        self.workers.start()
+
+    def stop(self) -> None:
+        self.workers.stop()
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.db.dispose()
+        engine.clock.reset()
+
+    def _people(self) -> None:
+        for group, (user, role) in LANES.items():
+            engine.create_principal(self.db, principal_id=user, roles=[role], groups=[group])
+        for agency in self.agencies:
+            engine.create_principal(self.db, principal_id=f"lead-{_slug(agency)}", roles=["agency-lead"],
+                                    groups=["agency-leads"], organisation=agency)
+        engine.create_principal(self.db, principal_id="demo-worker", roles=["worker"], kind="worker")
+        for p in engine.list_principals(self.db):
+            self.keys[p.id] = engine.issue_key(self.db, principal_id=p.id).secret
+
+    def http(self, user: str) -> httpx.Client:
+        return httpx.Client(base_url=self.base, timeout=30, headers={"Authorization": f"Bearer {self.keys[user]}"})
+
+    # ---- driving a case ------------------------------------------------------------------------
+    def run_case(self, decision: str, business_key: str) -> dict[str, Any]:
+        self.counts.clear()
+        engine.clock.freeze(datetime(2027, 1, 11, 9, 30, tzinfo=UTC))
+        with self.http("bu-officer") as bu:
+            case = bu.post("/api/v1/messages", json={"message_name": "serious_incident_notification",
+                                                     "business_key": business_key}).json()["instance"]
+            for _ in range(400):
+                got = bu.get(f"/api/v1/instances/{case['id']}").json()
+                if got["status"] != "active":
+                    break
+                if got["incidents"]:
+                    raise RuntimeError(f"the case stopped on an incident: {got['incidents'][0]['message']}")
+                if got["user_tasks"]:
+                    self._complete(got["user_tasks"][0], decision)
+                elif got["external_tasks"]:
+                    self._let_workers_work(bu, case["id"])
+                elif not self._panel_responds(bu, business_key):
+                    self._move_clock(got)
+            history = bu.get(f"/api/v1/instances/{case['id']}/history").json()["data"]
+            documents = bu.get(f"/api/v1/instances/{case['id']}/documents").json()["data"]
+        return {"case": got, "history": history, "documents": documents}
+
+    def _complete(self, task: dict[str, Any], decision: str) -> None:
+        user = self._who(task)
+        with self.http(user) as c:
+            detail = c.get(f"/api/v1/user-tasks/{task['id']}").json()
+            variables = self._form(detail, decision, c)
+            r = c.post(f"/api/v1/user-tasks/{task['id']}/complete", json={"variables": variables})
+            if r.status_code != 200:
+                raise RuntimeError(f"{task['activity_id']} as {user}: {r.status_code} {r.text}")
+
+    def _who(self, task: dict[str, Any]) -> str:
+        if "agency-leads" in task["candidate_groups"]:
+            return f"lead-{_slug(task['organisation'] or self.agencies[0])}"
+        return LANES[task["candidate_groups"][0]][0]
+
+    def _let_workers_work(self, client: httpx.Client, instance_id: str) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            got = client.get(f"/api/v1/instances/{instance_id}").json()
+            if not got["external_tasks"] or got["user_tasks"] or got["incidents"]:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"the workers did not finish {[t['topic'] for t in got['external_tasks']]}")
+
+    def _panel_responds(self, client: httpx.Client, business_key: str) -> bool:
+        r = client.post("/api/v1/messages", json={"message_name": "national_panel_response",
+                                                  "business_key": business_key,
+                                                  "variables": {"panel_response": "The National Panel agrees."}})
+        return r.status_code == 200
+
+    def _move_clock(self, case: dict[str, Any]) -> None:
+        due = engine.next_timer_due(self.db)
+        if due is None:
+            raise RuntimeError("the case waits for nothing the demo can give it")
+        engine.clock.freeze(max(due, engine.clock.now()) + timedelta(minutes=1))
+        engine.fire_due_timers(self.db)
+
+    # ---- what people type into the forms -------------------------------------------------------
+    def _form(self, task: dict[str, Any], decision: str, c: httpx.Client) -> dict[str, Any]:
+        sid = task["activity_id"]
+        n = self.counts[sid] = self.counts.get(sid, 0) + 1
+        v = task.get("variables") or {}
+        today = engine.clock.now().date()
+
+        def day(offset: int = 0) -> str:
+            return (today + timedelta(days=offset)).isoformat()
+
+        partners = ("local_authority", "integrated_care_board", "police")
+        forms: dict[str, Any] = {
+            "record_sin": lambda: {"case_reference": f"NB-{v.get('case_reference', 'CR')}-1",
+                                   "became_aware_on": day(-2), "sin_sent_on": day(-1),
+                                   "incident_type": "serious_harm", "agencies": list(self.agencies),
+                                   "confidential_names": [CHILD, "Parent K"]},
+            "submit_scoping_document": lambda: {"scoping_document": {
+                "involvement": f"{v['agency']} had contact in the twelve months before the incident.",
+                "analysis": "Information was held but not shared.", "immediate_safety_concerns": "None"}},
+            "hold_rapid_review_meeting": lambda: {
+                "meeting_date": day(), "learning_identified": ["Information sharing across the front door"],
+                "immediate_safety_actions": "None needed", "recommendation": decision,
+                "recommendation_reasons": "Agreed by the Case Review Group", "rapid_review_report_id":
+                    self._upload(c, task, "rapid_review.md", b"# Rapid Review\nAgencies met and agreed.\n",
+                                 "text/markdown", "rapid_review")},
+            "record_partners_sign_off": lambda: {"partners_signed_off": True, "sign_offs": [
+                {"partner": p, "signed_off_by": "Safeguarding partner", "signed_off_on": day()} for p in partners]},
+            "confirm_decision": lambda: {"decision": decision, "reasons": (
+                "New learning may be found" if decision == "lcspr" else "The learning is already known"),
+                "decision_date": day()},
+            "agree_terms_of_reference": lambda: {"terms_of_reference": "Review multi-agency practice.",
+                                                 "key_lines_of_enquiry": ["Information sharing", "Escalation",
+                                                                          "Voice of the child"],
+                                                 "review_period_start": "2026-01-01",
+                                                 "review_period_end": "2026-12-31",
+                                                 "practitioner_discussion_appropriate": True},
+            "hold_panel_meeting": lambda: {"panel_meeting_record": {"held_on": v.get("panel_meeting", day()),
+                                                                    "attendees": ["Panel chair", "Police"],
+                                                                    "decisions": "Draft scope agreed"}},
+            "record_practitioner_discussion": lambda: {"practitioner_discussion": {
+                "held_on": day(), "attendance": 9, "notes_document_id": self._upload(
+                    c, task, "practitioner_discussion.md", b"# Practitioner discussion\nThemes noted.\n",
+                    "text/markdown", "discussion_notes")}},
+            "submit_imr": lambda: {"imr": {
+                "imr_document_id": self._upload(c, task, f"imr_{_slug(v['agency'])}.md",
+                                                f"# IMR\n{v['agency']}'s involvement and analysis.\n".encode(),
+                                                "text/markdown", "imr"),
+                "chronology_document_id": self._upload(
+                    c, task, f"chronology_{_slug(v['agency'])}.csv",
+                    (f"date,event,source\n2026-0{1 + len(v['agency']) % 8}-10,Contact with the family,"
+                     f"{v['agency']} record\n2026-09-01,Referral discussed,{v['agency']} case notes\n").encode(),
+                    "text/csv", "chronology"),
+                "author": f"{v['agency']} reviewer", "author_independent": True,
+                "senior_manager_sign_off": "Head of service", "signed_off_on": day()}},
+            "write_draft_report": lambda: {"draft_report_id": self._upload(
+                c, task, f"draft_{n}.md", b"# LCSPR draft\nFindings about information sharing.\n",
+                "text/markdown", "draft_report"), "draft_version": n},
+            "quality_assure_draft": lambda: {"amendments_needed": False},
+            "approve_final_report": lambda: {"final_report_id": self._upload(
+                c, task, "final_report.md",
+                f"# Final report\nWhat happened to {CHILD} and what partners will change.\n".encode(),
+                "text/markdown", "final_report"),
+                "approvals": [{"partner": p, "approved_by": "Partner lead", "approved_on": day()} for p in partners]},
+            "decide_publication": lambda: {"publication_scope": "full_report",
+                                           "publication_reasons": "Publication is in the public interest"},
+            "redact_report": lambda: {"redacted_document_id": self._upload(
+                c, task, "final_report_redacted.md", b"# Final report\nWhat happened and what partners will change.\n",
+                "text/markdown", "redacted_report"), "redaction_notes": "The child's name removed"},
+            "redact_briefing": lambda: {"redacted_document_id": self._upload(
+                c, task, "briefing_redacted.md", b"# 7-minute briefing\nLearning for practitioners.\n",
+                "text/markdown", "redacted_briefing"), "redaction_notes": "Names removed"},
+            "assess_deadline": lambda: {"deadline_at_risk": False, "progress_summary": "On track"},
+            "record_delay": lambda: {"delay_reasons": "Awaiting criminal proceedings",
+                                     "expected_publication_date": day(60)},
+            "gather_learning": lambda: {"learning_points": ["Share information at the first concern",
+                                                            "Hear the child's voice"]},
+            "review_briefing": lambda: {"changes_needed": False, "approved_by": "LfP chair"},
+            "plan_learning_events": lambda: {"learning_events": [
+                {"theme": "Information sharing", "planned_on": day(14), "audience": "Front-line staff"}]},
+            "record_learning_events": lambda: {"learning_event_records": [
+                {"theme": "Information sharing", "held_on": day(), "attendance": 42}]},
+            "agree_action_plan": lambda: {"actions": [
+                {"action": "Joint information-sharing protocol", "agency": self.agencies[0], "owner": "Head of service",
+                 "due_date": day(30), "rag": "amber", "evidence_of_impact": "Audit of referrals"}]},
+            "update_action": lambda: {"action_update": {"rag": "green", "progress": "Protocol in use",
+                                                        "completed": True}},
+            "review_progress": lambda: {"any_overdue": False, "progress_summary": "All actions on track"},
+            "confirm_impact": lambda: {"impact_confirmed": True, "impact_summary": "Audit shows the change",
+                                       "closed_on": day()},
+        }
+        if sid not in forms:
+            raise RuntimeError(f"the demo does not know the form of task {sid}")
+        return forms[sid]()
+
+    def _upload(self, c: httpx.Client, task: dict[str, Any], name: str, content: bytes, kind: str,
+                label: str) -> str:
+        r = c.post(f"/api/v1/user-tasks/{task['id']}/documents", files={"file": (name, content, kind)},
+                   data={"kind": label})
+        if r.status_code != 201:
+            raise RuntimeError(f"upload {name}: {r.status_code} {r.text}")
+        return r.json()["id"]
+
+
+def _agencies(directory: Path | None) -> list[str]:
+    for path in [p for p in (directory, Path("partnership.toml"), Path("partnership.example.toml")) if p]:
+        if path.exists():
+            data = tomllib.loads(path.read_text())
+            names = [a.get("id") or a.get("name") for a in data.get("agencies", [])]
+            if names:
+                return [n for n in names if n][:4]
+    return ["Police", "Health", "Education"]
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
+
+
+def _free_port() -> int:
+    import socket  # noqa: PLC0415
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def print_case(title: str, result: dict[str, Any], out=print) -> None:  # type: ignore[no-untyped-def]
+    case = result["case"]
+    out(f"\n{title}: {case['business_key']} — {case['status']}")
+    for e in result["history"]:
+        if e["kind"] in ("task_completed", "external_task_completed", "timer_fired", "message_correlated",
+                         "instance_started", "instance_completed", "external_task_bpmn_error", "document_added"):
+            out(f"  {e['at'][:16].replace('T', ' ')}  {e['kind']:<26} {e['activity_id'] or '':<32} {e['actor']}")
+    out("  documents:")
+    for d in result["documents"]:
+        out(f"    {d['kind'] or 'document':<28} {d['filename']:<34} in the case file ({d['size']} bytes)")
+
+
+def main(out=print) -> int:  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    demo = Demo(out=out)
+    demo.start()
+    try:
+        for decision, key, title in (("lcspr", "NB-DEMO-LCSPR", "LCSPR path"),
+                                     ("learning_dissemination", "NB-DEMO-LD", "Learning Dissemination path")):
+            print_case(title, demo.run_case(decision, key), out)
+        out("\nwhere the documents landed outside the case file:")
+        for path in sorted(p for p in ROOT.rglob("*") if p.is_file() and p.suffix not in (".db", ".db-wal", ".db-shm")):
+            out(f"  {path}")
+        out(f"\ndone in {time.monotonic() - started:.1f} s; the published site is {ROOT / 'site'}")
+        return 0
+    finally:
+        demo.stop()
