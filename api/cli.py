@@ -77,7 +77,8 @@ def cmd_serve(args: argparse.Namespace, settings: ServerSettings) -> int:
     app = create_app(settings, db=db)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
                             access_log=False)
-    workers = None if args.no_workers or not settings.workers else EmbeddedWorkers(settings)
+    workers = None if args.no_workers or not settings.workers else EmbeddedWorkers(
+        settings, token=embedded_worker_key(db))
     server = _Server(config, workers)
     print(f"Reviewflow serving on http://{settings.host}:{settings.port}  (API docs: /docs)"
           + (f"; workers for {len(workers.handlers)} topics run in-process over HTTP" if workers else ""),
@@ -91,14 +92,32 @@ def cmd_serve(args: argparse.Namespace, settings: ServerSettings) -> int:
     return 0
 
 
+EMBEDDED_WORKER = "embedded-worker"
+
+
+def embedded_worker_key(db: engine.Database) -> str:
+    """A fresh key for the in-process workers (the previous start's keys are revoked; none is printed)."""
+    try:
+        engine.get_principal(db, principal_id=EMBEDDED_WORKER)
+    except engine.NotFound:
+        engine.create_principal(db, principal_id=EMBEDDED_WORKER, roles=["worker"], kind="worker",
+                                display_name="the handlers running inside reviewflow serve")
+    for key in engine.list_keys(db, principal_id=EMBEDDED_WORKER):
+        if key.revoked_at is None:
+            engine.revoke_key(db, key_id=key.id)
+    return engine.issue_key(db, principal_id=EMBEDDED_WORKER, name="embedded workers").secret
+
+
 class EmbeddedWorkers:
     """The partnership's handlers, run inside `serve` — still as HTTP clients of this server."""
 
-    def __init__(self, settings: ServerSettings) -> None:
+    def __init__(self, settings: ServerSettings, *, token: str, services: Any = None) -> None:
         from workers.handlers import discover  # noqa: PLC0415
         self.handlers = discover()
         self._settings = settings
-        self._worker = None
+        self._token = token
+        self._services = services
+        self._worker: Any = None
 
     def start(self) -> None:
         if not self.handlers:
@@ -106,8 +125,8 @@ class EmbeddedWorkers:
         from workers.runtime import EngineClient, Worker, WorkerSettings  # noqa: PLC0415
         host = "127.0.0.1" if self._settings.host in ("0.0.0.0", "::", "") else self._settings.host
         worker_settings = WorkerSettings(engine_url=f"http://{host}:{self._settings.port}/engine-rest",
-                                         worker_id=f"embedded-{os.getpid()}")
-        self._worker = Worker(EngineClient(worker_settings), self.handlers, worker_settings)
+                                         worker_id=f"embedded-{os.getpid()}", token=self._token)
+        self._worker = Worker(EngineClient(worker_settings), self.handlers, worker_settings, self._services)
         self._worker.start()
 
     def stop(self) -> None:
