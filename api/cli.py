@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -177,114 +179,110 @@ def bootstrap_admin(db: engine.Database) -> None:
     print("=" * 78 + "\n", flush=True)
 
 
-def cmd_users(args: argparse.Namespace, settings: ServerSettings) -> int:
+Command = Callable[[argparse.Namespace, engine.Database], int]
+
+
+def with_database(command: Command) -> Callable[[argparse.Namespace, ServerSettings], int]:
+    """Open the configured database for one CLI command; an engine refusal is exit status 2."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace, settings: ServerSettings) -> int:
+        db = open_database(settings)
+        try:
+            return command(args, db)
+        except engine.EngineError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except FileNotFoundError as exc:
+            print(f"error: {exc.filename}: no such file", file=sys.stderr)
+            return 2
+        finally:
+            db.dispose()
+
+    return run
+
+
+@with_database
+def cmd_users(args: argparse.Namespace, db: engine.Database) -> int:
     from api.security import ROLES  # noqa: PLC0415
-    db = open_database(settings)
-    try:
-        if args.users_command == "add":
-            unknown = sorted(set(args.role) - set(ROLES))
-            if unknown:
-                print(f"error: unknown role(s) {', '.join(unknown)}; roles: {', '.join(sorted(ROLES))}",
-                      file=sys.stderr)
-                return 2
-            p = engine.create_principal(db, principal_id=args.id, roles=args.role, groups=args.group or [],
-                                        kind="worker" if args.worker else "user", organisation=args.organisation,
-                                        topics=args.topic if args.worker else None, display_name=args.name)
-            print(f"added {p.kind} {p.id}: roles {', '.join(p.roles)}; groups {', '.join(p.groups) or '-'}"
-                  + (f"; organisation {p.organisation}" if p.organisation else "")
-                  + (f"; topics {', '.join(p.topics)}" if p.topics is not None else ""))
-            if args.key:
-                print(f"key (shown once): {engine.issue_key(db, principal_id=p.id).secret}")
-        elif args.users_command == "list":
-            for p in engine.list_principals(db):
-                state = " (disabled)" if p.disabled_at else ""
-                print(f"{p.id}{state}\t{p.kind}\troles={','.join(p.roles)}\tgroups={','.join(p.groups)}"
-                      f"\torganisation={p.organisation or '-'}")
-        elif args.users_command == "disable":
-            engine.disable_principal(db, principal_id=args.id)
-            print(f"disabled {args.id}: every key of theirs stops working now")
-        return 0
-    except engine.EngineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        db.dispose()
+    if args.users_command == "add":
+        unknown = sorted(set(args.role) - set(ROLES))
+        if unknown:
+            print(f"error: unknown role(s) {', '.join(unknown)}; roles: {', '.join(sorted(ROLES))}",
+                  file=sys.stderr)
+            return 2
+        p = engine.create_principal(db, principal_id=args.id, roles=args.role, groups=args.group or [],
+                                    kind="worker" if args.worker else "user", organisation=args.organisation,
+                                    topics=args.topic if args.worker else None, display_name=args.name)
+        print(f"added {p.kind} {p.id}: roles {', '.join(p.roles)}; groups {', '.join(p.groups) or '-'}"
+              + (f"; organisation {p.organisation}" if p.organisation else "")
+              + (f"; topics {', '.join(p.topics)}" if p.topics is not None else ""))
+        if args.key:
+            print(f"key (shown once): {engine.issue_key(db, principal_id=p.id).secret}")
+    elif args.users_command == "list":
+        for p in engine.list_principals(db):
+            state = " (disabled)" if p.disabled_at else ""
+            print(f"{p.id}{state}\t{p.kind}\troles={','.join(p.roles)}\tgroups={','.join(p.groups)}"
+                  f"\torganisation={p.organisation or '-'}")
+    elif args.users_command == "disable":
+        engine.disable_principal(db, principal_id=args.id)
+        print(f"disabled {args.id}: every key of theirs stops working now")
+    return 0
 
 
-def cmd_keys(args: argparse.Namespace, settings: ServerSettings) -> int:
-    db = open_database(settings)
-    try:
-        if args.keys_command == "create":
-            issued = engine.issue_key(db, principal_id=args.id, name=args.name)
-            print(f"key {issued.key.id} for {args.id} (shown once):\n{issued.secret}")
-        elif args.keys_command == "list":
-            for k in engine.list_keys(db, principal_id=args.id):
-                state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
-                print(f"{k.id}\t{k.principal_id}\t{engine.API_KEY_PREFIX}_{k.prefix}_…\t{state}\t{k.name or ''}")
-        elif args.keys_command == "revoke":
-            engine.revoke_key(db, key_id=args.key_id)
-            print(f"revoked {args.key_id}: it stops working now")
-        return 0
-    except engine.EngineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        db.dispose()
+@with_database
+def cmd_keys(args: argparse.Namespace, db: engine.Database) -> int:
+    if args.keys_command == "create":
+        issued = engine.issue_key(db, principal_id=args.id, name=args.name)
+        print(f"key {issued.key.id} for {args.id} (shown once):\n{issued.secret}")
+    elif args.keys_command == "list":
+        for k in engine.list_keys(db, principal_id=args.id):
+            state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
+            print(f"{k.id}\t{k.principal_id}\t{engine.API_KEY_PREFIX}_{k.prefix}_…\t{state}\t{k.name or ''}")
+    elif args.keys_command == "revoke":
+        engine.revoke_key(db, key_id=args.key_id)
+        print(f"revoked {args.key_id}: it stops working now")
+    return 0
 
 
-def cmd_audit(args: argparse.Namespace, settings: ServerSettings) -> int:
+@with_database
+def cmd_audit(args: argparse.Namespace, db: engine.Database) -> int:
     import json  # noqa: PLC0415
-    db = open_database(settings)
-    try:
-        if args.audit_command == "verify":
-            result = engine.verify_audit(db)
-            if result.ok:
-                print(f"audit trail intact: {result.checked} entries; head {result.head}")
-                return 0
-            print(f"AUDIT TRAIL BROKEN at entry {result.broken_at}: {result.problem} "
-                  f"({result.checked} entries verified before it)", file=sys.stderr)
-            return 1
-        entries = engine.case_audit(db, instance_id=args.instance)
-        for e in entries:
-            print(json.dumps({"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
-                              "target": e.target, "status": e.status, "client": e.client, "hash": e.hash}))
-        return 0
-    finally:
-        db.dispose()
+    if args.audit_command == "verify":
+        result = engine.verify_audit(db)
+        if result.ok:
+            print(f"audit trail intact: {result.checked} entries; head {result.head}")
+            return 0
+        print(f"AUDIT TRAIL BROKEN at entry {result.broken_at}: {result.problem} "
+              f"({result.checked} entries verified before it)", file=sys.stderr)
+        return 1
+    entries = engine.case_audit(db, instance_id=args.instance)
+    for e in entries:
+        print(json.dumps({"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                          "target": e.target, "status": e.status, "client": e.client, "hash": e.hash}))
+    return 0
 
 
-def cmd_db(args: argparse.Namespace, settings: ServerSettings) -> int:
-    db = open_database(settings)
-    try:
-        if args.db_command == "upgrade":
-            engine.upgrade(db, args.revision)
-            print(f"database at revision {engine.current_revision(db)}")
-        elif args.db_command == "downgrade":
-            engine.downgrade(db, args.revision)
-            print(f"database at revision {engine.current_revision(db)}")
-        elif args.db_command == "current":
-            print(engine.current_revision(db) or "empty (no revision)")
-        return 0
-    finally:
-        db.dispose()
+@with_database
+def cmd_db(args: argparse.Namespace, db: engine.Database) -> int:
+    if args.db_command == "upgrade":
+        engine.upgrade(db, args.revision)
+        print(f"database at revision {engine.current_revision(db)}")
+    elif args.db_command == "downgrade":
+        engine.downgrade(db, args.revision)
+        print(f"database at revision {engine.current_revision(db)}")
+    elif args.db_command == "current":
+        print(engine.current_revision(db) or "empty (no revision)")
+    return 0
 
 
-def cmd_deploy(args: argparse.Namespace, settings: ServerSettings) -> int:
-    db = open_database(settings)
-    try:
-        files = [engine.DeployFile(Path(f).name if not f.endswith(".json") else f"forms/{Path(f).name}",
-                                   Path(f).read_bytes()) for f in args.files]
-        result = engine.deploy(db, files=files, actor=engine.Actor(args.actor))
-        _print_deployment(result)
-        return 0
-    except engine.DeploymentError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:
-        print(f"error: {exc.filename}: no such file", file=sys.stderr)
-        return 2
-    finally:
-        db.dispose()
+@with_database
+def cmd_deploy(args: argparse.Namespace, db: engine.Database) -> int:
+    files = [engine.DeployFile(Path(f).name if not f.endswith(".json") else f"forms/{Path(f).name}",
+                               Path(f).read_bytes()) for f in args.files]
+    result = engine.deploy(db, files=files, actor=engine.Actor(args.actor))
+    _print_deployment(result)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
