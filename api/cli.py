@@ -78,7 +78,7 @@ def cmd_serve(args: argparse.Namespace, settings: ServerSettings) -> int:
             _print_deployment(result)
     app = create_app(settings, db=db)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-                            access_log=False)
+                            access_log=False, timeout_graceful_shutdown=5)   # parked long polls do not hold it up
     workers = None if args.no_workers or not settings.workers else EmbeddedWorkers(
         settings, token=embedded_worker_key(db))
     server = _Server(config, workers)
@@ -364,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = ServerSettings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for chatty in ("alembic", "apscheduler", "httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     return int(args.func(args, settings) or 0)
 
 

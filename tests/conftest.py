@@ -30,7 +30,7 @@ TABLES = ["document", "audit_event", "case_share", "history_event", "incident", 
 
 
 def pg_database(schema: str) -> engine.Database:
-    return engine.Database(PG_URL or "", connect_args={"options": f"-csearch_path={schema}"})
+    return engine.Database(PG_URL or "", connect_args={"options": f"-csearch_path={schema}"}, audit_fast=True)
 
 
 def create_schema(schema: str) -> None:
@@ -79,7 +79,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) ->
     if request.param == "sqlite":
         path = tmp_path / "reviewflow.db"
         shutil.copy(sqlite_template, path)
-        database = engine.Database(f"sqlite:///{path}")
+        database = engine.Database(f"sqlite:///{path}", audit_fast=True)       # as serve runs by default
     else:
         schema = request.getfixturevalue("pg_schema")
         database = pg_database(schema)

@@ -21,6 +21,7 @@ router = APIRouter(prefix="/external-task", tags=["engine-rest external tasks"],
 
 MAX_ASYNC_RESPONSE_MS = 1_800_000
 ANSWER_MARGIN_S = 0.05            # answer a little before asyncResponseTimeout, never after
+DISCONNECT_CHECK_S = 1.0          # a parked long poll notices a vanished worker this quickly
 
 
 class FetchTopic(Lenient):
@@ -135,15 +136,28 @@ async def fetch_and_lock(body: FetchAndLockIn, request: Request, db: DbDep, call
             wait = remaining
             if result.next_available_at is not None:      # a lock expires or a retry timeout ends
                 wait = min(wait, max((result.next_available_at - engine.clock.now()).total_seconds(), 0) + 0.01)
-            try:
-                await asyncio.wait_for(waiter.event.wait(), timeout=wait)
-            except TimeoutError:
-                pass
-            if await request.is_disconnected():
-                return JSONResponse([])
+            if not await _park(request, waiter.event, wait):
+                return JSONResponse([])                   # the worker went away: lock nothing for it
     finally:
         if waiter is not None:
             waiters.unregister(waiter)
+
+
+async def _park(request: Request, event: asyncio.Event, seconds: float) -> bool:
+    """Wait until `event` is set or `seconds` pass, noticing within a second if the client has gone.
+    False: the client disconnected."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + seconds
+    while True:
+        left = until - loop.time()
+        if left <= 0 or event.is_set():
+            return True
+        try:
+            await asyncio.wait_for(event.wait(), timeout=min(left, DISCONNECT_CHECK_S))
+            return True
+        except TimeoutError:
+            if await request.is_disconnected():
+                return False
 
 
 @router.post("/{task_id}/complete", status_code=204, response_class=Response)

@@ -59,9 +59,7 @@ def append_audit(db: Database, *, actor: str, action: str, target: str, status: 
     lose the last moment's entries, never corrupt the chain."""
     at = clock.now()
     target = target[:1000]
-    with db.write() as conn:
-        if db.audit_fast:
-            conn.exec_driver_sql("PRAGMA synchronous=NORMAL" if db.is_sqlite else "SET LOCAL synchronous_commit = off")
+    with db.write_relaxed() if db.audit_fast else db.write() as conn:
         if not db.is_sqlite:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
         prev = conn.execute(sa.select(audit_event.c.hash).order_by(audit_event.c.seq.desc()).limit(1)).scalar()
@@ -70,8 +68,6 @@ def append_audit(db: Database, *, actor: str, action: str, target: str, status: 
             "at": at, "actor": actor, "action": action, "target": target, "status": status,
             "instance_id": instance_id, "client": client, "prev_hash": prev,
             "hash": _digest(prev, at, actor, action, target, status, instance_id, client)}])
-        if db.audit_fast and db.is_sqlite:
-            conn.exec_driver_sql(f"PRAGMA synchronous={db.sqlite_synchronous}")
 
 
 def verify_audit(db: Database) -> AuditVerification:

@@ -37,7 +37,6 @@ class Database:
         self.url = normalize_url(url)
         self.organisation_variable = organisation_variable     # task variable naming whose request it is
         self.audit_fast = audit_fast                           # audit commits need not wait for the disk
-        self.sqlite_synchronous = sqlite_synchronous.upper()
         kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
@@ -47,18 +46,21 @@ class Database:
                           connect_args=connect_args or {})
         self.engine = sa.create_engine(self.url, **kwargs)
         self._write_lock: threading.Lock | None = threading.Lock() if self.is_sqlite else None
+        self._busy_timeout_ms = busy_timeout_ms
+        self._relaxed_engine: sa.Engine | None = None
         if self.is_sqlite:
-            self._configure_sqlite(sqlite_synchronous.upper(), busy_timeout_ms)
+            self._configure_sqlite(self.engine, sqlite_synchronous.upper(), busy_timeout_ms)
         from engine.store.signals import Signals  # noqa: PLC0415
         from engine.store.specs import SpecCache  # noqa: PLC0415 - the cache needs this class
         self.specs = SpecCache(self)
         self.signals = Signals(None if self.is_sqlite else self.url)
 
-    def _configure_sqlite(self, synchronous: str, busy_timeout_ms: int) -> None:
+    @staticmethod
+    def _configure_sqlite(engine: sa.Engine, synchronous: str, busy_timeout_ms: int) -> None:
         if synchronous not in {"FULL", "NORMAL", "EXTRA"}:
             raise ValueError(f"sqlite synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
 
-        @event.listens_for(self.engine, "connect")
+        @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None          # we issue BEGIN ourselves
             cursor = dbapi_connection.cursor()
@@ -68,7 +70,7 @@ class Database:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
-        @event.listens_for(self.engine, "begin")
+        @event.listens_for(engine, "begin")
         def _on_begin(conn: sa.Connection) -> None:
             write = conn.get_execution_options().get("rf_write", False)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -78,6 +80,25 @@ class Database:
         """One write transaction: commits on exit, rolls back on any exception."""
         with self._write_lock or nullcontext():
             with self.engine.connect() as conn:
+                conn = conn.execution_options(rf_write=True)
+                with conn.begin():
+                    yield conn
+
+    @contextmanager
+    def write_relaxed(self) -> Iterator[sa.Connection]:
+        """A write transaction whose commit need not wait for the disk (used for the audit trail when
+        the operator chose so): on SQLite a second connection pool with synchronous=NORMAL, under the
+        same writer lock; on PostgreSQL synchronous_commit=off for this transaction."""
+        if not self.is_sqlite:
+            with self.write() as conn:
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                yield conn
+            return
+        if self._relaxed_engine is None:
+            self._relaxed_engine = sa.create_engine(self.url, connect_args={"check_same_thread": False})
+            self._configure_sqlite(self._relaxed_engine, "NORMAL", self._busy_timeout_ms)
+        with self._write_lock or nullcontext():
+            with self._relaxed_engine.connect() as conn:
                 conn = conn.execution_options(rf_write=True)
                 with conn.begin():
                     yield conn
@@ -104,3 +125,5 @@ class Database:
     def dispose(self) -> None:
         self.signals.close()
         self.engine.dispose()
+        if self._relaxed_engine is not None:
+            self._relaxed_engine.dispose()

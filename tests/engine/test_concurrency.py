@@ -90,3 +90,12 @@ def test_different_instances_do_not_block_each_other_on_postgresql(db: engine.Da
         holder.join(timeout=10)
     blocked.join(timeout=10)
     assert engine.get_instance(db, instance_id=a.id).status == "completed"   # … and then goes through
+
+
+def test_audit_entries_chain_in_fast_mode_from_several_threads(db: engine.Database) -> None:
+    """The default audit durability (commits that need not wait for the disk) writes a sound chain."""
+    assert db.audit_fast
+    race(6, lambda i: [engine.append_audit(db, actor=f"user-{i}", action="GET /x", target=f"/x/{n}", status=200)
+                       for n in range(5)])
+    result = engine.verify_audit(db)
+    assert result.ok and result.checked == 30
