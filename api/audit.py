@@ -1,53 +1,84 @@
 """Every authenticated request — each read of case data and each change — goes into the audit
 trail (who, when, what, from where, with what outcome), before the answer leaves. If the trail
-cannot be written, the caller gets a 500 rather than an unrecorded answer."""
+cannot be written, the caller gets a 500 rather than an unrecorded answer.
+
+A plain ASGI middleware: it holds back the response's start until the entry is written, without
+the extra task and streams of Starlette's BaseHTTPMiddleware.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import orjson
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import engine
 from api.errors import error_body
 
 log = logging.getLogger(__name__)
 
-UNAUDITED = ("/api/v1/health", "/site/")
+UNAUDITED = ("/api/v1/health", "/site/", "/site")
+_FAILED = orjson.dumps(error_body("audit_unavailable", "the audit trail could not be written"))
 
 
-class AuditTrail(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        path = request.url.path
-        if request.method == "OPTIONS" or path.startswith(UNAUDITED):
-            return response
-        db: engine.Database = request.app.state.db
-        caller = getattr(request.state, "caller", None)
-        params = request.scope.get("path_params") or {}
+class AuditTrail:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path") or ""
+        if scope["type"] != "http" or scope.get("method") == "OPTIONS" or path.startswith(UNAUDITED):
+            await self.app(scope, receive, send)
+            return
+        recorded = False
+        suppressed = False
+
+        async def audited_send(message: Message) -> None:
+            nonlocal recorded, suppressed
+            if message["type"] == "http.response.start" and not recorded:
+                recorded = True
+                if not await self._record(scope, message["status"]):
+                    suppressed = True
+                    await send({"type": "http.response.start", "status": 500,
+                                "headers": [(b"content-type", b"application/json"),
+                                            (b"content-length", str(len(_FAILED)).encode())]})
+                    await send({"type": "http.response.body", "body": _FAILED})
+                    return
+            if suppressed:
+                return
+            await send(message)
+
+        await self.app(scope, receive, audited_send)
+
+    async def _record(self, scope: Scope, status: int) -> bool:
+        app = scope["app"]
+        db: engine.Database = app.state.db
+        state = scope.get("state") or {}
+        caller = state.get("caller")
+        params: dict[str, Any] = scope.get("path_params") or {}
+        path = scope.get("path") or ""
         template = path
         for name, value in params.items():                     # /instances/3f… -> /instances/{instance_id}
             template = template.replace(f"/{value}", f"/{{{name}}}", 1)
-        action = f"{request.method} {template}"
-        target = path + (f"?{request.url.query}" if request.url.query else "")
-        client = request.client.host if request.client else None
+        query = (scope.get("query_string") or b"").decode("latin-1")
+        client = scope.get("client")
         try:
             instance_id = params.get("instance_id")
             if instance_id is None and (task_id := params.get("task_id")):
                 instance_id = await _call(db, engine.instance_of_task, task_id=task_id)
-            await _call(db, engine.append_audit, actor=caller.id if caller else "anonymous", action=action,
-                        target=target, status=response.status_code, instance_id=instance_id, client=client)
+            await _call(db, engine.append_audit, actor=caller.id if caller else "anonymous",
+                        action=f"{scope['method']} {template}", target=path + (f"?{query}" if query else ""),
+                        status=status, instance_id=instance_id, client=client[0] if client else None)
+            return True
         except Exception:
             log.exception("could not write the audit trail; refusing the answer")
-            return JSONResponse(error_body("audit_unavailable", "the audit trail could not be written"),
-                                status_code=500)
-        return response
+            return False
 
 
-async def _call(db: engine.Database, fn, /, **kwargs):  # type: ignore[no-untyped-def]
+async def _call(db: engine.Database, fn: Any, /, **kwargs: Any) -> Any:
     if db.is_sqlite:
         return fn(db, **kwargs)
     return await run_in_threadpool(fn, db, **kwargs)
