@@ -52,6 +52,10 @@ def _digest(prev: str, at: datetime, actor: str, action: str, target: str, statu
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+_head = sa.select(audit_event.c.hash).order_by(audit_event.c.seq.desc()).limit(1)
+_append = audit_event.insert()
+
+
 def append_audit(db: Database, *, actor: str, action: str, target: str, status: int,
                  instance_id: str | None = None, client: str | None = None) -> None:
     """Append one entry, chained to the one before. With `db.audit_fast`, the commit does not wait
@@ -62,12 +66,16 @@ def append_audit(db: Database, *, actor: str, action: str, target: str, status: 
     with db.write_relaxed() if db.audit_fast else db.write() as conn:
         if not db.is_sqlite:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
-        prev = conn.execute(sa.select(audit_event.c.hash).order_by(audit_event.c.seq.desc()).limit(1)).scalar()
-        prev = prev or GENESIS
-        conn.execute(audit_event.insert(), [{
+        prev = db.audit_head if db.is_sqlite else None        # one writer in this process: it knows the head
+        if prev is None:
+            prev = conn.execute(_head).scalar() or GENESIS
+        digest = _digest(prev, at, actor, action, target, status, instance_id, client)
+        conn.execute(_append, [{
             "at": at, "actor": actor, "action": action, "target": target, "status": status,
             "instance_id": instance_id, "client": client, "prev_hash": prev,
-            "hash": _digest(prev, at, actor, action, target, status, instance_id, client)}])
+            "hash": digest}])
+    if db.is_sqlite:
+        db.audit_head = digest                                 # only once committed
 
 
 def verify_audit(db: Database) -> AuditVerification:

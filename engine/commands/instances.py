@@ -34,21 +34,23 @@ def start_instance(db: Database, *, actor: Actor, definition_key: str | None = N
     if business_key is not None and (not business_key.strip() or len(business_key) > MAX_BUSINESS_KEY):
         raise Invalid(f"business key must be 1 to {MAX_BUSINESS_KEY} characters")
     data = check_variables(variables or {})
-    with db.read() as conn:
+
+    def resolve(conn: sa.Connection) -> tuple[str, str]:          # in the command's own transaction
         if definition_id is not None:
             row = conn.execute(_by_id, {"id": definition_id}).one_or_none()
         else:
             row = conn.execute(_latest, {"key": definition_key}).one_or_none()
-    if row is None:
-        what = f"id {definition_id}" if definition_id is not None else f"key {definition_key}"
-        raise DefinitionNotFound(f"no process definition with {what}")
+        if row is None:
+            what = f"id {definition_id}" if definition_id is not None else f"key {definition_key}"
+            raise DefinitionNotFound(f"no process definition with {what}")
+        return row.id, row.key
 
     def prepare(wf: Any) -> None:
         wf.task_tree.data.update(data)
 
-    with new_instance_command(db, actor=actor, definition_id=row.id, definition_key=row.key,
-                              business_key=business_key, prepare=prepare) as cmd:
-        cmd.record("instance_started", definition_id=row.id, business_key=business_key)
+    with new_instance_command(db, actor=actor, business_key=business_key, resolve=resolve,
+                              prepare=prepare) as cmd:
+        cmd.record("instance_started", definition_id=cmd.definition_id, business_key=business_key)
     return cmd.result  # type: ignore[return-value]
 
 

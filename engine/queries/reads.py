@@ -201,13 +201,18 @@ def get_incident(db: Database, *, incident_id: str) -> IncidentInfo:
     return incident_info(row)
 
 
+_task_history_instance = (sa.select(history_event.c.instance_id)          # every task has a task_created event
+                          .where(history_event.c.task_id == sa.bindparam("task_id")).limit(1))
+_user_task_instance = sa.select(user_task.c.instance_id).where(user_task.c.id == sa.bindparam("task_id"))
+_external_task_instance = sa.select(external_task.c.instance_id).where(
+    external_task.c.id == sa.bindparam("task_id"))
+
+
 def instance_of_task(db: Database, *, task_id: str) -> str | None:
     """The instance a user or external task belongs (or belonged) to, for the audit trail."""
     with db.read() as conn:
-        for query in (sa.select(user_task.c.instance_id).where(user_task.c.id == task_id),
-                      sa.select(external_task.c.instance_id).where(external_task.c.id == task_id),
-                      sa.select(history_event.c.instance_id).where(history_event.c.task_id == task_id).limit(1)):
-            found = conn.execute(query).scalar()
+        for query in (_task_history_instance, _user_task_instance, _external_task_instance):
+            found = conn.execute(query, {"task_id": task_id}).scalar()
             if found is not None:
                 return found
     return None

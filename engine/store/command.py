@@ -409,20 +409,24 @@ class NotClaimed(Exception):
 
 
 @contextmanager
-def new_instance_command(db: Database, *, actor: Actor, definition_id: str,
-                         definition_key: str, business_key: str | None,
+def new_instance_command(db: Database, *, actor: Actor, business_key: str | None,
+                         definition_id: str | None = None, definition_key: str | None = None,
+                         resolve: Callable[[sa.Connection], tuple[str, str]] | None = None,
                          prepare: Callable[[BpmnWorkflow], None] | None = None,
                          claim: Callable[[sa.Connection], bool] | None = None) -> Iterator[Command]:
-    """Create an instance in one transaction; `claim`, if given, runs first in that transaction
-    and may decline (NotClaimed), e.g. when another server already started it."""
-    pair = db.specs.get(definition_id)
-    wf = state.new_workflow(pair)
-    if prepare is not None:
-        prepare(wf)
-    row = _NewRow(str(uuid.uuid4()), definition_id, definition_key, business_key)
+    """Create an instance in one transaction, of `definition_id` or of what `resolve` finds in that
+    transaction; `claim`, if given, runs first and may decline (NotClaimed), e.g. when another
+    server already started it."""
     with db.write() as conn:
         if claim is not None and not claim(conn):
             raise NotClaimed
+        if resolve is not None:
+            definition_id, definition_key = resolve(conn)
+        assert definition_id is not None and definition_key is not None
+        wf = state.new_workflow(db.specs.get(definition_id))
+        if prepare is not None:
+            prepare(wf)
+        row = _NewRow(str(uuid.uuid4()), definition_id, definition_key, business_key)
         cmd = Command(conn, db.specs, actor, clock.now(), row, wf)
         cmd.organisation_variable = db.organisation_variable
         yield cmd

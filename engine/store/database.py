@@ -37,6 +37,7 @@ class Database:
         self.url = normalize_url(url)
         self.organisation_variable = organisation_variable     # task variable naming whose request it is
         self.audit_fast = audit_fast                           # audit commits need not wait for the disk
+        self.audit_head: str | None = None                     # SQLite: the newest audit hash, once known
         kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
