@@ -119,6 +119,7 @@ class EmbeddedWorkers:
         self._settings = settings
         self._token = token
         self._services = services
+        self._own_services: Any = None
         self._worker: Any = None
 
     def start(self) -> None:
@@ -126,8 +127,11 @@ class EmbeddedWorkers:
             return
         from workers.runtime import EngineClient, Worker, WorkerSettings  # noqa: PLC0415
         host = "127.0.0.1" if self._settings.host in ("0.0.0.0", "::", "") else self._settings.host
+        from workers.services import Services  # noqa: PLC0415
         worker_settings = WorkerSettings(engine_url=f"http://{host}:{self._settings.port}/engine-rest",
                                          worker_id=f"embedded-{os.getpid()}", token=self._token)
+        if self._services is None:
+            self._services = self._own_services = Services.from_settings(worker_settings)
         self._worker = Worker(EngineClient(worker_settings), self.handlers, worker_settings, self._services)
         self._worker.start()
 
@@ -135,6 +139,9 @@ class EmbeddedWorkers:
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
+        if self._own_services is not None:
+            self._own_services.close()
+            self._own_services = None
 
 
 class _Server(uvicorn.Server):

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from workers.handlers import discover
+from workers.services import DirectoryError, Services
 from workers.runtime import EngineClient, HandlerDefinitionError, Worker, WorkerSettings
 
 __all__ = ["add_arguments", "build_parser", "main", "run"]
@@ -102,6 +103,12 @@ def run(args: argparse.Namespace, *, services: Any = None) -> int:
         handlers = [h for h in handlers if h.topic in wanted]
     if not handlers:
         return _error(f"no handlers in {args.handlers}")
+    owns_services = services is None
+    if owns_services:
+        try:
+            services = Services.from_settings(settings)
+        except DirectoryError as exc:
+            return _error(f"partnership directory: {exc}")
 
     stop = threading.Event()
 
@@ -124,6 +131,8 @@ def run(args: argparse.Namespace, *, services: Any = None) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if owns_services:
+            services.close()
     return 0
 
 

@@ -1,0 +1,91 @@
+"""Reviewer commissioning: the first available reviewer without a conflict of interest, a commissioning
+letter in the case with the terms of reference, the key lines of enquiry and the 6-month deadline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+import timekeeping
+from tests.workers.handlers.conftest import outbox_mail, read_mail, task_for
+from tests.workers.services.fakes import FakeEngineDocuments
+from workers.handlers import reviewer_commissioning
+from workers.runtime import Incident
+from workers.services import Services
+
+KLOES = ["How well did agencies share information about the risks at home?",
+         "Was the voice of the child heard?",
+         "How did agencies respond to missed health appointments?"]
+
+
+@pytest.fixture(autouse=True)
+def frozen() -> Iterator[None]:
+    timekeeping.clock.freeze(datetime(2026, 1, 20, 9, tzinfo=UTC))
+    yield
+    timekeeping.clock.reset()
+
+
+def variables(**more: object) -> dict[str, object]:
+    return {"case_reference": "NB-TEST-1", "agencies": ["Police", "Education"], "decision_date": "2026-01-05",
+            "terms_of_reference": "Review multi-agency practice from March 2024 to the incident.",
+            "key_lines_of_enquiry": KLOES, "review_period_start": "2024-03-01", "review_period_end": "2025-11-30",
+            "confidential_names": ["Jayden Smith"], **more}
+
+
+def test_reviewers_who_are_unavailable_or_conflicted_are_skipped(services: Services) -> None:
+    result = reviewer_commissioning.handle(task_for(reviewer_commissioning, variables()), services)
+    # Rita: conflict with the police, an agency of the case; Ravi: unavailable; Rosa: conflict with Lara,
+    # recorded as involved in NB-TEST-1
+    assert result.variables["lead_reviewer"] == {"name": "Reece Free", "email": "reece@reviews.example"}
+
+
+def test_the_first_reviewer_without_a_conflict_is_chosen(services: Services) -> None:
+    task = task_for(reviewer_commissioning, variables(case_reference="NB-TEST-3", agencies=["Education"]),
+                    business_key="NB-TEST-3")
+    assert reviewer_commissioning.handle(task, services).variables["lead_reviewer"]["name"] == "Rita Conflicted"
+
+
+def test_no_reviewer_without_a_conflict_is_an_incident(services: Services,
+                                                       engine_documents: FakeEngineDocuments) -> None:
+    task = task_for(reviewer_commissioning, variables(), business_key="NB-OTHER-9")
+    with pytest.raises(Incident, match="of 4 in the pool, 1 are unavailable and 3 have a conflict of interest"):
+        reviewer_commissioning.handle(task, services)
+    assert engine_documents.documents == {}
+    assert outbox_mail(services.directory.outbox.parent) == []
+
+
+def test_the_commissioning_letter_is_added_to_the_case(services: Services,
+                                                      engine_documents: FakeEngineDocuments) -> None:
+    result = reviewer_commissioning.handle(task_for(reviewer_commissioning, variables()), services)
+    [letter] = engine_documents.of_kind("commissioning_letter")
+    assert result.variables["commissioning_letter_id"] == letter.id
+    assert letter.content_type == "text/markdown" and letter.filename.endswith(".md")
+    text = letter.content.decode()
+    assert "Review multi-agency practice from March 2024 to the incident." in text
+    for n, kloe in enumerate(KLOES, 1):
+        assert f"{n}. {kloe}" in text
+    assert "Final report by 5 July 2026" in text                        # 6 calendar months from 5 January
+    assert "From 1 March 2024 to 30 November 2025." in text
+    assert result.variables["final_report_due_on"] == "2026-07-05"
+    assert "regulation 14" in text and "Reece Free" in text
+
+
+def test_the_reviewer_is_emailed_a_link_not_the_letter(services: Services) -> None:
+    reviewer_commissioning.handle(task_for(reviewer_commissioning, variables()), services)
+    [mail] = outbox_mail(services.directory.outbox.parent)
+    message, text = read_mail(mail)
+    assert message["To"] == "reece@reviews.example" and message["Cc"] == "una@scp.example"
+    assert "https://reviewflow.scp.example/tasks?business_key=NB-TEST-1" in text
+    assert "voice of the child" not in text and "March 2024" not in text
+
+
+def test_a_retried_task_adds_one_letter_and_sends_one_email(services: Services,
+                                                           engine_documents: FakeEngineDocuments) -> None:
+    first = reviewer_commissioning.handle(task_for(reviewer_commissioning, variables()), services)
+    again = reviewer_commissioning.handle(task_for(reviewer_commissioning, variables()), services)
+    assert again == first
+    assert len(engine_documents.of_kind("commissioning_letter")) == 1
+    assert len(engine_documents.uploads()) == 1
+    assert len(outbox_mail(services.directory.outbox.parent)) == 1

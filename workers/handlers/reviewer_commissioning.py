@@ -1,0 +1,132 @@
+"""Commission the Independent Lead Reviewer (Regulations 2018, reg 12).
+
+Picks the first reviewer in the directory's pool who is available and has no conflict of interest —
+none of their `conflicts` is one of the case's agencies, the case's business key or reference, or a
+person recorded as involved in the case — so the business unit orders the pool by preference. Writes
+the commissioning letter (terms of reference, key lines of enquiry, the deadline 6 calendar months
+after the decision, independence, data protection, reg 14 monitoring) as a Markdown document of kind
+`commissioning_letter` in the case, and tells the reviewer and the business unit where to find it.
+
+Expects: case_reference, key_lines_of_enquiry, terms_of_reference, decision_date (agencies,
+review_period_start, review_period_end and panel_meetings when the case has them).
+Returns: lead_reviewer ({name, email}), commissioning_letter_id, final_report_due_on (YYYY-MM-DD).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import timekeeping
+from workers.handlers._case import case_keys, confidential_names, email_footer, key, plain_date, task_list_link
+from workers.runtime import Complete, ExternalTask, Incident
+from workers.services import Directory, Email, Reviewer, Services, digest, services_for
+
+TOPIC = "reviewer-commissioning"
+LOCK = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Input:
+    case_reference: str
+    key_lines_of_enquiry: list[str]
+    terms_of_reference: str
+    decision_date: date
+    agencies: list[str] = field(default_factory=list)
+    review_period_start: date | None = None
+    review_period_end: date | None = None
+    panel_meetings: list[date] = field(default_factory=list)
+
+
+def handle(task: ExternalTask[Input], services: Services | None) -> Complete:
+    s = services_for(services)
+    d, case = s.directory, task.input.case_reference
+    reviewer = choose_reviewer(d, case=case_keys(task, case), agencies=task.input.agencies)
+    due = timekeeping.to_date(timekeeping.calendar_months_after(task.input.decision_date, 6))
+    letter = commissioning_letter(task.input, d, reviewer, due, today=timekeeping.to_date(timekeeping.today()))
+    letter_id = s.documents.add(task.id, filename=f"commissioning-letter-{digest(task.activity_instance_id)}.md",
+                                content=letter.encode("utf-8"), content_type="text/markdown",
+                                kind="commissioning_letter")
+    task.extend_lock()
+    link = task_list_link(d, case)
+    s.mailer.send(Email(
+        to=(reviewer.email,), cc=tuple(d.business_unit_emails()), key=key(task, "commission", reviewer.id),
+        subject=f"Commission: Independent Lead Reviewer for case {case}",
+        text=(f"Dear {reviewer.name},\n\n{d.name} commissions you as Independent Lead Reviewer for the Local Child "
+              f"Safeguarding Practice Review of case {case}. The commissioning letter (document {letter_id}) sets "
+              f"out the terms of reference, the key lines of enquiry and the timetable; the final report is due by "
+              f"{plain_date(due)}.\n\nThe letter is in Reviewflow:\n{link}\n\nPlease confirm your independence and "
+              f"acceptance to the business unit.\n" + email_footer(d))),
+        forbidden=confidential_names(task))
+    task.logger.info("reviewer commissioned", extra={"reviewer_id": reviewer.id, "document_id": letter_id})
+    return Complete(lead_reviewer={"name": reviewer.name, "email": reviewer.email},
+                    commissioning_letter_id=letter_id, final_report_due_on=due.isoformat())
+
+
+def choose_reviewer(directory: Directory, *, case: tuple[str, ...], agencies: list[str]) -> Reviewer:
+    """The first available reviewer without a conflict of interest.
+
+    Raises: Incident when there is none (saying how many were unavailable or conflicted, not who).
+    """
+    involved = [p for p in directory.people if p.is_involved_in(case)]
+    terms = {*case, *(p.id for p in involved), *(p.name for p in involved), *(p.email for p in involved)}
+    for name in agencies:
+        agency = directory.agency(name)
+        terms |= {name, *((agency.id, agency.name, *agency.also_known_as) if agency else ())}
+    wanted = {" ".join(t.split()).casefold() for t in terms}
+    involved_emails = {p.email.casefold() for p in involved}
+    unavailable = conflicted = 0
+    for reviewer in directory.reviewers:
+        if not reviewer.available:
+            unavailable += 1
+        elif (any(" ".join(c.split()).casefold() in wanted for c in reviewer.conflicts)
+              or reviewer.email.casefold() in involved_emails):
+            conflicted += 1
+        else:
+            return reviewer
+    raise Incident(f"no Independent Lead Reviewer can be commissioned: of {len(directory.reviewers)} in the pool, "
+                   f"{unavailable} are unavailable and {conflicted} have a conflict of interest with this case. "
+                   f"Add or free a reviewer in {directory.source or 'the partnership directory'} and retry the task.")
+
+
+def commissioning_letter(i: Input, d: Directory, reviewer: Reviewer, due: date, *, today: date) -> str:
+    """The commissioning letter, in Markdown."""
+    draft_due = timekeeping.to_date(timekeeping.calendar_months_after(i.decision_date, 4))
+    lines = [
+        f"# Commissioning letter: Independent Lead Reviewer, case {i.case_reference}", "",
+        f"{d.name}, {plain_date(today)}", "",
+        f"To: {reviewer.name}", "",
+        "## The commission", "",
+        f"The safeguarding partners of {d.name} commission you to lead the Local Child Safeguarding Practice Review "
+        f"of case {i.case_reference} (Children Act 2004 s16F; Child Safeguarding Practice Review and Relevant Agency "
+        "(England) Regulations 2018, regulations 12 to 16). The review was decided on "
+        f"{plain_date(i.decision_date)}.", "",
+        "## Terms of reference", "", i.terms_of_reference.strip(), "",
+        "## Key lines of enquiry", "",
+        *(f"{n}. {' '.join(k.split())}" for n, k in enumerate(i.key_lines_of_enquiry, 1)), "",
+    ]
+    if i.review_period_start and i.review_period_end:
+        lines += ["## Period under review", "",
+                  f"From {plain_date(i.review_period_start)} to {plain_date(i.review_period_end)}.", ""]
+    lines += ["## Timetable", "",
+              f"- First draft report to the panel by {plain_date(draft_due)}.",
+              *(f"- Panel meeting {n}: {plain_date(m)}." for n, m in enumerate(i.panel_meetings, 1)),
+              f"- Final report by {plain_date(due)}: 6 calendar months from the decision.", "",
+              "The partners monitor the time taken and the quality of the review at regular intervals "
+              "(regulation 14). They may ask you, in writing, for specified information or a draft of the report.",
+              "",
+              "## Independence", "",
+              "Before you start, confirm in writing that you have had no involvement with the child, the family or "
+              "the case, and no role in the agencies' work with them that would compromise your independence. "
+              "Declare at once any conflict of interest that arises during the review.", "",
+              "## Confidentiality and data protection", "",
+              "You will receive special-category and criminal-offence personal data. Process it only for this review, "
+              "on the partners' instructions; keep it in Reviewflow and do not copy it elsewhere; refer to the child "
+              "as Child X and anonymise the report; tell the business unit at once of any data breach; return or "
+              "destroy any copies when the review ends.", "",
+              "## Publication", "",
+              "The partners publish the final report unless that is inappropriate, and then publish the improvements "
+              "to be made. Write the report so that it can be published: anonymised, with the learning and the "
+              "improvements needed set out against each key line of enquiry.", "",
+              f"Contact: {d.contact_email}", ""]
+    return "\n".join(lines)
