@@ -19,8 +19,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from workers.handlers import discover
-from workers.services import DirectoryError, Services
 from workers.runtime import EngineClient, HandlerDefinitionError, Worker, WorkerSettings
+from workers.services import DirectoryError, Services
 
 __all__ = ["add_arguments", "build_parser", "main", "run"]
 
