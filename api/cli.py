@@ -359,6 +359,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--instance", required=True, help="process instance id")
     audit.set_defaults(func=cmd_audit)
 
+    demo = sub.add_parser("demo", help="drive a fictional case down both paths of the pathway",
+                          description="Start a server with its workers on a fresh database under var/demo/, drive "
+                                      "one fictional case down the LCSPR path and one down Learning "
+                                      "Dissemination through the REST API, and print their timelines and "
+                                      "where each document landed.")
+    demo.set_defaults(func=lambda a, s: __import__("api.demo", fromlist=["main"]).main())
+
     deploy = sub.add_parser("deploy", help="deploy diagrams (and .json form schemas) to the database",
                             description="Deploy BPMN files, with the JSON Schema forms their user tasks name.")
     deploy.add_argument("files", nargs="+", metavar="FILE")

@@ -37,18 +37,21 @@ LANES = {   # candidate group -> (user id, role)
 
 
 class Demo:
-    def __init__(self, directory: Path | None = None, out=print) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, directory: Path | None = None, out=print, *,  # type: ignore[no-untyped-def]
+                 national_panel_url: str = "", website_url: str = "", root: Path = ROOT) -> None:
         self.out = out
+        self.root = root
         self.agencies = _agencies(directory)
+        self.national_panel_url, self.website_url = national_panel_url, website_url
         self.keys: dict[str, str] = {}
         self.counts: dict[str, int] = {}
         self.docs: dict[str, str] = {}
 
     # ---- set-up --------------------------------------------------------------------------------
     def start(self) -> None:
-        shutil.rmtree(ROOT, ignore_errors=True)
-        ROOT.mkdir(parents=True)
-        self.settings = ServerSettings(database_url=f"sqlite:///{ROOT / 'demo.db'}", site_dir=ROOT / "site",
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.root.mkdir(parents=True)
+        self.settings = ServerSettings(database_url=f"sqlite:///{self.root / 'demo.db'}", site_dir=self.root / "site",
                                        port=_free_port(), sqlite_synchronous="NORMAL")
         from api.app import create_app  # noqa: PLC0415
         from api.cli import EmbeddedWorkers, deploy_directory, open_database  # noqa: PLC0415
@@ -64,11 +67,30 @@ class Demo:
         self.thread.start()
         while not self.server.started:
             time.sleep(0.02)
-        self.workers = EmbeddedWorkers(self.settings, token=self.keys["demo-worker"], outbox=ROOT / "outbox")
+        from workers.runtime import WorkerSettings  # noqa: PLC0415
+        from workers.services import Services  # noqa: PLC0415
+        worker_settings = WorkerSettings(engine_url=f"{self.base}/engine-rest", token=self.keys["demo-worker"])
+        self.services = Services.from_settings(worker_settings, directory=self._directory_file())
+        self.workers = EmbeddedWorkers(self.settings, token=self.keys["demo-worker"], services=self.services)
         self.workers.start()
+
+    def _directory_file(self) -> Path:
+        """The example partnership, with its folders and site address moved under the demo's folder."""
+        text = Path("partnership.example.toml").read_text()
+        text = text.replace('outbox = "var/outbox"', f'outbox = "{self.root / "outbox"}"')
+        text = text.replace('site = "var/site"', f'site = "{self.root / "site"}"')
+        text = text.replace("http://127.0.0.1:8000/site/", f"{self.base}/site/")
+        if self.national_panel_url:
+            text = text.replace('[national_panel]\nurl = ""', f'[national_panel]\nurl = "{self.national_panel_url}"')
+        if self.website_url:
+            text = text.replace('[website]\nurl = ""', f'[website]\nurl = "{self.website_url}"')
+        path = self.root / "partnership.toml"
+        path.write_text(text)
+        return path
 
     def stop(self) -> None:
         self.workers.stop()
+        self.services.close()
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.db.dispose()
@@ -125,12 +147,16 @@ class Demo:
         return LANES[task["candidate_groups"][0]][0]
 
     def _let_workers_work(self, client: httpx.Client, instance_id: str) -> None:
-        deadline = time.monotonic() + 20
+        """Wait for the workers; a task waiting out a retry pause gets the clock moved on."""
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            got = client.get(f"/api/v1/instances/{instance_id}").json()
-            if not got["external_tasks"] or got["user_tasks"] or got["incidents"]:
-                return
-            time.sleep(0.05)
+            for _ in range(10):
+                got = client.get(f"/api/v1/instances/{instance_id}").json()
+                if not got["external_tasks"] or got["user_tasks"] or got["incidents"]:
+                    return
+                time.sleep(0.05)
+            if any(t["error_message"] for t in got["external_tasks"]):
+                engine.clock.advance(timedelta(seconds=30))
         raise RuntimeError(f"the workers did not finish {[t['topic'] for t in got['external_tasks']]}")
 
     def _panel_responds(self, client: httpx.Client, business_key: str) -> bool:
@@ -250,13 +276,14 @@ class Demo:
 
 
 def _agencies(directory: Path | None) -> list[str]:
-    for path in [p for p in (directory, Path("partnership.toml"), Path("partnership.example.toml")) if p]:
-        if path.exists():
-            data = tomllib.loads(path.read_text())
-            names = [a.get("id") or a.get("name") for a in data.get("agencies", [])]
-            if names:
-                return [n for n in names if n][:4]
-    return ["Police", "Health", "Education"]
+    """The statutory partners and the education service of the example partnership: agencies for
+    which the example has uninvolved senior managers and a reviewer without a conflict."""
+    path = directory or Path("partnership.example.toml")
+    data = tomllib.loads(path.read_text())
+    agencies = data.get("agencies", [])
+    chosen = [a["id"] for a in agencies if a.get("statutory_partner")]
+    chosen += [a["id"] for a in agencies if "education" in a["id"]][:1]
+    return chosen
 
 
 def _slug(text: str) -> str:

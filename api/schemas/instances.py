@@ -25,6 +25,7 @@ class UserTaskOut(BaseModel):
     assignee: str | None
     form_key: str | None
     priority: int
+    organisation: str | None = Field(description="whose request this is (e.g. the agency asked)")
     created_at: datetime
     claimed_at: datetime | None
 
