@@ -503,3 +503,35 @@ def test_a_case_runs_from_notification_to_a_closed_action_plan(db: engine.Databa
     else:
         assert v["briefing_document_id"] == "DOC-7MB" and done.count("draft_briefing") == 2
         assert "submit_imr" not in done
+
+
+def test_the_rapid_review_clock_reminds_on_working_days_10_and_15_and_escalates_on_16(
+        db: engine.Database, frozen: Any) -> None:
+    """SIN sent Friday 18 December 2026; 25 and 28 December and 1 January are bank holidays."""
+    actor = engine.Actor("tester", GROUPS)
+    engine.deploy(db, files=deploy_files(), actor=actor)
+    started = engine.start_instance(db, actor=actor, definition_key="rapid_review", business_key="SIN-DAYS")
+    engine.complete_user_task(db, actor=actor, task_id=started.user_tasks[0].id,
+                              variables=form_data("lcspr")["record_sin"]({}, 1))
+    expected = [(datetime(2027, 1, 6, 9, tzinfo=UTC), "reminder"),        # working day 10
+                (datetime(2027, 1, 13, 9, tzinfo=UTC), "reminder"),       # working day 15: the deadline
+                (datetime(2027, 1, 14, 9, tzinfo=UTC), "escalation")]     # working day 16: breached
+    notified: list[tuple[datetime, str]] = []
+    for due, _ in expected:
+        frozen.freeze(due - timedelta(minutes=1))
+        engine.fire_due_timers(db)
+        _send_notifications(db)                       # anything else due before (e.g. chases)
+        frozen.freeze(due + timedelta(minutes=1))
+        engine.fire_due_timers(db)
+        notified += [(due, kind) for kind in _send_notifications(db) if kind in ("reminder", "escalation")]
+    assert notified == expected
+
+
+def _send_notifications(db: engine.Database) -> list[str]:
+    """Act as the mailer: take every notification task waiting, return their kinds."""
+    kinds = []
+    for locked in engine.fetch_and_lock(db, worker_id="mailer", max_tasks=50, topics=[
+            engine.TopicRequest(name="notification", lock_duration_ms=60_000)]).tasks:
+        kinds.append(locked.task.extension_properties.get("kind", ""))
+        engine.complete_external_task(db, task_id=locked.task.id, worker_id="mailer")
+    return kinds

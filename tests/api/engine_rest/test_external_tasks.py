@@ -261,3 +261,23 @@ def test_a_worker_killed_mid_task_loses_it_when_the_lock_expires(db: engine.Data
     assert redelivered["id"] == task_id
     assert rest.post(f"/external-task/{task_id}/complete", json={"workerId": "rescuer"}).status_code == 204
     assert engine.get_instance(db, instance_id=started.id).status == "completed"
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)      # SQLite has no NOTIFY: one server only
+def test_a_long_poll_is_woken_by_another_processs_commit(db: engine.Database, deploy: Deployer,
+                                                         rest: httpx.Client, pg_schema: str) -> None:
+    from tests.conftest import pg_database
+    deploy("external_task.bpmn")
+    other = pg_database(pg_schema)              # another server's handle: its own signals, none shared
+    try:
+        timer = threading.Timer(0.5, lambda: engine.start_instance(other, actor=engine.Actor("bu"),
+                                                                   definition_key="external_task"))
+        began = time.monotonic()
+        timer.start()
+        tasks = fetch(rest, timeout=20_000)
+        elapsed = time.monotonic() - began
+    finally:
+        timer.join()
+        other.dispose()
+    assert len(tasks) == 1
+    assert elapsed < 10, "woken by PostgreSQL NOTIFY from the other handle, not by the 20 s timeout"
