@@ -121,10 +121,16 @@ class EmbeddedWorkers:
         self._services = services
         self._own_services: Any = None
         self._worker: Any = None
+        self._lock = threading.Lock()          # a stop that comes while starting waits, then stops
+        self._stopped = False
 
     def start(self) -> None:
-        if not self.handlers:
-            return
+        with self._lock:
+            if not self.handlers or self._stopped:
+                return
+            self._start()
+
+    def _start(self) -> None:
         from workers.runtime import EngineClient, Worker, WorkerSettings  # noqa: PLC0415
         host = "127.0.0.1" if self._settings.host in ("0.0.0.0", "::", "") else self._settings.host
         from workers.services import Services  # noqa: PLC0415
@@ -136,12 +142,14 @@ class EmbeddedWorkers:
         self._worker.start()
 
     def stop(self) -> None:
-        if self._worker is not None:
-            self._worker.stop()
-            self._worker = None
-        if self._own_services is not None:
-            self._own_services.close()
-            self._own_services = None
+        with self._lock:
+            self._stopped = True
+            if self._worker is not None:
+                self._worker.stop()
+                self._worker = None
+            if self._own_services is not None:
+                self._own_services.close()
+                self._own_services = None
 
 
 class _Server(uvicorn.Server):
