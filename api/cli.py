@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import functools
 import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -152,6 +154,18 @@ class EmbeddedWorkers:
                 self._own_services = None
 
 
+SHUTDOWN_LIMIT_S = 20.0
+
+
+def _exit_if_still_running(seconds: float) -> None:
+    """A graceful shutdown that has not finished in `seconds` is cut short: every command was
+    committed or rolled back already, so nothing is lost. The stacks go to stderr, for the record."""
+    time.sleep(seconds)
+    log.error("still shutting down after %.0f s: stopping now", seconds)
+    faulthandler.dump_traceback(all_threads=True)
+    os._exit(1)
+
+
 class _Server(uvicorn.Server):
     """Starts the embedded workers once listening; on SIGTERM stops them first (their last
     completions and unlocks go to this server), then stops serving. A second signal forces."""
@@ -167,7 +181,11 @@ class _Server(uvicorn.Server):
             threading.Thread(target=self._workers.start, name="embedded-workers", daemon=True).start()
 
     def handle_exit(self, sig: int, frame: Any) -> None:
+        if not self._stopping:
+            threading.Thread(target=_exit_if_still_running, args=(SHUTDOWN_LIMIT_S,), name="shutdown-watchdog",
+                             daemon=True).start()
         if self._stopping or self._workers is None:
+            self._stopping = True
             super().handle_exit(sig, frame)
             return
         self._stopping = True

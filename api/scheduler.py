@@ -31,6 +31,7 @@ class TimerScheduler:
         self._lock = threading.Lock()
         self.armed_for: datetime | None = None          # the due time (engine clock) it sleeps until
         self.fired = 0
+        self._stopped = False
 
     def start(self) -> None:
         self._scheduler.start()
@@ -38,13 +39,19 @@ class TimerScheduler:
         self.wake()
 
     def stop(self) -> None:
+        """No job is added once this has begun (a firing job re-arming itself while the scheduler
+        shuts down would wait for the scheduler's lock forever); then the running job finishes."""
         self._db.signals.unsubscribe(self._on_signal)
+        with self._lock:
+            self._stopped = True
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
 
     def wake(self) -> None:
         """Fire whatever is due now, then re-arm (tests call this after moving the clock)."""
-        self._scheduler.add_job(self._fire, DateTrigger(datetime.now(UTC)), id=JOB, replace_existing=True)
+        with self._lock:
+            if not self._stopped:
+                self._scheduler.add_job(self._fire, DateTrigger(datetime.now(UTC)), id=JOB, replace_existing=True)
 
     def _on_signal(self, channel: str, payload: str) -> None:
         if channel != engine.SIGNAL_TIMER:
@@ -81,6 +88,8 @@ class TimerScheduler:
     def _schedule(self, due: datetime | None) -> None:
         now = engine.clock.now()
         with self._lock:
+            if self._stopped:
+                return
             self.armed_for = due
             if due is None:
                 nap = LONGEST_NAP

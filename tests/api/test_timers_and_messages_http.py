@@ -93,8 +93,9 @@ def _admin_key(tmp: Path) -> str:
 def _serve(tmp: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "REVIEWFLOW_DATABASE_URL": f"sqlite:///{tmp / 'restart.db'}", "REVIEWFLOW_PORT": str(port),
            "REVIEWFLOW_BPMN_DIR": str(tmp / "bpmn"), "REVIEWFLOW_LOG_LEVEL": "WARNING"}
+    log = (tmp / f"serve-{port}-{time.monotonic_ns()}.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve"], env=env, cwd=Path(__file__).parents[2],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -118,7 +119,8 @@ def test_a_timer_due_while_the_server_was_down_fires_once_after_restart(tmp_path
                              headers=auth).json()
     finally:
         first.send_signal(signal.SIGTERM)
-        first.wait(timeout=20)
+        first.wait(timeout=40)
+    assert first.returncode == -signal.SIGTERM, "a graceful stop, not the watchdog's (exit 1) after 20 s"
     time.sleep(2.5)                                       # the timer comes due while nothing runs
     second = _serve(tmp_path, port)
     try:
@@ -134,6 +136,6 @@ def test_a_timer_due_while_the_server_was_down_fires_once_after_restart(tmp_path
         assert [e["kind"] for e in history].count("timer_fired") == 1
     finally:
         second.send_signal(signal.SIGTERM)
-        second.wait(timeout=20)
+        second.wait(timeout=40)
 
 
