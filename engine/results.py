@@ -21,10 +21,6 @@ class Actor:
     organisation: str | None = None          # set: sees only that organisation's tasks, no whole cases
     sees_all_cases: bool = True
 
-    @classmethod
-    def system(cls) -> Actor:
-        return cls("system")
-
 
 @dataclass(frozen=True)
 class DefinitionInfo:

@@ -15,7 +15,6 @@ import orjson
 import sqlalchemy as sa
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.exceptions import TaskNotFoundException as TaskNotFoundError
 from SpiffWorkflow.task import Task
 
 from engine import clock
@@ -34,7 +33,6 @@ from engine.results import Actor, InstanceInfo
 from engine.store import projection
 from engine.store.database import Database
 from engine.store.signals import EXTERNAL_TASK, TIMER, Signals
-from engine.store.specs import SpecCache
 from engine.store.tables import external_task, history_event, incident, instance, message_subscription, user_task
 
 log = logging.getLogger(__name__)
@@ -55,9 +53,8 @@ _update_instance = (instance.update()
 class Command:
     """One command on one instance, inside one transaction."""
 
-    def __init__(self, conn: sa.Connection, specs: SpecCache, actor: Actor, now: datetime,
-                 row: Any, workflow: BpmnWorkflow) -> None:
-        self.conn, self.specs, self.actor, self.now = conn, specs, actor, now
+    def __init__(self, conn: sa.Connection, actor: Actor, now: datetime, row: Any, workflow: BpmnWorkflow) -> None:
+        self.conn, self.actor, self.now = conn, actor, now
         self.organisation_variable: str | None = None
         self.row = row
         self.instance_id: str = row.id
@@ -103,11 +100,6 @@ class Command:
     def new_topics(self) -> list[str]:
         return [r["topic"] for r in self.new_rows.get("external_task", [])]
 
-    def task(self, task_id: str) -> Task | None:
-        try:
-            return self.workflow.get_task_from_id(uuid.UUID(task_id))
-        except (ValueError, TaskNotFoundError):
-            return None
 
 
 def check_variables(variables: Mapping[str, Any]) -> dict[str, Any]:
@@ -353,7 +345,7 @@ def instance_command(db: Database, *, actor: Actor, instance_id: str | None = No
         if task_row is not None and not db.is_sqlite:
             task_row = find_task(conn, task_id, task_kind)  # type: ignore[arg-type]  # re-read under the lock
         wf = state.loads(row.state, row.state_format, db.specs.get)
-        cmd = Command(conn, db.specs, actor, clock.now(), row, wf)
+        cmd = Command(conn, actor, clock.now(), row, wf)
         cmd.organisation_variable = db.organisation_variable
         cmd.task_row = task_row
         yield cmd
@@ -427,7 +419,7 @@ def new_instance_command(db: Database, *, actor: Actor, business_key: str | None
         if prepare is not None:
             prepare(wf)
         row = _NewRow(str(uuid.uuid4()), definition_id, definition_key, business_key)
-        cmd = Command(conn, db.specs, actor, clock.now(), row, wf)
+        cmd = Command(conn, actor, clock.now(), row, wf)
         cmd.organisation_variable = db.organisation_variable
         yield cmd
         if cmd.run_engine:
