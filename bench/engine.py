@@ -37,7 +37,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -55,6 +54,7 @@ from lxml import etree
 from SpiffWorkflow.util.task import TaskState
 
 import engine
+from bench._common import free_port, percentile, process_cpu_seconds
 from engine.bpmn import state
 from engine.bpmn.parser import SAFE_XML, ReviewflowParser
 from engine.store.specs import build_specs
@@ -117,14 +117,6 @@ class Result:
 
 # --------------------------------------------------------------------------------------------------
 # small helpers
-
-def percentile(sorted_values: list[float], pct: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), round(pct / 100 * len(sorted_values) + 0.5)))
-    return sorted_values[rank - 1]
-
 
 def latency_summary(samples_s: list[float]) -> dict[str, float]:
     ordered = sorted(samples_s)
@@ -226,21 +218,6 @@ def bench_engine(instances: int, synchronous: str) -> Result:
 
 # --------------------------------------------------------------------------------------------------
 # 3. the HTTP path: the real server in a subprocess
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def process_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of another process (Linux /proc); None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
 
 class Server:
     """`reviewflow serve` in a subprocess over a fresh SQLite file in `directory`; stopped by its pid.

@@ -52,7 +52,6 @@ import platform
 import queue
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -68,6 +67,7 @@ from typing import Any
 import httpx
 
 import engine
+from bench._common import free_port, percentile, process_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 DIAGRAM = ROOT / "tests" / "data" / "bpmn" / "race_task.bpmn"
@@ -96,34 +96,11 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def percentile(sorted_values: list[float], pct: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), round(pct / 100 * len(sorted_values) + 0.5)))
-    return sorted_values[rank - 1]
-
-
 def summary_ms(samples_s: list[float]) -> dict[str, float]:
     ordered = sorted(samples_s)
     return {"n": len(ordered), "p50": percentile(ordered, 50) * 1000, "p90": percentile(ordered, 90) * 1000,
             "p99": percentile(ordered, 99) * 1000, "max": (ordered[-1] * 1000) if ordered else float("nan"),
             "min": (ordered[0] * 1000) if ordered else float("nan")}
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def process_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of another process (Linux /proc); None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -51,7 +51,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -67,6 +66,7 @@ from typing import Any
 import httpx
 
 import engine
+from bench._common import free_port, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE_DIAGRAM = ROOT / "tests" / "data" / "bpmn" / "one_user_task.bpmn"
@@ -200,12 +200,6 @@ def file_states(paths: list[Path]) -> dict[str, tuple[int, int] | None]:
 
 # --------------------------------------------------------------------------------------------------
 # the server subprocess
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 def reviewflow_command() -> list[str]:
     """`reviewflow` as `.venv/bin/reviewflow` runs it (`api.cli.main`), spelled `python -m api.cli` with
@@ -573,14 +567,6 @@ def probe_blocks(client: httpx.Client, target_id: str, samples: Samples, request
             probe(client, target_id, scratch)
         for _ in range(requests):
             probe(client, target_id, samples)
-
-
-def percentile(sorted_values: list[float], pct: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), round(pct / 100 * len(sorted_values) + 0.5)))
-    return sorted_values[rank - 1]
 
 
 def summary_ms(samples_s: list[float]) -> dict[str, float]:
