@@ -54,7 +54,7 @@ from lxml import etree
 from SpiffWorkflow.util.task import TaskState
 
 import engine
-from bench._common import free_port, percentile, process_cpu_seconds
+from bench._common import BenchError, free_port, log_tail, percentile, process_cpu_seconds, stop_process, wait_ready
 from engine.bpmn import state
 from engine.bpmn.parser import SAFE_XML, ReviewflowParser
 from engine.store.specs import build_specs
@@ -79,9 +79,6 @@ SERVER_STOP_TIMEOUT_S = 10.0
 REQUEST_TIMEOUT_S = 10.0
 MAX_PAIRS_PER_CLIENT_SECOND = 5_000      # count bound on every load loop, far above any real rate
 
-
-class BenchError(RuntimeError):
-    """The system under test misbehaved (wrong status, instance not completed, server died)."""
 
 
 @dataclass
@@ -270,21 +267,7 @@ class Server:
 
     def _wait_ready(self) -> None:
         assert self.proc is not None
-        poll_s = 0.05
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        with httpx.Client(base_url=self.base_url, timeout=1.0) as client:
-            for _ in range(int(SERVER_START_TIMEOUT_S / poll_s) + 1):
-                if self.proc.poll() is not None:
-                    raise BenchError(f"server exited with {self.proc.returncode}:\n{self.log_tail()}")
-                try:
-                    if client.get("/api/v1/health").status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(poll_s)
-        raise BenchError(f"server not ready after {SERVER_START_TIMEOUT_S:.0f} s:\n{self.log_tail()}")
+        wait_ready(self.proc, self.base_url, SERVER_START_TIMEOUT_S, 0.05, log=self.log_tail)
 
     def cpu_seconds(self) -> float | None:
         return process_cpu_seconds(self.proc.pid) if self.proc is not None else None
@@ -292,20 +275,10 @@ class Server:
     def stop(self) -> None:
         """A signal uvicorn shuts down cleanly on, SIGKILL if it hangs. Under cProfile, SIGINT: uvicorn
         re-raises the signal it caught, and only KeyboardInterrupt lets cProfile write its file."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGINT if self.profile_to is not None else signal.SIGTERM)
-        try:
-            self.proc.wait(SERVER_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(SERVER_STOP_TIMEOUT_S)
+        stop_process(self.proc, SERVER_STOP_TIMEOUT_S, signal.SIGINT if self.profile_to is not None else signal.SIGTERM)
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no server log)"
+        return log_tail(self.log_path, lines)
 
 
 @contextmanager

@@ -67,7 +67,7 @@ from typing import Any
 import httpx
 
 import engine
-from bench._common import free_port, percentile, process_cpu_seconds
+from bench._common import BenchError, free_port, log_tail, percentile, process_cpu_seconds, stop_process, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 DIAGRAM = ROOT / "tests" / "data" / "bpmn" / "race_task.bpmn"
@@ -87,9 +87,6 @@ HANDOFF_TIMEOUT_S = 15.0                 # a started task not handed off by then
 PRECREATE_CLIENTS = 4
 MAX_REQUESTS_PER_SECOND = 5_000          # count bound on the time-bounded loops, far above any real rate
 
-
-class BenchError(RuntimeError):
-    """The system under test misbehaved (wrong status, task lost or doubled, server died)."""
 
 
 def log(message: str) -> None:
@@ -162,21 +159,7 @@ class Server:
 
     def _wait_ready(self) -> None:
         assert self.proc is not None
-        poll_s = 0.05
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        with self.client(timeout=1.0) as client:
-            for _ in range(int(SERVER_START_TIMEOUT_S / poll_s) + 1):
-                if self.proc.poll() is not None:
-                    raise BenchError(f"server exited with {self.proc.returncode}")
-                try:
-                    if client.get("/api/v1/health").status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(poll_s)
-        raise BenchError(f"server not ready after {SERVER_START_TIMEOUT_S:.0f} s")
+        wait_ready(self.proc, self.base_url, SERVER_START_TIMEOUT_S, 0.05)
 
     def client(self, headers: dict[str, str] | None = None, timeout: float = REQUEST_TIMEOUT_S) -> httpx.Client:
         """A client of this server only (trust_env=False: no proxy from the environment)."""
@@ -190,20 +173,10 @@ class Server:
         return process_cpu_seconds(self.proc.pid) if self.proc is not None else None
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(SERVER_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(SERVER_STOP_TIMEOUT_S)
+        stop_process(self.proc, SERVER_STOP_TIMEOUT_S, signal.SIGTERM)
 
     def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no server log)"
+        return log_tail(self.log_path, lines)
 
 
 @contextmanager

@@ -66,7 +66,7 @@ from typing import Any
 import httpx
 
 import engine
-from bench._common import free_port, percentile
+from bench._common import BenchError, free_port, log_tail, percentile, stop_process, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE_DIAGRAM = ROOT / "tests" / "data" / "bpmn" / "one_user_task.bpmn"
@@ -123,9 +123,6 @@ LOAD_TIMEOUT_S = 1800.0            # the direct load gives up after this long
 PAGE = 200                         # the API's largest page
 SAMPLE_GETS = 50                   # waiting instances read one by one over the API
 
-
-class BenchError(RuntimeError):
-    """The system under test misbehaved (wrong status, timer fired, server died)."""
 
 
 def log(message: str) -> None:
@@ -248,20 +245,7 @@ class Server:
 
     def _wait_ready(self) -> None:
         assert self.proc is not None
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        with httpx.Client(base_url=self.base_url, timeout=1.0) as client:
-            for _ in range(int(SERVER_START_TIMEOUT_S / READY_POLL_S) + 1):
-                if self.proc.poll() is not None:
-                    raise BenchError(f"server exited with {self.proc.returncode}:\n{self.log_tail()}")
-                try:
-                    if client.get("/api/v1/health").status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(READY_POLL_S)
-        raise BenchError(f"server not ready after {SERVER_START_TIMEOUT_S:.0f} s:\n{self.log_tail()}")
+        wait_ready(self.proc, self.base_url, SERVER_START_TIMEOUT_S, READY_POLL_S, log=self.log_tail)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -280,20 +264,10 @@ class Server:
 
     def stop(self) -> None:
         """SIGTERM to our pid (uvicorn shuts down cleanly), SIGKILL if it hangs."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(SERVER_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(SERVER_STOP_TIMEOUT_S)
+        stop_process(self.proc, SERVER_STOP_TIMEOUT_S, signal.SIGTERM)
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:]) or "(empty log)"
-        except OSError:
-            return "(no server log)"
+        return log_tail(self.log_path, lines)
 
 
 @contextmanager
