@@ -133,10 +133,15 @@ def _locked_row(conn: sa.Connection, db: Database, task_id: str, worker_id: str)
         raise TaskNotFound(f"External task with id {task_id} does not exist")
     lock_instance(conn, db, owner.instance_id)
     row = conn.execute(sa.select(external_task).where(external_task.c.id == task_id)).one()
+    _require_holder(row, task_id, worker_id)
+    return row
+
+
+def _require_holder(row: Any, task_id: str, worker_id: str) -> None:
+    """Only the worker holding the lock may report on a task (Camunda compares the worker id only)."""
     if row.worker_id != worker_id:
         holder = f"It is locked by worker '{row.worker_id}'." if row.worker_id else "It is not locked."
-        raise LockedByAnotherWorker(f"External task {task_id} cannot be completed by worker '{worker_id}'. {holder}")
-    return row
+        raise LockedByAnotherWorker(f"External task {task_id} cannot be reported by worker '{worker_id}'. {holder}")
 
 
 def complete_external_task(db: Database, *, task_id: str, worker_id: str,
@@ -150,11 +155,7 @@ def complete_external_task(db: Database, *, task_id: str, worker_id: str,
     data = check_variables({**(local_variables or {}), **(variables or {})})
     actor = Actor(f"worker:{worker_id}")
     with instance_command(db, actor=actor, task_id=task_id, task_kind="external") as cmd:
-        row = cmd.conn.execute(sa.select(external_task.c.worker_id).where(external_task.c.id == task_id)).one()
-        if row.worker_id != worker_id:
-            holder = f"It is locked by worker '{row.worker_id}'." if row.worker_id else "It is not locked."
-            raise LockedByAnotherWorker(
-                f"External task {task_id} cannot be completed by worker '{worker_id}'. {holder}")
+        _require_holder(cmd.task_row, task_id, worker_id)
         task = cmd.external_task(task_id)
         task.data.update(data)
         task.complete()
@@ -207,11 +208,8 @@ def handle_bpmn_error(db: Database, *, task_id: str, worker_id: str, error_code:
     data = check_variables(variables or {})
     actor = Actor(f"worker:{worker_id}")
     with instance_command(db, actor=actor, task_id=task_id, task_kind="external") as cmd:
-        row = cmd.conn.execute(sa.select(external_task).where(external_task.c.id == task_id)).one()
-        if row.worker_id != worker_id:
-            holder = f"It is locked by worker '{row.worker_id}'." if row.worker_id else "It is not locked."
-            raise LockedByAnotherWorker(
-                f"External task {task_id} cannot be reported by worker '{worker_id}'. {holder}")
+        row = cmd.task_row
+        _require_holder(row, task_id, worker_id)
         task = cmd.external_task(task_id)
         event = BpmnEvent(ErrorEventDefinition(error_code, code=error_code), payload=data)
         caught = False

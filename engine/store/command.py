@@ -310,7 +310,8 @@ def lock_instance(conn: sa.Connection, db: Database, instance_id: str, *, skip_l
 
 _user_task_owner = sa.select(user_task.c.instance_id, user_task.c.assignee).where(
     user_task.c.id == sa.bindparam("id"))
-_external_task_owner = sa.select(external_task.c.instance_id).where(external_task.c.id == sa.bindparam("id"))
+_external_task_owner = sa.select(external_task.c.instance_id, external_task.c.worker_id,
+                                 external_task.c.activity_id).where(external_task.c.id == sa.bindparam("id"))
 _task_seen = sa.select(history_event.c.instance_id).where(history_event.c.task_id == sa.bindparam("id")).limit(1)
 
 
