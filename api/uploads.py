@@ -10,9 +10,8 @@ import engine
 MAX_FILES = 50
 
 
-async def read_deploy_files(request: Request, filename: str | None,
-                            field_names: tuple[str, ...] | None = None) -> list[engine.DeployFile]:
-    """Every uploaded file (any form field, or only `field_names`), or the raw body as one file.
+async def read_deploy_files(request: Request, filename: str | None) -> list[engine.DeployFile]:
+    """Every uploaded file (whatever its form field), or the raw body as one file.
 
     Raises: Invalid when there is nothing to deploy.
     """
@@ -21,7 +20,7 @@ async def read_deploy_files(request: Request, filename: str | None,
     if content_type.startswith("multipart/form-data"):
         form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES * 2)
         for name, value in form.multi_items():
-            if isinstance(value, UploadFile) and (field_names is None or name in field_names):
+            if isinstance(value, UploadFile):
                 files.append(engine.DeployFile(value.filename or name, await value.read()))
     else:
         body = await request.body()

@@ -170,9 +170,8 @@ def test_incidents_can_be_listed_and_retried(client: httpx.Client) -> None:
     assert client.post(f"/api/v1/incidents/{incident['id']}/retry").status_code == 400   # already resolved
 
 
-def test_health_and_openapi(client: httpx.Client) -> None:
-    assert client.get("/api/v1/health").json() == {"status": "ok", "database": {"ok": True, "dialect": client.get(
-        "/api/v1/health").json()["database"]["dialect"]}}
+def test_health_and_openapi(db: engine.Database, client: httpx.Client) -> None:
+    assert client.get("/api/v1/health").json() == {"status": "ok", "database": {"ok": True, "dialect": db.dialect}}
     spec = client.get("/openapi.json").json()
     operations = [op for path in spec["paths"].values() for op in path.values()]
     native = [op for p, item in spec["paths"].items() if p.startswith("/api/v1") for op in item.values()]
