@@ -28,6 +28,7 @@ from engine.store.command import (
     lock_instance,
     open_incident_row,
     resolve_incident_rows,
+    resolve_incidents,
 )
 from engine.store.database import Database
 from engine.store.signals import EXTERNAL_TASK, Signals
@@ -162,8 +163,7 @@ def complete_external_task(db: Database, *, task_id: str, worker_id: str,
         cmd.finished_tasks.add(task_id)
         cmd.record("external_task_completed", task_id=task_id, activity_id=task.task_spec.bpmn_id,
                    worker_id=worker_id)
-        resolve_incident_rows(cmd.conn, instance_id=cmd.instance_id, task_id=task_id, actor=actor.id,
-                              now=cmd.now, reason="completed", events=cmd.events)
+        resolve_incidents(cmd, reason="completed", task_id=task_id)
 
 
 def handle_failure(db: Database, *, task_id: str, worker_id: str, error_message: str | None,

@@ -41,13 +41,42 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 MAX_ENGINE_ROUNDS = 100
 MAX_VARIABLES_BYTES = 1024 * 1024
 
-_lock_instance = (sa.select(instance.c.id, instance.c.definition_id, instance.c.definition_key,
-                            instance.c.business_key, instance.c.status, instance.c.state,
-                            instance.c.state_format, instance.c.version, instance.c.variables,
-                            instance.c.started_at, instance.c.started_by, instance.c.next_timer_at)
-                  .where(instance.c.id == sa.bindparam("id")))
+_INSTANCE_COLUMNS = (instance.c.id, instance.c.definition_id, instance.c.definition_key, instance.c.business_key,
+                     instance.c.status, instance.c.state, instance.c.state_format, instance.c.version,
+                     instance.c.variables, instance.c.started_at, instance.c.started_by, instance.c.next_timer_at)
+# SQLite only (one writer at a time, so the answer cannot go stale before the commit): whether the
+# instance has open incidents, read with the row. On PostgreSQL a statement waiting on FOR UPDATE
+# would evaluate it on its old snapshot, so there the incident table is read after the lock instead.
+_has_incidents = sa.exists().where(incident.c.instance_id == instance.c.id,
+                                   incident.c.resolved_at.is_(None)).label("has_incidents")
+_lock_instance = sa.select(*_INSTANCE_COLUMNS).where(instance.c.id == sa.bindparam("id"))
+_lock_instance_sqlite = sa.select(*_INSTANCE_COLUMNS, _has_incidents).where(instance.c.id == sa.bindparam("id"))
+# SQLite: the open task and its instance in one statement (the writer lock is already held)
+_user_task_and_instance = (sa.select(*_INSTANCE_COLUMNS, _has_incidents, user_task.c.instance_id,
+                                     user_task.c.assignee)
+                           .join_from(user_task, instance, instance.c.id == user_task.c.instance_id)
+                           .where(user_task.c.id == sa.bindparam("id")))
+_external_task_and_instance = (sa.select(*_INSTANCE_COLUMNS, _has_incidents, external_task.c.instance_id,
+                                         external_task.c.worker_id, external_task.c.activity_id)
+                               .join_from(external_task, instance, instance.c.id == external_task.c.instance_id)
+                               .where(external_task.c.id == sa.bindparam("id")))
 _update_instance = (instance.update()
                     .where(instance.c.id == sa.bindparam("b_id"), instance.c.version == sa.bindparam("b_version")))
+_insert_instance = instance.insert()
+_insert_history = history_event.insert()
+_insert_incident = incident.insert()
+_open_incidents_for_update = sa.select(incident.c.id, incident.c.task_id, incident.c.activity_id).where(
+    incident.c.instance_id == sa.bindparam("instance_id"), incident.c.resolved_at.is_(None))
+_open_incidents_of_task = _open_incidents_for_update.where(incident.c.task_id == sa.bindparam("task_id"))
+_resolve_incident = (incident.update().where(incident.c.id == sa.bindparam("b_id"))
+                     .values(resolved_at=sa.bindparam("b_at"), resolved_by=sa.bindparam("b_by")))
+_insert_row = {t.name: t.insert() for t in (user_task, external_task, message_subscription)}
+_delete_by_id = {t.name: t.delete().where(t.c.id == sa.bindparam("b_id")) for t in (user_task, external_task)}
+_select_by_ids = {t.name: sa.select(t).where(t.c.id.in_(sa.bindparam("ids", expanding=True)))
+                  for t in (user_task, external_task)}
+_delete_subscription = message_subscription.delete().where(
+    message_subscription.c.task_id == sa.bindparam("b_task_id"),
+    message_subscription.c.message_name == sa.bindparam("b_name"))
 
 
 class Command:
@@ -91,6 +120,12 @@ class Command:
         if task is None:
             raise TaskNotFound(f"external task {task_id} does not exist or is no longer active")
         return task
+
+    @property
+    def may_have_incidents(self) -> bool:
+        """Open incidents may exist: the locked row said so (or could not tell), or this command opened one."""
+        return (bool(getattr(self.row, "has_incidents", True))
+                or any(e["kind"] == "incident_opened" for e in self.events))
 
     def timer_moved(self) -> bool:
         """A timer now comes due at a moment the scheduler may not know yet."""
@@ -168,7 +203,7 @@ def save(cmd: Command) -> None:
         values.update(status=status, ended_at=now, end_reason=cmd.end_reason)
     cmd.written = values
     if cmd.row.version == 0:
-        conn.execute(instance.insert(), [{
+        conn.execute(_insert_instance, [{
             "id": cmd.instance_id, "definition_id": cmd.definition_id, "definition_key": cmd.row.definition_key,
             "business_key": cmd.row.business_key, "status": "active", "ended_at": None, "end_reason": None,
             "state_format": state.STATE_FORMAT, "started_at": now, "started_by": cmd.actor.id, **values}])
@@ -197,7 +232,7 @@ def save(cmd: Command) -> None:
     if ended:
         resolve_incidents(cmd, reason=f"instance {status}")
     if cmd.events:
-        conn.execute(history_event.insert(), cmd.events)
+        conn.execute(_insert_history, cmd.events)
     if topics := cmd.new_topics():
         Signals.notify_in_transaction(conn, EXTERNAL_TASK, topics)
     if cmd.timer_moved():
@@ -220,10 +255,9 @@ def _sync_subscriptions(cmd: Command, before: dict[tuple[str, str], Task],
            for key, t in after.items() if key not in before]
     gone = [key for key in before if key not in after]
     if new:
-        cmd.conn.execute(message_subscription.insert(), new)
-    for task_id, name in gone:
-        cmd.conn.execute(message_subscription.delete().where(message_subscription.c.task_id == task_id,
-                                                             message_subscription.c.message_name == name))
+        cmd.conn.execute(_insert_row["message_subscription"], new)
+    if gone:
+        cmd.conn.execute(_delete_subscription, [{"b_task_id": task_id, "b_name": name} for task_id, name in gone])
 
 
 def _sync(cmd: Command, common: dict[str, Any], before: dict[str, Task], after: dict[str, Task],
@@ -234,12 +268,12 @@ def _sync(cmd: Command, common: dict[str, Any], before: dict[str, Task], after: 
     gone = [tid for tid in before if tid not in after]
     cmd.new_rows[noun] = new
     if new:
-        cmd.conn.execute(table.insert(), new)
+        cmd.conn.execute(_insert_row[table.name], new)
         for r in new:
             cmd.record(f"{noun}_created", task_id=r["id"], activity_id=r["activity_id"],
                        name=r.get("name"), topic=r.get("topic"))
     if gone:
-        cmd.conn.execute(table.delete().where(table.c.id.in_(gone)))
+        cmd.conn.execute(_delete_by_id[table.name], [{"b_id": tid} for tid in gone])
         for tid in gone:
             if tid not in cmd.finished_tasks:
                 cmd.record(f"{noun}_cancelled", task_id=tid, activity_id=before[tid].task_spec.bpmn_id)
@@ -255,7 +289,7 @@ def _error_message(task: Task) -> str:
 def open_incident_row(conn: sa.Connection, *, instance_id: str, task_id: str, activity_id: str, type_: str,
                       message: str, now: datetime, actor: str, events: list[dict[str, Any]]) -> str:
     incident_id = str(uuid.uuid4())
-    conn.execute(incident.insert(), [{"id": incident_id, "instance_id": instance_id, "task_id": task_id,
+    conn.execute(_insert_incident, [{"id": incident_id, "instance_id": instance_id, "task_id": task_id,
                                       "activity_id": activity_id, "type": type_, "message": message,
                                       "created_at": now}])
     events.append({"instance_id": instance_id, "at": now, "kind": "incident_opened", "actor": actor,
@@ -266,14 +300,12 @@ def open_incident_row(conn: sa.Connection, *, instance_id: str, task_id: str, ac
 
 def resolve_incident_rows(conn: sa.Connection, *, instance_id: str, actor: str, now: datetime, reason: str,
                           events: list[dict[str, Any]], task_id: str | None = None) -> None:
-    query = sa.select(incident.c.id, incident.c.task_id, incident.c.activity_id).where(
-        incident.c.instance_id == instance_id, incident.c.resolved_at.is_(None))
-    if task_id is not None:
-        query = query.where(incident.c.task_id == task_id)
-    rows = conn.execute(query).all()
+    if task_id is None:
+        rows = conn.execute(_open_incidents_for_update, {"instance_id": instance_id}).all()
+    else:
+        rows = conn.execute(_open_incidents_of_task, {"instance_id": instance_id, "task_id": task_id}).all()
     if rows:
-        conn.execute(incident.update().where(incident.c.id.in_([r.id for r in rows]))
-                     .values(resolved_at=now, resolved_by=actor))
+        conn.execute(_resolve_incident, [{"b_id": r.id, "b_at": now, "b_by": actor} for r in rows])
         events.extend({"instance_id": instance_id, "at": now, "kind": "incident_resolved", "actor": actor,
                        "task_id": r.task_id, "activity_id": r.activity_id,
                        "details": {"incident_id": r.id, "reason": reason}} for r in rows)
@@ -285,6 +317,8 @@ def open_incident(cmd: Command, *, task_id: str, activity_id: str, type_: str, m
 
 
 def resolve_incidents(cmd: Command, *, reason: str, task_id: str | None = None) -> None:
+    if not cmd.may_have_incidents:
+        return
     resolve_incident_rows(cmd.conn, instance_id=cmd.instance_id, actor=cmd.actor.id, now=cmd.now, reason=reason,
                           events=cmd.events, task_id=task_id)
 
@@ -295,7 +329,7 @@ class RowLocked(Exception):
 
 def lock_instance(conn: sa.Connection, db: Database, instance_id: str, *, skip_locked: bool = False) -> Any:
     if db.is_sqlite:
-        query = _lock_instance
+        query = _lock_instance_sqlite
     else:
         query = _lock_instance.with_for_update(skip_locked=skip_locked)
     row = conn.execute(query, {"id": instance_id}).one_or_none()
@@ -333,11 +367,16 @@ def instance_command(db: Database, *, actor: Actor, instance_id: str | None = No
     """Lock the instance (named, or owning the open task `task_id`), load its state, let the caller
     apply one change, run, save — one transaction."""
     with db.write() as conn:
-        task_row = None
-        if instance_id is None:
-            task_row = find_task(conn, task_id, task_kind)  # type: ignore[arg-type]
-            instance_id = task_row.instance_id
-        row = lock_instance(conn, db, instance_id, skip_locked=skip_locked)
+        task_row = row = None
+        if instance_id is None and db.is_sqlite:
+            row = task_row = conn.execute(_user_task_and_instance if task_kind == "user"
+                                          else _external_task_and_instance, {"id": task_id}).one_or_none()
+        if row is None:
+            if instance_id is None:
+                task_row = find_task(conn, task_id, task_kind)  # type: ignore[arg-type]
+                instance_id = task_row.instance_id
+            row = lock_instance(conn, db, instance_id, skip_locked=skip_locked)
+        instance_id = row.id
         if require_active and row.status != "active":
             if task_id is not None:
                 raise (TaskNotOpen if task_kind == "user" else TaskNotFound)(
@@ -374,9 +413,9 @@ def _result(cmd: Command) -> InstanceInfo:
                            for r in cmd.new_rows.get(noun, [])]
         kept = [tid for tid in still_open if tid not in {r.id for r in rows}]
         if kept:
-            rows += cmd.conn.execute(sa.select(table).where(table.c.id.in_(kept))).all()
+            rows += cmd.conn.execute(_select_by_ids[table.name], {"ids": kept}).all()
         tasks[noun] = sorted(rows, key=lambda r: (aware(r.created_at), r.id))
-    incidents = [] if row.version == 0 and not cmd.after.errors else [
+    incidents = [] if not cmd.may_have_incidents else [
         incident_info(r) for r in cmd.conn.execute(_open_incidents, {"id": cmd.instance_id})]
     started = getattr(row, "started_at", None)
     return InstanceInfo(
@@ -395,6 +434,7 @@ class _NewRow:
     def __init__(self, instance_id: str, definition_id: str, definition_key: str, business_key: str | None):
         self.id, self.definition_id, self.definition_key = instance_id, definition_id, definition_key
         self.business_key, self.version, self.status, self.variables = business_key, 0, "active", {}
+        self.has_incidents = False
 
 
 class NotClaimed(Exception):

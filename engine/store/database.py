@@ -49,6 +49,7 @@ class Database:
         self._write_lock: threading.Lock | None = threading.Lock() if self.is_sqlite else None
         self._busy_timeout_ms = busy_timeout_ms
         self._relaxed_engine: sa.Engine | None = None
+        self._writers: dict[int, sa.Connection] = {}           # SQLite: one open connection per engine
         if self.is_sqlite:
             self._configure_sqlite(self.engine, sqlite_synchronous.upper(), busy_timeout_ms)
         from engine.store.signals import Signals  # noqa: PLC0415
@@ -74,16 +75,34 @@ class Database:
         @event.listens_for(engine, "begin")
         def _on_begin(conn: sa.Connection) -> None:
             write = conn.get_execution_options().get("rf_write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")  # type: ignore[union-attr]
 
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """One write transaction: commits on exit, rolls back on any exception."""
-        with self._write_lock or nullcontext():
-            with self.engine.connect() as conn:
-                conn = conn.execution_options(rf_write=True)
-                with conn.begin():
-                    yield conn
+        if self._write_lock is None:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        with self._write_lock, self._writer_transaction(self.engine) as conn:
+            yield conn
+
+    @contextmanager
+    def _writer_transaction(self, engine: sa.Engine) -> Iterator[sa.Connection]:
+        """SQLite, under the writer lock: a transaction on the one connection kept open for writing
+        (no pool check-out, reset and check-in per command). A connection left unusable by a failure
+        is closed and replaced on the next write."""
+        conn = self._writers.get(id(engine))
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._writers[id(engine)] = engine.connect().execution_options(rf_write=True)
+        try:
+            with conn.begin():
+                yield conn
+        except BaseException:
+            if conn.invalidated or conn.in_transaction():
+                self._writers.pop(id(engine), None)
+                conn.close()
+            raise
 
     @contextmanager
     def write_relaxed(self) -> Iterator[sa.Connection]:
@@ -98,11 +117,8 @@ class Database:
         if self._relaxed_engine is None:
             self._relaxed_engine = sa.create_engine(self.url, connect_args={"check_same_thread": False})
             self._configure_sqlite(self._relaxed_engine, "NORMAL", self._busy_timeout_ms)
-        with self._write_lock or nullcontext():
-            with self._relaxed_engine.connect() as conn:
-                conn = conn.execution_options(rf_write=True)
-                with conn.begin():
-                    yield conn
+        with self._write_lock or nullcontext(), self._writer_transaction(self._relaxed_engine) as conn:
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -125,6 +141,10 @@ class Database:
 
     def dispose(self) -> None:
         self.signals.close()
+        with self._write_lock or nullcontext():
+            for conn in self._writers.values():
+                conn.close()
+            self._writers.clear()
         self.engine.dispose()
         if self._relaxed_engine is not None:
             self._relaxed_engine.dispose()
