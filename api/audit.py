@@ -3,7 +3,9 @@ trail (who, when, what, from where, with what outcome), before the answer leaves
 cannot be written, the caller gets a 500 rather than an unrecorded answer.
 
 A plain ASGI middleware: it holds back the response's start until the entry is written, without
-the extra task and streams of Starlette's BaseHTTPMiddleware.
+the extra task and streams of Starlette's BaseHTTPMiddleware. A change's entry is written inside
+the change's own transaction on SQLite (engine.AuditNote): the two commit together, and the answer
+needs no second commit unless it differs from what the entry says.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ UNAUDITED = ("/api/v1/health", "/site/", "/site")
 _FAILED = orjson.dumps(error_body("audit_unavailable", "the audit trail could not be written"))
 
 
+CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 class AuditTrail:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -33,6 +38,10 @@ class AuditTrail:
         if scope["type"] != "http" or scope.get("method") == "OPTIONS" or path.startswith(UNAUDITED):
             await self.app(scope, receive, send)
             return
+        # A change's entry rides on the change's own transaction (SQLite; on PostgreSQL the note only
+        # learns which instance changed, and the entry follows the answer): see engine.AuditNote.
+        note = engine.AuditNote(lambda: _describe(scope, _success_status(scope))) \
+            if scope.get("method") in CHANGING else None
         recorded = False
         suppressed = False
 
@@ -40,7 +49,7 @@ class AuditTrail:
             nonlocal recorded, suppressed
             if message["type"] == "http.response.start" and not recorded:
                 recorded = True
-                if not await self._record(scope, message["status"]):
+                if not await self._record(scope, message["status"], note):
                     suppressed = True
                     await send({"type": "http.response.start", "status": 500,
                                 "headers": [(b"content-type", b"application/json"),
@@ -51,31 +60,50 @@ class AuditTrail:
                 return
             await send(message)
 
-        await self.app(scope, receive, audited_send)
+        if note is None:
+            await self.app(scope, receive, audited_send)
+            return
+        with engine.note_next_write(note):
+            await self.app(scope, receive, audited_send)
 
-    async def _record(self, scope: Scope, status: int) -> bool:
-        app = scope["app"]
-        db: engine.Database = app.state.db
-        state = scope.get("state") or {}
-        caller = state.get("caller")
-        params: dict[str, Any] = scope.get("path_params") or {}
-        path = scope.get("path") or ""
-        template = path
-        for name, value in params.items():                     # /instances/3f… -> /instances/{instance_id}
-            template = template.replace(f"/{value}", f"/{{{name}}}", 1)
-        query = (scope.get("query_string") or b"").decode("latin-1")
-        client = scope.get("client")
+    async def _record(self, scope: Scope, status: int, note: engine.AuditNote | None) -> bool:
+        if note is not None and note.written_status == status:
+            return True                                  # committed with the change, saying just this
+        db: engine.Database = scope["app"].state.db
         try:
-            instance_id = params.get("instance_id")
-            if instance_id is None and (task_id := params.get("task_id")):
-                instance_id = await _call(db, engine.instance_of_task, task_id=task_id)
-            await _call(db, engine.append_audit, actor=caller.id if caller else "anonymous",
-                        action=f"{scope['method']} {template}", target=path + (f"?{query}" if query else ""),
-                        status=status, instance_id=instance_id, client=client[0] if client else None)
+            entry = _describe(scope, status)
+            task_id = entry.pop("task_id")
+            if note is not None and note.instance_id is not None:
+                entry["instance_id"] = note.instance_id
+            if entry["instance_id"] is None and task_id is not None:
+                entry["instance_id"] = await _call(db, engine.instance_of_task, task_id=task_id)
+            await _call(db, engine.append_audit, **entry)
             return True
         except Exception:
             log.exception("could not write the audit trail; refusing the answer")
             return False
+
+
+def _describe(scope: Scope, status: int) -> dict[str, Any]:
+    """Who did what, from where, with what outcome: `append_audit`'s arguments (the instance as the
+    path names it, if it does) and the task id to find the instance by."""
+    caller = (scope.get("state") or {}).get("caller")
+    params: dict[str, Any] = scope.get("path_params") or {}
+    path = scope.get("path") or ""
+    template = path
+    for name, value in params.items():                     # /instances/3f… -> /instances/{instance_id}
+        template = template.replace(f"/{value}", f"/{{{name}}}", 1)
+    query = (scope.get("query_string") or b"").decode("latin-1")
+    client = scope.get("client")
+    return {"actor": caller.id if caller else "anonymous", "action": f"{scope['method']} {template}",
+            "target": path + (f"?{query}" if query else ""), "status": status,
+            "client": client[0] if client else None, "instance_id": params.get("instance_id"),
+            "task_id": params.get("task_id")}
+
+
+def _success_status(scope: Scope) -> int:
+    """The status the matched route answers when it succeeds."""
+    return getattr(scope.get("route"), "status_code", None) or 200
 
 
 async def _call(db: engine.Database, fn: Any, /, **kwargs: Any) -> Any:

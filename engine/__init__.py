@@ -24,7 +24,7 @@ from engine.commands.access import (
     revoke_key,
     share_case,
 )
-from engine.commands.audit import AuditEntry, AuditVerification, append_audit, case_audit, verify_audit
+from engine.commands.audit import AuditEntry, AuditNote, AuditVerification, append_audit, case_audit, verify_audit
 from engine.commands.deploy import DeployFile, deploy
 from engine.commands.documents import DocumentInfo, add_document, get_document, list_documents
 from engine.commands.external_tasks import (
@@ -90,7 +90,7 @@ from engine.results import (
     UserTaskInfo,
 )
 from engine.store.command import ProcessFailed
-from engine.store.database import Database
+from engine.store.database import Database, note_next_write
 from engine.store.migrate import check as check_schema
 from engine.store.migrate import current as current_revision
 from engine.store.migrate import downgrade, upgrade
@@ -112,7 +112,8 @@ __all__ = [
     "Correlation", "MessageAmbiguous", "MessageNotCorrelated", "correlate_message", "fire_due_timers",
     "next_timer_due", "configure_calendar",
     "DocumentInfo", "add_document", "get_document", "list_documents",
-    "API_KEY_PREFIX", "AuditEntry", "AuditVerification", "IssuedKey", "KeyInfo", "PrincipalInfo", "append_audit",
+    "API_KEY_PREFIX", "AuditEntry", "AuditNote", "AuditVerification", "note_next_write", "IssuedKey", "KeyInfo",
+    "PrincipalInfo", "append_audit",
     "authenticate_key",
     "case_audit", "count_principals", "create_principal", "disable_principal", "get_principal", "instance_of_task",
     "issue_key", "list_keys", "list_principals", "revoke_key", "share_case", "verify_audit",

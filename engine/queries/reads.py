@@ -211,8 +211,12 @@ _external_task_instance = sa.select(external_task.c.instance_id).where(
 def instance_of_task(db: Database, *, task_id: str) -> str | None:
     """The instance a user or external task belongs (or belonged) to, for the audit trail."""
     with db.read() as conn:
-        for query in (_task_history_instance, _user_task_instance, _external_task_instance):
-            found = conn.execute(query, {"task_id": task_id}).scalar()
-            if found is not None:
-                return found
+        return instance_of_task_on(conn, task_id)
+
+
+def instance_of_task_on(conn: sa.Connection, task_id: str) -> str | None:
+    for query in (_task_history_instance, _user_task_instance, _external_task_instance):
+        found = conn.execute(query, {"task_id": task_id}).scalar()
+        if found is not None:
+            return found
     return None

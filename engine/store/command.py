@@ -31,7 +31,7 @@ from engine.errors import (
 from engine.queries.rows import aware, external_task_info, incident_info, user_task_info
 from engine.results import Actor, InstanceInfo
 from engine.store import projection
-from engine.store.database import Database
+from engine.store.database import Database, pending_note
 from engine.store.signals import EXTERNAL_TASK, TIMER, Signals
 from engine.store.tables import external_task, history_event, incident, instance, message_subscription, user_task
 
@@ -393,7 +393,15 @@ def instance_command(db: Database, *, actor: Actor, instance_id: str | None = No
             run_engine(cmd)
         save(cmd)
         cmd.result = _result(cmd)
+        _note_instance(cmd)
     after_commit(db, cmd)
+
+
+def _note_instance(cmd: Command) -> None:
+    """Tell a note riding on this transaction (the request's audit entry) which instance changed."""
+    note = pending_note()
+    if note is not None and note.instance_id is None:
+        note.instance_id = cmd.instance_id
 
 
 _open_incidents = sa.select(incident).where(incident.c.instance_id == sa.bindparam("id"),
@@ -467,5 +475,6 @@ def new_instance_command(db: Database, *, actor: Actor, business_key: str | None
             run_engine(cmd)
         save(cmd)
         cmd.result = _result(cmd)
+        _note_instance(cmd)
     after_commit(db, cmd)
 

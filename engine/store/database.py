@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, Protocol
 
 import orjson
 import sqlalchemy as sa
@@ -21,6 +22,36 @@ def normalize_url(url: str) -> str:
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+class TransactionNote(Protocol):
+    """Something to write inside the next write transaction of this context (SQLite only), such as
+    the audit entry of the request that makes the change. `instance_id` is filled in by the command
+    path when the note does not know it yet."""
+
+    instance_id: str | None
+
+    def write(self, conn: sa.Connection, db: Database) -> Callable[[], None] | None:
+        """Write the note's rows on `conn`; return what to do once they are committed (still under
+        the writer lock), or None when there is nothing (left) to write."""
+
+
+_note: ContextVar[TransactionNote | None] = ContextVar("rf_transaction_note", default=None)
+
+
+@contextmanager
+def note_next_write(note: TransactionNote) -> Iterator[TransactionNote]:
+    """Within this block (and what it awaits or calls), the next SQLite write transaction that
+    commits also writes `note`."""
+    token = _note.set(note)
+    try:
+        yield note
+    finally:
+        _note.reset(token)
+
+
+def pending_note() -> TransactionNote | None:
+    return _note.get()
 
 
 class Database:
@@ -84,8 +115,13 @@ class Database:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
             return
-        with self._write_lock, self._writer_transaction(self.engine) as conn:
-            yield conn
+        with self._write_lock:
+            with self._writer_transaction(self.engine) as conn:
+                yield conn
+                note = _note.get()
+                committed = note.write(conn, self) if note is not None else None
+            if committed is not None:
+                committed()
 
     @contextmanager
     def _writer_transaction(self, engine: sa.Engine) -> Iterator[sa.Connection]:

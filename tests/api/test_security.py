@@ -295,6 +295,24 @@ def test_the_audit_trail_records_reads_and_detects_tampering(db: engine.Database
     assert not deleted.ok and "deleted" in (deleted.problem or "")
 
 
+def test_each_change_over_http_is_audited_once_with_its_outcome(db: engine.Database, server: Server,
+                                                                keys: dict[str, str],
+                                                                role_keys: dict[str, str]) -> None:
+    engine.deploy(db, files=[engine.DeployFile("o.bpmn", (BPMN / "one_user_task.bpmn").read_bytes())],
+                  actor=engine.Actor("po"))
+    with httpx.Client(base_url=server.url, timeout=10, headers=bearer(keys["alice"])) as c:
+        started = c.post("/api/v1/instances", json={"definition_key": "one_user_task"})
+        case_id, task_id = started.json()["id"], started.json()["user_tasks"][0]["id"]
+        for _ in range(2):                                        # the second is refused: 409
+            c.post(f"/api/v1/user-tasks/{task_id}/complete", json={"variables": {"approved": True}})
+        log = c.get(f"/api/v1/audit/instances/{case_id}", headers=bearer(role_keys["auditor"])).json()["data"]
+    assert [(e["actor"], e["action"], e["status"]) for e in log] == [
+        ("alice", "POST /api/v1/instances", 201),
+        ("alice", "POST /api/v1/user-tasks/{task_id}/complete", 200),
+        ("alice", "POST /api/v1/user-tasks/{task_id}/complete", 409)]
+    assert engine.verify_audit(db).ok
+
+
 def test_audit_verify_on_the_command_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     db = engine.Database(url)
