@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from engine.errors import DefinitionNotFound, InstanceNotFound, Invalid
 from engine.queries.visibility import can_see_instance
 from engine.results import Actor, InstanceInfo
+from engine.store import fast
 from engine.store.command import check_variables, instance_command, new_instance_command
 from engine.store.database import Database
 from engine.store.tables import definition
@@ -37,9 +38,9 @@ def start_instance(db: Database, *, actor: Actor, definition_key: str | None = N
 
     def resolve(conn: sa.Connection) -> tuple[str, str]:          # in the command's own transaction
         if definition_id is not None:
-            row = conn.execute(_by_id, {"id": definition_id}).one_or_none()
+            row = fast.first(conn, _by_id, {"id": definition_id})
         else:
-            row = conn.execute(_latest, {"key": definition_key}).one_or_none()
+            row = fast.first(conn, _latest, {"key": definition_key})
         if row is None:
             what = f"id {definition_id}" if definition_id is not None else f"key {definition_key}"
             raise DefinitionNotFound(f"no process definition with {what}")

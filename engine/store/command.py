@@ -30,7 +30,7 @@ from engine.errors import (
 )
 from engine.queries.rows import aware, external_task_info, incident_info, user_task_info
 from engine.results import Actor, InstanceInfo
-from engine.store import projection
+from engine.store import fast, projection
 from engine.store.database import Database, pending_note
 from engine.store.signals import EXTERNAL_TASK, TIMER, Signals
 from engine.store.tables import external_task, history_event, incident, instance, message_subscription, user_task
@@ -203,13 +203,14 @@ def save(cmd: Command) -> None:
         values.update(status=status, ended_at=now, end_reason=cmd.end_reason)
     cmd.written = values
     if cmd.row.version == 0:
-        conn.execute(_insert_instance, [{
+        fast.execute(conn, _insert_instance, {
             "id": cmd.instance_id, "definition_id": cmd.definition_id, "definition_key": cmd.row.definition_key,
             "business_key": cmd.row.business_key, "status": "active", "ended_at": None, "end_reason": None,
-            "state_format": state.STATE_FORMAT, "started_at": now, "started_by": cmd.actor.id, **values}])
+            "state_format": state.STATE_FORMAT, "started_at": now, "started_by": cmd.actor.id, **values})
     else:
-        updated = conn.execute(_update_instance, {"b_id": cmd.instance_id, "b_version": cmd.row.version, **values})
-        if updated.rowcount != 1:
+        updated = fast.execute(conn, _update_instance, {"b_id": cmd.instance_id, "b_version": cmd.row.version,
+                                                        **values})
+        if updated != 1:
             raise VersionConflict(f"instance {cmd.instance_id} was changed by someone else; try again")
 
     common = {"instance_id": cmd.instance_id, "definition_id": cmd.definition_id,
@@ -232,7 +233,7 @@ def save(cmd: Command) -> None:
     if ended:
         resolve_incidents(cmd, reason=f"instance {status}")
     if cmd.events:
-        conn.execute(_insert_history, cmd.events)
+        fast.execute(conn, _insert_history, cmd.events)
     if topics := cmd.new_topics():
         Signals.notify_in_transaction(conn, EXTERNAL_TASK, topics)
     if cmd.timer_moved():
@@ -255,9 +256,9 @@ def _sync_subscriptions(cmd: Command, before: dict[tuple[str, str], Task],
            for key, t in after.items() if key not in before]
     gone = [key for key in before if key not in after]
     if new:
-        cmd.conn.execute(_insert_row["message_subscription"], new)
+        fast.execute(cmd.conn, _insert_row["message_subscription"], new)
     if gone:
-        cmd.conn.execute(_delete_subscription, [{"b_task_id": task_id, "b_name": name} for task_id, name in gone])
+        fast.execute(cmd.conn, _delete_subscription, [{"b_task_id": task_id, "b_name": name} for task_id, name in gone])
 
 
 def _sync(cmd: Command, common: dict[str, Any], before: dict[str, Task], after: dict[str, Task],
@@ -268,12 +269,12 @@ def _sync(cmd: Command, common: dict[str, Any], before: dict[str, Task], after: 
     gone = [tid for tid in before if tid not in after]
     cmd.new_rows[noun] = new
     if new:
-        cmd.conn.execute(_insert_row[table.name], new)
+        fast.execute(cmd.conn, _insert_row[table.name], new)
         for r in new:
             cmd.record(f"{noun}_created", task_id=r["id"], activity_id=r["activity_id"],
                        name=r.get("name"), topic=r.get("topic"))
     if gone:
-        cmd.conn.execute(_delete_by_id[table.name], [{"b_id": tid} for tid in gone])
+        fast.execute(cmd.conn, _delete_by_id[table.name], [{"b_id": tid} for tid in gone])
         for tid in gone:
             if tid not in cmd.finished_tasks:
                 cmd.record(f"{noun}_cancelled", task_id=tid, activity_id=before[tid].task_spec.bpmn_id)
@@ -369,8 +370,8 @@ def instance_command(db: Database, *, actor: Actor, instance_id: str | None = No
     with db.write() as conn:
         task_row = row = None
         if instance_id is None and db.is_sqlite:
-            row = task_row = conn.execute(_user_task_and_instance if task_kind == "user"
-                                          else _external_task_and_instance, {"id": task_id}).one_or_none()
+            row = task_row = fast.first(conn, _user_task_and_instance if task_kind == "user"
+                                        else _external_task_and_instance, {"id": task_id})
         if row is None:
             if instance_id is None:
                 task_row = find_task(conn, task_id, task_kind)  # type: ignore[arg-type]
