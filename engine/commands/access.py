@@ -163,8 +163,7 @@ def authenticate_key(db: Database, secret: str, *, principal_id: str | None = No
     parts = secret.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX or len(secret) > 200:
         return None
-    with db.read() as conn:
-        row = conn.execute(_by_prefix, {"prefix": parts[1]}).one_or_none()
+    row = db.read_one(_by_prefix, {"prefix": parts[1]})
     if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
         return None
     if row.revoked_at is not None or row.disabled_at is not None:

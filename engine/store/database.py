@@ -12,6 +12,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from engine.store import fast
+
 
 def normalize_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs that name no driver."""
@@ -81,6 +83,8 @@ class Database:
         self._busy_timeout_ms = busy_timeout_ms
         self._relaxed_engine: sa.Engine | None = None
         self._writers: dict[int, sa.Connection] = {}           # SQLite: one open connection per engine
+        self._quick_reader: Any = None                          # SQLite: a DBAPI connection for read_one
+        self._quick_lock = threading.Lock()
         if self.is_sqlite:
             self._configure_sqlite(self.engine, sqlite_synchronous.upper(), busy_timeout_ms)
         from engine.store.signals import Signals  # noqa: PLC0415
@@ -163,6 +167,18 @@ class Database:
             with conn.begin():
                 yield conn
 
+    def read_one(self, statement: sa.Select[Any], params: dict[str, Any]) -> Any:
+        """The first row of one SELECT built at import, or None — for lookups made on every request
+        (API keys). SQLite: on a connection kept open for them, outside any transaction (one
+        statement reads one snapshot), without SQLAlchemy's per-call machinery (see store.fast)."""
+        if not self.is_sqlite:
+            with self.read() as conn:
+                return conn.execute(statement, params).first()
+        with self._quick_lock:
+            if self._quick_reader is None:
+                self._quick_reader = self.engine.raw_connection()     # autocommit: see _configure_sqlite
+            return fast.first_on_driver(self._quick_reader.driver_connection, self.engine.dialect, statement, params)
+
     def ping(self) -> bool:
         try:
             with self.read() as conn:
@@ -177,6 +193,10 @@ class Database:
 
     def dispose(self) -> None:
         self.signals.close()
+        with self._quick_lock:
+            if self._quick_reader is not None:
+                self._quick_reader.close()
+                self._quick_reader = None
         with self._write_lock or nullcontext():
             for conn in self._writers.values():
                 conn.close()
