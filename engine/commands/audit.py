@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from engine import clock
 from engine.queries.reads import instance_of_task_on
 from engine.queries.rows import aware
+from engine.store import fast
 from engine.store.database import Database
 from engine.store.tables import audit_event
 
@@ -85,9 +86,9 @@ def _append_on(conn: sa.Connection, db: Database, *, actor: str, action: str, ta
     if prev is None:
         prev = conn.execute(_head).scalar() or GENESIS
     digest = _digest(prev, at, actor, action, target, status, instance_id, client)
-    conn.execute(_append, [{
+    fast.execute(conn, _append, {
         "at": at, "actor": actor, "action": action, "target": target, "status": status,
-        "instance_id": instance_id, "client": client, "prev_hash": prev, "hash": digest}])
+        "instance_id": instance_id, "client": client, "prev_hash": prev, "hash": digest})
     return digest
 
 
