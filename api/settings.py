@@ -33,8 +33,9 @@ class ServerSettings(BaseSettings):
         "the task variable that says whose request a task is; users with an organisation see only theirs"))
     audit: bool = Field(True, description="record every authenticated request in the hash-chained audit trail")
     audit_durability: Literal["full", "fast"] = Field("fast", description=(
-        "fast: an audit entry is committed before the answer but its commit does not wait for the disk "
-        "(a power cut may lose the last moment's entries); full: it waits, like case changes do"))
+        "for audit entries in a transaction of their own (reads; on PostgreSQL every request — on SQLite "
+        "a change's entry commits with the change): fast: committed before the answer, without waiting "
+        "for the disk (a power cut may lose the last moment's entries); full: it waits, like case changes do"))
     oidc_issuer: str | None = Field(None, description="OpenID Connect issuer whose bearer tokens are accepted")
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = Field(None, description="the issuer's keys (JWKS) by URL …")
