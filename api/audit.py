@@ -63,8 +63,11 @@ class AuditTrail:
         if note is None:
             await self.app(scope, receive, audited_send)
             return
-        with engine.note_next_write(note):
-            await self.app(scope, receive, audited_send)
+        try:
+            with engine.note_next_write(note):
+                await self.app(scope, receive, audited_send)
+        finally:
+            note.closed = True           # a task the request left behind inherits the note: not its change
 
     async def _record(self, scope: Scope, status: int, note: engine.AuditNote | None) -> bool:
         if note is not None and note.written_status == status:

@@ -66,7 +66,7 @@ def append_audit(db: Database, *, actor: str, action: str, target: str, status: 
     `db.audit_fast`, the commit does not wait for the disk (SQLite synchronous=NORMAL, PostgreSQL
     synchronous_commit=off): a power cut may lose the last moment's entries, never corrupt the chain."""
     try:
-        with db.write_relaxed() if db.audit_fast else db.write() as conn:
+        with db.write_relaxed() if db.audit_fast else db.write(carry_note=False) as conn:
             digest = _append_on(conn, db, actor=actor, action=action, target=target, status=status,
                                 instance_id=instance_id, client=client)
             if db.is_sqlite:
@@ -111,9 +111,10 @@ class AuditNote:
     describe: Callable[[], dict[str, Any]]
     instance_id: str | None = None
     written_status: int | None = field(default=None, init=False)
+    closed: bool = field(default=False, init=False)      # the request is answered: a later write is not its
 
     def write(self, conn: sa.Connection, db: Database) -> Callable[[], None] | None:
-        if self.written_status is not None or not db.is_sqlite:
+        if self.written_status is not None or self.closed or not db.is_sqlite:
             return None
         entry = self.describe()
         task_id, named_instance = entry.pop("task_id", None), entry.pop("instance_id", None)

@@ -113,8 +113,9 @@ class Database:
             conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")  # type: ignore[union-attr]
 
     @contextmanager
-    def write(self) -> Iterator[sa.Connection]:
-        """One write transaction: commits on exit, rolls back on any exception."""
+    def write(self, *, carry_note: bool = True) -> Iterator[sa.Connection]:
+        """One write transaction: commits on exit, rolls back on any exception. On SQLite it also
+        writes the pending note of this context (see note_next_write), unless `carry_note` is false."""
         if self._write_lock is None:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
@@ -122,7 +123,7 @@ class Database:
         with self._write_lock:
             with self._writer_transaction(self.engine) as conn:
                 yield conn
-                note = _note.get()
+                note = _note.get() if carry_note else None
                 committed = note.write(conn, self) if note is not None else None
             if committed is not None:
                 committed()

@@ -84,3 +84,24 @@ def test_notes_and_plain_appends_from_several_threads_keep_one_chain(db: engine.
     verified = engine.verify_audit(db)
     assert verified.ok
     assert verified.checked == (16 if db.is_sqlite else 8)
+
+
+@pytest.mark.parametrize("durability", ["fast", "full"])
+def test_an_entry_appended_on_its_own_does_not_carry_the_pending_note(db: engine.Database, durability: str) -> None:
+    """A refused change writes nothing, so its entry is appended after the answer: only that entry."""
+    db.audit_fast = durability == "fast"
+    note = note_for("alice")
+    with engine.note_next_write(note):
+        engine.append_audit(db, actor="alice", action="POST /x", target="/x", status=409)
+    assert [(r.actor, r.status) for r in entries(db)] == [("alice", 409)]
+    assert note.written_status is None
+
+
+def test_a_closed_note_rides_on_nothing(db: engine.Database, deploy: Deployer, actor: engine.Actor) -> None:
+    """After the answer, a task the request left behind may still carry the note in its context."""
+    deploy("one_user_task.bpmn")
+    note = note_for("alice", status=201)
+    note.closed = True
+    with engine.note_next_write(note):
+        engine.start_instance(db, actor=actor, definition_key="one_user_task")
+    assert entries(db) == [] and note.written_status is None
