@@ -40,8 +40,7 @@ class AuditTrail:
             return
         # A change's entry rides on the change's own transaction (SQLite; on PostgreSQL the note only
         # learns which instance changed, and the entry follows the answer): see engine.AuditNote.
-        note = engine.AuditNote(lambda: _describe(scope, _success_status(scope))) \
-            if scope.get("method") in CHANGING else None
+        note = engine.AuditNote(lambda: _note_entry(scope)) if scope.get("method") in CHANGING else None
         recorded = False
         suppressed = False
 
@@ -104,9 +103,16 @@ def _describe(scope: Scope, status: int) -> dict[str, Any]:
             "task_id": params.get("task_id")}
 
 
-def _success_status(scope: Scope) -> int:
-    """The status the matched route answers when it succeeds."""
-    return getattr(scope.get("route"), "status_code", None) or 200
+def _note_entry(scope: Scope) -> dict[str, Any] | None:
+    """The entry to write with the change: its status is the one the matched route answers on
+    success. None when a route may succeed in more than one way (documented in its `responses`, as
+    deployments answer 201 or 200): then the entry waits for the answer."""
+    route = scope.get("route")
+    if route is None:
+        return None
+    codes = {getattr(route, "status_code", None) or 200}
+    codes |= {int(c) for c in getattr(route, "responses", None) or {} if str(c).isdigit() and str(c)[0] == "2"}
+    return _describe(scope, codes.pop()) if len(codes) == 1 else None
 
 
 async def _call(db: engine.Database, fn: Any, /, **kwargs: Any) -> Any:

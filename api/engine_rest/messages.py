@@ -30,7 +30,8 @@ class CorrelateIn(Lenient):
     variablesInResultEnabled: bool | None = False
 
 
-@router.post("/message")
+@router.post("/message", responses={200: {"description": "resultEnabled: the correlation results"},
+                                    204: {"description": "correlated"}})
 async def correlate(body: CorrelateIn, request: Request, db: DbDep, actor: ActorDep) -> Response:
     """204, or 200 with the results when `resultEnabled`; 400 "Cannot correlate message" when nothing
     or (without `all`) more than one candidate matches — as Camunda answers."""

@@ -84,7 +84,8 @@ class CompleteIn(Lenient):
     withVariablesInReturn: bool | None = False
 
 
-@router.post("/{task_id}/complete", status_code=204, response_class=Response)
+@router.post("/{task_id}/complete", status_code=204, response_class=Response,
+             responses={200: {"description": "withVariablesInReturn: the instance's variables"}})
 async def complete(task_id: str, body: CompleteIn, db: DbDep, actor: ActorDep) -> Response:
     """204, or 200 with the instance's variables when `withVariablesInReturn` is true."""
     result = await call(db, engine.complete_user_task, actor=actor, task_id=task_id,

@@ -102,13 +102,14 @@ class AuditNote:
 
     `describe` is asked when the entry is written (routing and authentication are done by then):
     the keyword arguments of `append_audit`, with `status` the answer the route gives on success,
-    plus `task_id` to find the instance by when neither the command nor the request names it.
+    plus `task_id` to find the instance by when neither the command nor the request names it;
+    or None when the outcome cannot be told before the answer (the entry then follows the answer).
     After the answer, `written_status` tells whether the entry already says what was answered; if
     not (the request failed after its change committed, or it committed nothing), the caller
     appends an entry with the real outcome.
     """
 
-    describe: Callable[[], dict[str, Any]]
+    describe: Callable[[], dict[str, Any] | None]
     instance_id: str | None = None
     written_status: int | None = field(default=None, init=False)
     closed: bool = field(default=False, init=False)      # the request is answered: a later write is not its
@@ -117,6 +118,8 @@ class AuditNote:
         if self.written_status is not None or self.closed or not db.is_sqlite:
             return None
         entry = self.describe()
+        if entry is None:
+            return None
         task_id, named_instance = entry.pop("task_id", None), entry.pop("instance_id", None)
         if self.instance_id is None:
             self.instance_id = named_instance

@@ -313,6 +313,21 @@ def test_each_change_over_http_is_audited_once_with_its_outcome(db: engine.Datab
     assert engine.verify_audit(db).ok
 
 
+@pytest.mark.parametrize(("with_variables", "status"), [(True, 200), (False, 204)])
+def test_a_route_that_may_succeed_two_ways_is_audited_with_the_real_answer(
+        db: engine.Database, server: Server, keys: dict[str, str], role_keys: dict[str, str],
+        with_variables: bool, status: int) -> None:
+    engine.deploy(db, files=[engine.DeployFile("o.bpmn", (BPMN / "one_user_task.bpmn").read_bytes())],
+                  actor=engine.Actor("po"))
+    case = engine.start_instance(db, actor=engine.Actor("alice"), definition_key="one_user_task")
+    with httpx.Client(base_url=server.url, timeout=10, headers=bearer(keys["alice"])) as c:
+        done = c.post(f"/engine-rest/task/{case.user_tasks[0].id}/complete",
+                      json={"variables": {"approved": {"value": True}}, "withVariablesInReturn": with_variables})
+        assert done.status_code == status
+        log = c.get(f"/api/v1/audit/instances/{case.id}", headers=bearer(role_keys["auditor"])).json()["data"]
+    assert [(e["action"], e["status"]) for e in log] == [("POST /engine-rest/task/{task_id}/complete", status)]
+
+
 def test_audit_verify_on_the_command_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     db = engine.Database(url)
