@@ -14,10 +14,10 @@ import logging
 from typing import Any
 
 import orjson
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import engine
+from api.deps import call
 from api.errors import error_body
 
 log = logging.getLogger(__name__)
@@ -78,8 +78,8 @@ class AuditTrail:
             if note is not None and note.instance_id is not None:
                 entry["instance_id"] = note.instance_id
             if entry["instance_id"] is None and task_id is not None:
-                entry["instance_id"] = await _call(db, engine.instance_of_task, task_id=task_id)
-            await _call(db, engine.append_audit, **entry)
+                entry["instance_id"] = await call(db, engine.instance_of_task, task_id=task_id)
+            await call(db, engine.append_audit, **entry)
             return True
         except Exception:
             log.exception("could not write the audit trail; refusing the answer")
@@ -113,9 +113,3 @@ def _note_entry(scope: Scope) -> dict[str, Any] | None:
     codes = {getattr(route, "status_code", None) or 200}
     codes |= {int(c) for c in getattr(route, "responses", None) or {} if str(c).isdigit() and str(c)[0] == "2"}
     return _describe(scope, codes.pop()) if len(codes) == 1 else None
-
-
-async def _call(db: engine.Database, fn: Any, /, **kwargs: Any) -> Any:
-    if db.is_sqlite:
-        return fn(db, **kwargs)
-    return await run_in_threadpool(fn, db, **kwargs)

@@ -66,6 +66,9 @@ def test_a_write_outside_any_command_finds_the_instance_by_its_task(db: engine.D
         engine.claim_user_task(db, actor=actor, task_id=task_id)
     if db.is_sqlite:
         assert [(r.actor, r.instance_id) for r in entries(db)] == [("bob", started.id)]
+        assert note.written_status == 200 and note.instance_id == started.id
+    else:                            # PostgreSQL: the caller appends after the answer (see AuditNote)
+        assert entries(db) == [] and note.written_status is None
 
 
 def test_notes_and_plain_appends_from_several_threads_keep_one_chain(db: engine.Database, deploy: Deployer,
