@@ -3,21 +3,31 @@ appear in anything sent. (A helper module: its name starts with `_`, so discover
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from workers.runtime import ExternalTask
+from workers.runtime import ExternalTask, Incident
 from workers.services import Directory
 
-__all__ = ["case_keys", "confidential_names", "email_footer", "key", "long_date", "plain_date", "task_list_link",
-           "unique"]
+__all__ = ["case_keys", "chosen", "confidential_names", "email_footer", "key", "long_date", "plain_date",
+           "task_list_link", "unique"]
 
 
 def case_keys(task: ExternalTask[Any], case_reference: str | None) -> tuple[str, ...]:
     """The names the case goes by in the directory's `involved_in` and `conflicts` lists."""
     return tuple(k for k in (task.business_key, case_reference) if k)
+
+
+def chosen(task: ExternalTask[Any], name: str, choices: Collection[str]) -> str:
+    """The service task's extension property `name`, which the diagram must set to one of `choices`
+    (an Incident names the task otherwise)."""
+    value = task.extension_properties.get(name, "")
+    if value not in choices:
+        raise Incident(f"service task {task.activity_id}: property {name} must be one of {', '.join(choices)}, "
+                       f"not {value!r}")
+    return value
 
 
 def confidential_names(task: ExternalTask[Any]) -> list[str]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import timekeeping
-from workers.handlers._case import confidential_names, email_footer, key, long_date, task_list_link
+from workers.handlers._case import chosen, confidential_names, email_footer, key, long_date, task_list_link
 from workers.runtime import Complete, ExternalTask, Incident
 from workers.services import Email, Services, services_for
 
@@ -42,10 +42,7 @@ class Input:
 
 def handle(task: ExternalTask[Input], services: Services | None) -> Complete:
     s = services_for(services)
-    document = task.extension_properties.get("document", "")
-    if document not in DOCUMENTS:
-        raise Incident(f"service task {task.activity_id}: property document must be one of "
-                       f"{', '.join(DOCUMENTS)}, not {document!r}")
+    document = chosen(task, "document", DOCUMENTS)
     names = list(task.input.agencies_by_name) or task.input.agencies
     if not names:
         raise Incident("no agencies to ask: the case has neither agencies_by_name nor agencies")

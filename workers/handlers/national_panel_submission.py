@@ -26,6 +26,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import timekeeping
+from workers.handlers._case import chosen
 from workers.runtime import Complete, ExternalTask, Incident
 from workers.services import Services, services_for
 
@@ -64,10 +65,7 @@ class Input:
 
 def handle(task: ExternalTask[Input], services: Services | None) -> Complete:
     s = services_for(services)
-    document = task.extension_properties.get("document", "")
-    if document not in REQUIRED:
-        raise Incident(f"service task {task.activity_id}: property document must be one of "
-                       f"{', '.join(REQUIRED)}, not {document!r}")
+    document = chosen(task, "document", REQUIRED)
     if missing := [name for name in REQUIRED[document] if getattr(task.input, name) in (None, "")]:
         raise Incident(f"cannot send the {document} to the National Panel: missing variable(s) {', '.join(missing)}")
     submission = build_submission(document, task.input, partnership=s.directory.name)

@@ -35,7 +35,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import timekeeping
-from workers.handlers._case import confidential_names, email_footer, key, long_date, task_list_link, unique
+from workers.handlers._case import chosen, confidential_names, email_footer, key, long_date, task_list_link, unique
 from workers.runtime import Complete, ExternalTask, Incident
 from workers.services import Agency, Directory, Email, Services, services_for
 
@@ -99,10 +99,7 @@ class Context:
 
 def handle(task: ExternalTask[Input], services: Services | None) -> Complete:
     s = services_for(services)
-    kind, about = task.extension_properties.get("kind", ""), task.extension_properties.get("about", "")
-    if kind not in KINDS:
-        raise Incident(f"service task {task.activity_id}: property kind must be one of {', '.join(KINDS)}, "
-                       f"not {kind!r}")
+    kind, about = chosen(task, "kind", KINDS), task.extension_properties.get("about", "")
     c = Context(task, s.directory, kind, about)
     compose = COMPOSERS.get((kind, about)) or COMPOSERS.get(("*", about)) or _anything_else
     emails = compose(c)

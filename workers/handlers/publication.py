@@ -30,6 +30,7 @@ from datetime import timedelta
 from xml.etree import ElementTree
 
 import timekeeping
+from workers.handlers._case import chosen
 from workers.runtime import BpmnError, Complete, ExternalTask, Incident
 from workers.services import (
     Page,
@@ -71,10 +72,7 @@ class Readable:
 
 def handle(task: ExternalTask[Input], services: Services | None) -> Complete:
     s = services_for(services)
-    document = task.extension_properties.get("document", "")
-    if document not in DOCUMENTS:
-        raise Incident(f"service task {task.activity_id}: property document must be one of "
-                       f"{', '.join(DOCUMENTS)}, not {document!r}")
+    document = chosen(task, "document", DOCUMENTS)
     document_id = which_document(document, task.input)
     title = page_title(document, task.input.publication_scope)
     content, content_type = s.documents.read(task.id, document_id)
