@@ -1,4 +1,5 @@
-"""Fixtures for worker tests: a fake engine on 127.0.0.1, and workers with test-sized timings."""
+"""Fixtures for worker tests: a fake engine (and its documents endpoints) on 127.0.0.1, and workers with
+test-sized timings."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.workers.runtime.fake_engine import FakeEngine
+from tests.workers.services.fakes import FakeEngineDocuments
 from workers.runtime import EngineClient, HandlerModule, Worker, WorkerSettings
 
 MS = timedelta(milliseconds=1)
@@ -31,6 +33,14 @@ def quick_settings(url: str, **overrides: Any) -> WorkerSettings:
     }
     values.update(overrides)
     return WorkerSettings(**values)
+
+
+@pytest.fixture
+def engine_documents() -> Iterator[FakeEngineDocuments]:
+    fake = FakeEngineDocuments()
+    fake.start()
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture

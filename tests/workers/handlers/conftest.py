@@ -24,14 +24,6 @@ from workers.services import Services, load_directory
 
 
 @pytest.fixture
-def engine_documents() -> Iterator[FakeEngineDocuments]:
-    fake = FakeEngineDocuments()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def national_panel() -> Iterator[FakeNationalPanel]:
     fake = FakeNationalPanel()
     fake.start()

@@ -3,7 +3,6 @@ worker endpoints with the worker's credentials; pages and calendars are well for
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,14 +24,6 @@ from workers.services import (
     markdown_to_html,
     services_for,
 )
-
-
-@pytest.fixture
-def engine_documents() -> Iterator[FakeEngineDocuments]:
-    fake = FakeEngineDocuments()
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 def test_services_are_built_from_the_worker_settings_and_the_directory_file(
