@@ -51,8 +51,8 @@ _user_tasks_of = sa.select(user_task).where(user_task.c.instance_id == sa.bindpa
     user_task.c.created_at, user_task.c.id)
 _external_tasks_of = sa.select(external_task).where(
     external_task.c.instance_id == sa.bindparam("id")).order_by(external_task.c.created_at, external_task.c.id)
-_open_incidents_of = sa.select(incident).where(incident.c.instance_id == sa.bindparam("id"),
-                                               incident.c.resolved_at.is_(None)).order_by(incident.c.created_at)
+OPEN_INCIDENTS_OF = sa.select(incident).where(incident.c.instance_id == sa.bindparam("id"),
+                                              incident.c.resolved_at.is_(None)).order_by(incident.c.created_at)
 
 
 def instance_info(conn: sa.Connection, instance_id: str, *, row: Any = None) -> InstanceInfo | None:
@@ -70,7 +70,7 @@ def instance_info(conn: sa.Connection, instance_id: str, *, row: Any = None) -> 
         variables=row.variables or {},
         user_tasks=[user_task_info(r) for r in conn.execute(_user_tasks_of, params)],
         external_tasks=[external_task_info(r) for r in conn.execute(_external_tasks_of, params)],
-        incidents=[incident_info(r) for r in conn.execute(_open_incidents_of, params)])
+        incidents=[incident_info(r) for r in conn.execute(OPEN_INCIDENTS_OF, params)])
 
 
 def instance_summary(row: Any) -> InstanceInfo:

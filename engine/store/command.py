@@ -28,7 +28,7 @@ from engine.errors import (
     VariablesInvalid,
     VersionConflict,
 )
-from engine.queries.rows import aware, external_task_info, incident_info, user_task_info
+from engine.queries.rows import OPEN_INCIDENTS_OF, aware, external_task_info, incident_info, user_task_info
 from engine.results import Actor, InstanceInfo
 from engine.store import fast, projection
 from engine.store.database import Database, pending_note
@@ -405,10 +405,6 @@ def _note_instance(cmd: Command) -> None:
         note.instance_id = cmd.instance_id
 
 
-_open_incidents = sa.select(incident).where(incident.c.instance_id == sa.bindparam("id"),
-                                            incident.c.resolved_at.is_(None)).order_by(incident.c.created_at)
-
-
 def _result(cmd: Command) -> InstanceInfo:
     """The instance as this command left it, built from what it wrote; only rows it did not write
     itself (tasks that stayed open keep their claims and locks) are read back."""
@@ -425,7 +421,7 @@ def _result(cmd: Command) -> InstanceInfo:
             rows += cmd.conn.execute(_select_by_ids[table.name], {"ids": kept}).all()
         tasks[noun] = sorted(rows, key=lambda r: (aware(r.created_at), r.id))
     incidents = [] if not cmd.may_have_incidents else [
-        incident_info(r) for r in cmd.conn.execute(_open_incidents, {"id": cmd.instance_id})]
+        incident_info(r) for r in cmd.conn.execute(OPEN_INCIDENTS_OF, {"id": cmd.instance_id})]
     started = getattr(row, "started_at", None)
     return InstanceInfo(
         id=cmd.instance_id, definition_id=cmd.definition_id, definition_key=row.definition_key,
