@@ -13,13 +13,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import engine
-from api import errors
+from api import errors, threads
 from api.audit import AuditTrail
+from api.audit_head import HeadPublisher
 from api.engine_rest import router as engine_rest_router
 from api.longpoll import TaskWaiters
 from api.scheduler import TimerScheduler
 from api.security import CallerDep, load_oidc
 from api.settings import ServerSettings
+from api.throttle import SignInThrottle
 from api.v1 import router as v1_router
 
 DESCRIPTION = """
@@ -94,6 +96,11 @@ def create_app(settings: ServerSettings | None = None, *, db: engine.Database | 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.task_waiters = TaskWaiters(database)
         app.state.timers = TimerScheduler(database) if settings.timers else None
+        head = None
+        if settings.audit_head:
+            key = settings.audit_head_key.get_secret_value().encode() if settings.audit_head_key else None
+            head = HeadPublisher(database, settings.audit_head, key)
+            head.start()
         if app.state.timers is not None:
             app.state.timers.start()
         try:
@@ -102,6 +109,9 @@ def create_app(settings: ServerSettings | None = None, *, db: engine.Database | 
             if app.state.timers is not None:
                 app.state.timers.stop()
             app.state.task_waiters.close()
+            app.state.throttle.flush()
+            if head is not None:
+                head.stop()
             if owns_db:
                 database.dispose()
 
@@ -110,6 +120,9 @@ def create_app(settings: ServerSettings | None = None, *, db: engine.Database | 
     app.state.db = database
     app.state.settings = settings
     app.state.oidc = load_oidc(settings)
+    app.state.throttle = SignInThrottle(database, per_source=settings.sign_in_limit_per_source,
+                                        per_key=settings.sign_in_limit_per_key)
+    threads.configure(settings.engine_threads)
     errors.install(app)
     app.include_router(v1_router)
     app.include_router(engine_rest_router)

@@ -55,7 +55,7 @@ def deploy_directory(db: engine.Database, directory: Path) -> engine.DeploymentR
     if not any(f.name.endswith(".bpmn") for f in files):
         log.info("no diagrams in %s", directory)
         return None
-    return engine.deploy(db, files=files, actor=engine.Actor("system:startup"))
+    return engine.deploy(db, files=files, actor=engine.Actor.system("system:startup"))
 
 
 def _print_deployment(result: engine.DeploymentResult) -> None:
@@ -72,7 +72,7 @@ def cmd_serve(args: argparse.Namespace, settings: ServerSettings) -> int:
         settings.port = args.port
     db = open_database(settings)
     engine.upgrade(db)
-    bootstrap_admin(db)
+    bootstrap_admin(db, settings.first_key_file)
     if settings.deploy_on_start and not args.no_deploy:
         result = deploy_directory(db, settings.bpmn_dir)
         if result:
@@ -198,17 +198,24 @@ class _Server(uvicorn.Server):
         threading.Thread(target=stop_then_exit, name="stop-workers", daemon=True).start()
 
 
-def bootstrap_admin(db: engine.Database) -> None:
-    """On an empty database, create the `admin` user and print its key — once, never again."""
+def bootstrap_admin(db: engine.Database, key_file: Path) -> None:
+    """On an empty database, create the `admin` user and write its key to `key_file`, readable only
+    by its owner — never to standard output, which ends up in service logs. Prints the file's path."""
     if engine.count_principals(db) > 0:
         return
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)   # created 0600: never readable by others
+    os.fchmod(fd, 0o600)
     engine.create_principal(db, principal_id="admin", roles=["admin"], display_name="Administrator")
     issued = engine.issue_key(db, principal_id="admin", name="first key")
+    with os.fdopen(fd, "w") as f:
+        f.write(issued.secret + "\n")
     print("\n" + "=" * 78)
-    print("  A first administrator was created. Its API key is shown this once — keep it safe:\n")
-    print(f"    {issued.secret}\n")
-    print("  Use it as:  curl -H 'Authorization: Bearer <key>' http://127.0.0.1:8000/api/v1/…")
-    print("  Create people and keys with `reviewflow users add` and `reviewflow keys create`.")
+    print("  A first administrator `admin` was created. Its API key is in this file, readable only by you:\n")
+    print(f"    {key_file.resolve()}\n")
+    print("  Use it as:  curl -H \"Authorization: Bearer $(cat " + str(key_file) + ")\" http://127.0.0.1:8000/api/v1/…")
+    print("  Create people and keys with `reviewflow users add` and `reviewflow keys create`;")
+    print("  then delete the file once the key is kept somewhere safe.")
     print("=" * 78 + "\n", flush=True)
 
 
@@ -246,7 +253,7 @@ def cmd_users(args: argparse.Namespace, db: engine.Database) -> int:
             return 2
         p = engine.create_principal(db, principal_id=args.id, roles=args.role, groups=args.group or [],
                                     kind="worker" if args.worker else "user", organisation=args.organisation,
-                                    topics=args.topic if args.worker else None, display_name=args.name)
+                                    topics=args.topic, display_name=args.name)
         print(f"added {p.kind} {p.id}: roles {', '.join(p.roles)}; groups {', '.join(p.groups) or '-'}"
               + (f"; organisation {p.organisation}" if p.organisation else "")
               + (f"; topics {', '.join(p.topics)}" if p.topics is not None else ""))
@@ -282,9 +289,21 @@ def cmd_keys(args: argparse.Namespace, db: engine.Database) -> int:
 def cmd_audit(args: argparse.Namespace, db: engine.Database) -> int:
     import json  # noqa: PLC0415
     if args.audit_command == "verify":
-        result = engine.verify_audit(db)
+        expected = None
+        if args.head:
+            from api.audit_head import HeadProblem, read_head  # noqa: PLC0415
+            key = ServerSettings().audit_head_key
+            try:
+                recorded = read_head(args.head, key.get_secret_value().encode() if key else None)
+            except HeadProblem as exc:
+                print(f"AUDIT HEAD UNUSABLE: {exc}", file=sys.stderr)
+                return 1
+            expected = (recorded.seq, recorded.hash)
+        result = engine.verify_audit(db, expected_head=expected)
         if result.ok:
-            print(f"audit trail intact: {result.checked} entries; head {result.head}")
+            against = f"; matches the recorded head (entry {expected[0]})" if expected else ""
+            print(f"audit trail intact: {result.checked} entries, numbered without gaps; head {result.head_seq} "
+                  f"{result.head}{against}")
             return 0
         print(f"AUDIT TRAIL BROKEN at entry {result.broken_at}: {result.problem} "
               f"({result.checked} entries verified before it)", file=sys.stderr)
@@ -313,7 +332,7 @@ def cmd_db(args: argparse.Namespace, db: engine.Database) -> int:
 def cmd_deploy(args: argparse.Namespace, db: engine.Database) -> int:
     files = [engine.DeployFile(Path(f).name if not f.endswith(".json") else f"forms/{Path(f).name}",
                                Path(f).read_bytes()) for f in args.files]
-    result = engine.deploy(db, files=files, actor=engine.Actor(args.actor))
+    result = engine.deploy(db, files=files, actor=engine.Actor.system(args.actor))
     _print_deployment(result)
     return 0
 
@@ -359,7 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--group", action="append", help="candidate group they belong to (repeat)")
     add.add_argument("--organisation", help="agency leads: their agency; they then see only its requests")
     add.add_argument("--worker", action="store_true", help="a worker: serves external tasks only")
-    add.add_argument("--topic", action="append", help="workers: a topic it may serve (repeat; default none)")
+    add.add_argument("--topic", action="append", help=(
+        "a topic the key may serve (repeat): the key then serves only these, with or without --worker "
+        "(default: any topic its role allows)"))
     add.add_argument("--name", help="display name")
     add.add_argument("--key", action="store_true", help="also issue a key and print it once")
     users_sub.add_parser("list", help="everyone, with roles and groups")
@@ -380,7 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="the audit trail: verify the hash chain, export a case's access log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    audit_sub.add_parser("verify", help="check that no entry was edited or deleted (exit 1 if one was)")
+    verify = audit_sub.add_parser("verify", help="check that no entry was edited or deleted (exit 1 if one was)",
+                                  description="Recompute the hash chain, check the numbering has no gaps, and — "
+                                              "with --head — that the trail still holds the head published "
+                                              "outside the database (REVIEWFLOW_AUDIT_HEAD), signed with "
+                                              "REVIEWFLOW_AUDIT_HEAD_KEY when one is set.")
+    verify.add_argument("--head", metavar="FILE|URL", help="the published head to check the trail against")
     export = audit_sub.add_parser("export", help="one case's access log, as JSON lines")
     export.add_argument("--instance", required=True, help="process instance id")
     audit.set_defaults(func=cmd_audit)

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 import engine
 from api.security import CallerDep
+from api.threads import run_engine
 
 T = TypeVar("T")
 
@@ -29,9 +29,6 @@ ActorDep = Annotated[engine.Actor, Depends(get_actor)]
 
 
 async def call(db: engine.Database, fn: Callable[..., T], /, **kwargs: Any) -> T:
-    """Run an engine function. On SQLite the work is short, local and serialized anyway: run it
-    inline on the event loop (twice the throughput of a thread hop). On PostgreSQL a call may wait on
-    a row lock or the network: run it in the thread pool so other requests go on."""
-    if db.is_sqlite:
-        return fn(db, **kwargs)
-    return await run_in_threadpool(fn, db, **kwargs)
+    """Run an engine function off the event loop (api.threads), so a wait on the database never
+    holds up other requests."""
+    return await run_engine(db, fn, db, **kwargs)

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import engine
 
 STATUS_BY_ERROR: list[tuple[type[engine.EngineError], int]] = [
+    (engine.Forbidden, 403),
     (engine.NotFound, 404),
     (engine.Conflict, 409),
     (engine.Invalid, 400),
@@ -58,6 +59,8 @@ def camunda_error(error: engine.EngineError) -> tuple[int, str]:
     """Camunda's status and exception type for an engine error (reference: camunda7-rest-contract.md)."""
     if isinstance(error, engine.TaskClaimedByOther):
         return 500, "TaskAlreadyClaimedException"
+    if isinstance(error, engine.Forbidden):
+        return 403, "AuthorizationException"
     if isinstance(error, engine.LockedByAnotherWorker):
         return 400, "BadUserRequestException"
     if isinstance(error, engine.InstanceNotFound):
@@ -94,7 +97,8 @@ def install(app: FastAPI) -> None:
             return JSONResponse({"type": "RestException", "message": str(exc.detail)}, status_code=exc.status_code,
                                 headers=getattr(exc, "headers", None))
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
-                401: "unauthenticated", 403: "forbidden"}.get(exc.status_code, "http_error")
+                401: "unauthenticated", 403: "forbidden", 429: "too_many_requests"}.get(exc.status_code,
+                                                                                       "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 

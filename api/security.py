@@ -15,9 +15,9 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, HTTPException, Request
-from starlette.concurrency import run_in_threadpool
 
 import engine
+from api.threads import run_engine
 
 
 class Permission(StrEnum):
@@ -26,6 +26,7 @@ class Permission(StrEnum):
     READ_INSTANCE = "read_instance"
     ALL_CASES = "all_cases"                # need-to-know does not apply
     WORK_TASKS = "work_tasks"
+    MANAGE_TASKS = "manage_tasks"          # give a task to another candidate, or take it back
     WORK_EXTERNAL_TASKS = "work_external_tasks"
     ADMINISTER = "administer"              # incidents, retries, principals and keys
     READ_AUDIT = "read_audit"
@@ -35,7 +36,8 @@ P = Permission
 ROLES: dict[str, frozenset[Permission]] = {
     "admin": frozenset(P),
     "process-owner": frozenset({P.DEPLOY, P.READ_INSTANCE}),
-    "business-unit": frozenset({P.START, P.READ_INSTANCE, P.ALL_CASES, P.WORK_TASKS, P.ADMINISTER}),
+    "business-unit": frozenset({P.START, P.READ_INSTANCE, P.ALL_CASES, P.WORK_TASKS, P.MANAGE_TASKS,
+                                P.ADMINISTER}),
     "crg-member": frozenset({P.START, P.READ_INSTANCE, P.WORK_TASKS}),
     "panel-member": frozenset({P.READ_INSTANCE, P.WORK_TASKS}),
     "reviewer": frozenset({P.READ_INSTANCE, P.WORK_TASKS}),
@@ -67,7 +69,8 @@ class Caller:
     @property
     def actor(self) -> engine.Actor:
         all_cases = self.can(P.ALL_CASES)
-        return engine.Actor(self.id, self.groups, None if all_cases else self.organisation, all_cases)
+        return engine.Actor(self.id, self.groups, None if all_cases else self.organisation,
+                            sees_all_cases=all_cases, manages_tasks=self.can(P.MANAGE_TASKS))
 
 
 def _unauthenticated(message: str = "authentication required: send Authorization: Bearer <key or token>, "
@@ -121,43 +124,85 @@ class OidcVerifier:
                       str(organisation) if organisation else None, None, "oidc")
 
 
-def _authenticate(db: engine.Database, oidc: OidcVerifier | None, header: str | None) -> Caller:
+def key_prefix(secret: str) -> str | None:
+    """The public part of an API key (rfk_<prefix>_<secret>), to count failures by."""
+    parts = secret.split("_", 2)
+    return parts[1][:32] if len(parts) == 3 and parts[0] == engine.API_KEY_PREFIX else None
+
+
+def _credentials(header: str | None) -> tuple[str, str | None, str]:
+    """(scheme, user name, secret) of an Authorization header. Raises 401."""
     if not header:
         raise _unauthenticated()
     scheme, _, credentials = header.partition(" ")
     credentials = credentials.strip()
     if scheme.lower() == "bearer" and credentials:
-        if credentials.startswith(engine.API_KEY_PREFIX + "_"):
-            principal = engine.authenticate_key(db, credentials)
-            if principal is None:
-                raise _unauthenticated("the API key is not valid (unknown, revoked, or its user disabled)")
-            return _caller_of(principal)
-        if oidc is not None and credentials.count(".") == 2:
-            return oidc.verify(credentials)
-        raise _unauthenticated("the bearer token is not valid")
+        return "bearer", None, credentials
     if scheme.lower() == "basic" and credentials:
         try:
             user, _, secret = base64.b64decode(credentials, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise _unauthenticated("malformed Basic credentials") from exc
-        principal = engine.authenticate_key(db, secret, principal_id=user)
-        if principal is None:
-            raise _unauthenticated("user name and key do not match a valid key")
-        return _caller_of(principal)
+        return "basic", user, secret
     raise _unauthenticated()
 
 
+def _authenticate(db: engine.Database, oidc: OidcVerifier | None, scheme: str, user: str | None,
+                  secret: str) -> Caller:
+    if scheme == "bearer":
+        if secret.startswith(engine.API_KEY_PREFIX + "_"):
+            principal = engine.authenticate_key(db, secret)
+            if principal is None:
+                raise _unauthenticated("the API key is not valid (unknown, revoked, or its user disabled)")
+            return _caller_of(principal)
+        if oidc is not None and secret.count(".") == 2:
+            return oidc.verify(secret)
+        raise _unauthenticated("the bearer token is not valid")
+    principal = engine.authenticate_key(db, secret, principal_id=user)
+    if principal is None:
+        raise _unauthenticated("user name and key do not match a valid key")
+    return _caller_of(principal)
+
+
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def check_same_origin(request: Request) -> None:
+    """A browser sends cached Basic credentials (and cookies) with a cross-site form or fetch: an
+    unsafe request so authenticated must come from our own origin. Clients that are not browsers
+    send neither header and are not affected. Raises 403."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        raise HTTPException(403, "cross-site requests may not change anything")
+    origin = request.headers.get("origin")
+    if origin is not None:
+        own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        if origin.rstrip("/") != own:
+            raise HTTPException(403, "cross-origin requests may not change anything")
+
+
 async def get_caller(request: Request) -> Caller:
-    """The authenticated caller (once per request)."""
+    """The authenticated caller (once per request). Failed sign-ins are limited and counted
+    (api.throttle): too many from one source or for one key answer 429 with Retry-After."""
     cached = getattr(request.state, "caller", None)
     if cached is not None:
         return cached
     db: engine.Database = request.app.state.db
-    header = request.headers.get("authorization")
-    if db.is_sqlite:
-        caller = _authenticate(db, request.app.state.oidc, header)
-    else:
-        caller = await run_in_threadpool(_authenticate, db, request.app.state.oidc, header)
+    throttle = request.app.state.throttle
+    source = request.client.host if request.client else "unknown"
+    scheme, user, secret = _credentials(request.headers.get("authorization"))
+    prefix = key_prefix(secret)
+    wait = throttle.retry_after(source, prefix)
+    if wait is not None:
+        raise HTTPException(429, "too many failed sign-ins; try again later", headers={"Retry-After": str(wait)})
+    try:
+        caller = await run_engine(db, _authenticate, db, request.app.state.oidc, scheme, user, secret)
+    except HTTPException as exc:
+        if exc.status_code == 401:
+            throttle.failed(source, prefix)
+        raise
+    if scheme == "basic" and request.method in UNSAFE:
+        check_same_origin(request)
     request.state.caller = caller
     return caller
 

@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,8 +44,20 @@ class ServerSettings(BaseSettings):
     oidc_groups_claim: str = "groups"
     oidc_roles_claim: str = "roles"
     oidc_organisation_claim: str | None = None
+    audit_head: str | None = Field(None, description=(
+        "where to publish the audit trail's newest (seq, hash) after each commit: a file path or an http(s) "
+        "URL outside the database's reach; `reviewflow audit verify --head` checks the trail against it"))
+    audit_head_key: SecretStr | None = Field(None, description=(
+        "a secret (kept outside the database) that signs the published head with an HMAC"))
+    sign_in_limit_per_source: str = Field("20/minute", description="failed sign-ins allowed per client address")
+    sign_in_limit_per_key: str = Field("10/minute", description="failed sign-ins allowed per API key prefix")
+    engine_threads: int = Field(8, ge=1, le=64, description=(
+        "threads that run engine calls off the event loop (at most this many database connections in use)"))
+    first_key_file: Path = Field(Path("var/admin.key"), description=(
+        "where the first administrator's key is written (readable only by its owner), never to the log"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024, description="largest request body accepted")
+    max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024, description=(
+        "largest request body accepted (413 above it); documents are at most max_document_bytes within it"))
     max_document_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="largest document accepted")
     site_dir: Path = Field(Path("var/site"), description="the published site served at /site/ (no login)")
 

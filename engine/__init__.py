@@ -5,7 +5,7 @@ Every change runs as one command in one transaction (DESIGN §2); every read is 
 
 import logging as _logging
 
-from engine.bpmn import joins as _joins
+from engine.bpmn import compat as _compat
 from engine.bpmn import timers as _timers
 from engine.clock import clock
 from engine.commands.access import KEY_PREFIX as API_KEY_PREFIX
@@ -24,7 +24,7 @@ from engine.commands.access import (
     revoke_key,
     share_case,
 )
-from engine.commands.audit import AuditEntry, AuditNote, AuditVerification, append_audit, case_audit, verify_audit
+from engine.commands.audit import AuditEntry, AuditVerification, append_audit, case_audit, verify_audit
 from engine.commands.deploy import DeployFile, deploy
 from engine.commands.documents import DocumentInfo, add_document, get_document, list_documents
 from engine.commands.external_tasks import (
@@ -45,17 +45,20 @@ from engine.commands.incidents import retry_incident
 from engine.commands.instances import cancel_instance, start_instance
 from engine.commands.messages import Correlation, MessageAmbiguous, MessageNotCorrelated, correlate_message
 from engine.commands.timers import fire_due_timers, next_timer_due
-from engine.commands.user_tasks import claim_user_task, complete_user_task, unclaim_user_task
+from engine.commands.user_tasks import assign_user_task, claim_user_task, complete_user_task, unclaim_user_task
 from engine.errors import (
     Conflict,
     DefinitionNotFound,
     DeploymentError,
     EngineError,
+    Forbidden,
     IncidentNotFound,
     InstanceNotActive,
     InstanceNotFound,
+    InstanceSuspended,
     Invalid,
     LockedByAnotherWorker,
+    NotACandidate,
     NotFound,
     TaskClaimedByOther,
     TaskNotFound,
@@ -89,17 +92,18 @@ from engine.results import (
     Page,
     UserTaskInfo,
 )
+from engine.store.change import Audit
 from engine.store.command import ProcessFailed
-from engine.store.database import Database, note_next_write
+from engine.store.database import Database
 from engine.store.migrate import check as check_schema
 from engine.store.migrate import current as current_revision
 from engine.store.migrate import downgrade, upgrade
+from engine.store.signals import AUDIT_HEAD as SIGNAL_AUDIT_HEAD
 from engine.store.signals import EXTERNAL_TASK as SIGNAL_EXTERNAL_TASK
 from engine.store.signals import TIMER as SIGNAL_TIMER
 from timekeeping import configure as configure_calendar  # noqa: E402
 
-_timers.install()
-_joins.install()
+_compat.install(clock.now, _timers.calendar_timedelta)
 
 # SpiffWorkflow attaches task data to its INFO records: case data must never reach a log.
 for _name in ("spiff", "spiff.task", "spiff.workflow", "spiff.data", "spiff.metrics"):
@@ -112,12 +116,13 @@ __all__ = [
     "Correlation", "MessageAmbiguous", "MessageNotCorrelated", "correlate_message", "fire_due_timers",
     "next_timer_due", "configure_calendar",
     "DocumentInfo", "add_document", "get_document", "list_documents",
-    "API_KEY_PREFIX", "AuditEntry", "AuditNote", "AuditVerification", "note_next_write", "IssuedKey", "KeyInfo",
+    "API_KEY_PREFIX", "Audit", "AuditEntry", "AuditVerification", "IssuedKey", "KeyInfo", "SIGNAL_AUDIT_HEAD",
     "PrincipalInfo", "append_audit",
     "authenticate_key",
     "case_audit", "count_principals", "create_principal", "disable_principal", "get_principal", "instance_of_task",
     "issue_key", "list_keys", "list_principals", "revoke_key", "share_case", "verify_audit",
-    "Actor", "Conflict", "Database", "DefinitionInfo", "DefinitionNotFound", "DeployFile", "DeployedDefinition",
+    "Actor", "Conflict", "Database", "Forbidden", "InstanceSuspended", "NotACandidate", "assign_user_task",
+    "DefinitionInfo", "DefinitionNotFound", "DeployFile", "DeployedDefinition",
     "DeploymentError", "DeploymentResult", "EngineError", "ExternalTaskInfo", "HistoryEvent", "IncidentInfo",
     "IncidentNotFound", "InstanceInfo", "InstanceNotActive", "InstanceNotFound", "Invalid",
     "LockedByAnotherWorker", "NotFound", "Page", "ProcessFailed", "TaskClaimedByOther", "TaskNotFound",

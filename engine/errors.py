@@ -1,8 +1,10 @@
 """Errors the engine raises. Each has a stable `code`; messages name ids, never case data.
 
 * EngineError
+  + Forbidden   NotACandidate
   + NotFound    DefinitionNotFound, InstanceNotFound, TaskNotFound, IncidentNotFound
-  + Conflict    TaskNotOpen, TaskClaimedByOther, InstanceNotActive, VersionConflict, LockedByAnotherWorker
+  + Conflict    TaskNotOpen, TaskClaimedByOther, InstanceNotActive, InstanceSuspended, VersionConflict,
+                LockedByAnotherWorker
   + Invalid     VariablesInvalid, DeploymentError(file, element_id, line)
 """
 
@@ -20,6 +22,16 @@ class EngineError(Exception):
         super().__init__(message)
         self.message = message
         self.details = {k: v for k, v in details.items() if v is not None}
+
+
+class Forbidden(EngineError):
+    """The actor may see the thing but not do this to it."""
+
+    code = "forbidden"
+
+
+class NotACandidate(Forbidden):
+    code = "not_a_candidate"
 
 
 class NotFound(EngineError):
@@ -60,6 +72,10 @@ class TaskClaimedByOther(Conflict):
 
 class InstanceNotActive(Conflict):
     code = "instance_not_active"
+
+
+class InstanceSuspended(Conflict):
+    code = "instance_suspended"
 
 
 class VersionConflict(Conflict):

@@ -12,14 +12,21 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Actor:
-    """Who asks: a user id (or worker id), their groups and organisation, and whether they may see
-    every case. Callers inside the process (the scheduler, tests, the CLI) see every case; the API
-    builds restricted actors from the authenticated principal's permissions."""
+    """Who asks: a user id (or worker id), their groups and organisation, and what a role grants
+    beyond need-to-know. By default an actor sees only the tasks it is a candidate for and the
+    cases it works on; the API builds actors from the authenticated principal's permissions, and
+    callers inside the process (the scheduler, the CLI) use `Actor.system`."""
 
     id: str
     groups: frozenset[str] = frozenset()
     organisation: str | None = None          # set: sees only that organisation's tasks, no whole cases
-    sees_all_cases: bool = True
+    sees_all_cases: bool = False
+    manages_tasks: bool = False              # may give a task it sees to one of its candidates, or take it back
+
+    @classmethod
+    def system(cls, id: str) -> Actor:
+        """The service itself (scheduler, start-up, command line): every case, every task."""
+        return cls(id, sees_all_cases=True, manages_tasks=True)
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,7 @@ class UserTaskInfo:
     claimed_at: datetime | None
     organisation: str | None = None
     form_schema: dict[str, Any] | None = None
-    variables: dict[str, Any] | None = None
+    variables: dict[str, Any] | None = None            # only those the task exposes (its form and `reads`)
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ class ExternalTaskInfo:
     retries: int | None
     error_message: str | None
     created_at: datetime
+    lock_owner: str | None = None            # the authenticated caller holding the lock
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,7 @@ class InstanceInfo:
     user_tasks: list[UserTaskInfo] = field(default_factory=list)
     external_tasks: list[ExternalTaskInfo] = field(default_factory=list)
     incidents: list[IncidentInfo] = field(default_factory=list)
+    suspended: bool = False
 
 
 @dataclass(frozen=True)

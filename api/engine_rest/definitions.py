@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 import engine
+from api.audit import AuditDep, RequestAudit
 from api.deps import ActorDep, DbDep, call
 from api.engine_rest.camunda import Lenient, fmt_date, links, page, plain_map, query_bool, typed_map
 from api.engine_rest.instances import instance_json
@@ -26,7 +27,7 @@ def definition_json(d: engine.DefinitionInfo) -> dict[str, Any]:
 
 @router.post("/deployment/create", summary="Deploy diagrams (multipart), Camunda style",
              dependencies=[Need(P.DEPLOY)])
-async def create_deployment(request: Request, db: DbDep, actor: ActorDep) -> dict[str, Any]:
+async def create_deployment(request: Request, db: DbDep, actor: ActorDep, audit: AuditDep) -> dict[str, Any]:
     """Every file part is deployed; parts without a `.bpmn` name are taken as BPMN when they are XML
     (pycamunda sends bytes as `resource-0`). Identical diagrams make no new version, as with
     `enable-duplicate-filtering` (which is therefore always on)."""
@@ -34,7 +35,7 @@ async def create_deployment(request: Request, db: DbDep, actor: ActorDep) -> dic
     form = await request.form()
     name = form.get("deployment-name")
     source = form.get("deployment-source")
-    result = await call(db, engine.deploy, files=files, actor=actor)
+    result = await call(db, engine.deploy, files=files, actor=actor, audit=audit.entry())
     created = {d.definition.id: definition_json(d.definition) for d in result.definitions if d.created}
     return {"links": links(request, f"/deployment/{result.deployment_id}"), "id": result.deployment_id,
             "name": name if isinstance(name, str) else None, "source": source if isinstance(source, str) else None,
@@ -92,12 +93,12 @@ class StartIn(Lenient):
     withVariablesInReturn: bool | None = False
 
 
-async def _start(request: Request, db: engine.Database, actor: engine.Actor, body: StartIn,
+async def _start(request: Request, db: engine.Database, actor: engine.Actor, body: StartIn, audit: RequestAudit,
                  **which: str) -> dict[str, Any]:
     if body.startInstructions:
         raise engine.Invalid("startInstructions are not supported")
     started = await call(db, engine.start_instance, actor=actor, variables=plain_map(body.variables),
-                         business_key=body.businessKey, **which)
+                         business_key=body.businessKey, audit=audit.entry(), **which)
     out = instance_json(request, started)
     if body.withVariablesInReturn:
         out["variables"] = typed_map(started.variables)
@@ -105,19 +106,20 @@ async def _start(request: Request, db: engine.Database, actor: engine.Actor, bod
 
 
 @router.post("/process-definition/key/{key}/start", dependencies=[Need(P.START)])
-async def start_by_key(key: str, body: StartIn, request: Request, db: DbDep, actor: ActorDep) -> dict[str, Any]:
+async def start_by_key(key: str, body: StartIn, request: Request, db: DbDep, actor: ActorDep,
+                       audit: AuditDep) -> dict[str, Any]:
     """Start the latest version; 404 for an unknown key."""
-    return await _start(request, db, actor, body, definition_key=key)
+    return await _start(request, db, actor, body, audit, definition_key=key)
 
 
 @router.post("/process-definition/key/{key}/tenant-id/{tenant_id}/start", dependencies=[Need(P.START)])
 async def start_by_key_for_tenant(key: str, tenant_id: str, body: StartIn, request: Request, db: DbDep,
-                                  actor: ActorDep) -> dict[str, Any]:
+                                  actor: ActorDep, audit: AuditDep) -> dict[str, Any]:
     """Tenants are not modelled: the same as starting by key."""
-    return await _start(request, db, actor, body, definition_key=key)
+    return await _start(request, db, actor, body, audit, definition_key=key)
 
 
 @router.post("/process-definition/{definition_id}/start", dependencies=[Need(P.START)])
 async def start_by_id(definition_id: str, body: StartIn, request: Request, db: DbDep,
-                      actor: ActorDep) -> dict[str, Any]:
-    return await _start(request, db, actor, body, definition_id=definition_id)
+                      actor: ActorDep, audit: AuditDep) -> dict[str, Any]:
+    return await _start(request, db, actor, body, audit, definition_id=definition_id)

@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import Field
 
 import engine
-from api.deps import ActorDep, DbDep, call
+from api.audit import AuditDep
+from api.deps import DbDep, call
 from api.engine_rest.camunda import Lenient, WorkerId, fmt_date, page, plain_map, query_bool, typed_map
 from api.security import Caller, CallerDep, Need
 from api.security import Permission as P
@@ -109,7 +110,8 @@ def external_task_json(t: engine.LockedTask, *, locked: bool, include_extension_
 
 
 @router.post("/fetchAndLock", summary="Fetch and lock external tasks (long polling)")
-async def fetch_and_lock(body: FetchAndLockIn, request: Request, db: DbDep, caller: CallerDep) -> JSONResponse:
+async def fetch_and_lock(body: FetchAndLockIn, request: Request, db: DbDep, caller: CallerDep,
+                         audit: AuditDep) -> JSONResponse:
     """Lock up to `maxTasks` tasks of the given topics for `workerId`. With `asyncResponseTimeout`
     (ms, at most 30 minutes) the request is held until a task can be locked or the time is up — the
     answer comes as soon as a task appears, and never after the timeout. Always 200 with a list."""
@@ -127,7 +129,8 @@ async def fetch_and_lock(body: FetchAndLockIn, request: Request, db: DbDep, call
             if waiter is not None:
                 waiter.event.clear()
             result = await call(db, engine.fetch_and_lock, worker_id=body.workerId, topics=topics,
-                                max_tasks=max(body.maxTasks or 1, 1), use_priority=bool(body.usePriority))
+                                max_tasks=max(body.maxTasks or 1, 1), use_priority=bool(body.usePriority),
+                                actor=caller.actor, audit=audit.entry(only_if_touched=True))
             remaining = deadline - loop.time()
             if result.tasks or waiter is None or remaining <= 0:
                 return JSONResponse([external_task_json(t, locked=True,
@@ -161,61 +164,65 @@ async def _park(request: Request, event: asyncio.Event, seconds: float) -> bool:
 
 
 @router.post("/{task_id}/complete", status_code=204, response_class=Response)
-async def complete(task_id: str, caller: CallerDep, body: CompleteIn, db: DbDep) -> Response:
+async def complete(task_id: str, caller: CallerDep, body: CompleteIn, db: DbDep, audit: AuditDep) -> Response:
     """Complete the task with variables: 204; 404 if it no longer exists (finished or cancelled);
-    400 if another worker holds it."""
+    400 if it is not locked by this worker (the same worker id, with the same key)."""
     await _allowed(db, caller, task_id)
-    await call(db, engine.complete_external_task, task_id=task_id, worker_id=body.workerId,
-               variables=plain_map(body.variables), local_variables=plain_map(body.localVariables))
+    await call(db, engine.complete_external_task, task_id=task_id, worker_id=body.workerId, actor=caller.actor,
+               variables=plain_map(body.variables), local_variables=plain_map(body.localVariables),
+               audit=audit.entry())
     return Response(status_code=204)
 
 
 @router.post("/{task_id}/failure", status_code=204, response_class=Response)
-async def failure(task_id: str, caller: CallerDep, body: FailureIn, db: DbDep) -> Response:
+async def failure(task_id: str, caller: CallerDep, body: FailureIn, db: DbDep, audit: AuditDep) -> Response:
     """Report a failed attempt with the retries left; retries 0 opens an incident."""
     await _allowed(db, caller, task_id)
     details = body.errorDetails
     if details is not None and not isinstance(details, str):
         details = json.dumps(details, default=str)
-    await call(db, engine.handle_failure, task_id=task_id, worker_id=body.workerId, error_message=body.errorMessage,
-               error_details=details, retries=body.retries if body.retries is not None else 0,
-               retry_timeout_ms=body.retryTimeout if body.retryTimeout is not None else 0)
+    await call(db, engine.handle_failure, task_id=task_id, worker_id=body.workerId, actor=caller.actor,
+               error_message=body.errorMessage, error_details=details,
+               retries=body.retries if body.retries is not None else 0,
+               retry_timeout_ms=body.retryTimeout if body.retryTimeout is not None else 0, audit=audit.entry())
     return Response(status_code=204)
 
 
 @router.post("/{task_id}/bpmnError", status_code=204, response_class=Response)
-async def bpmn_error(task_id: str, caller: CallerDep, body: BpmnErrorIn, db: DbDep) -> Response:
+async def bpmn_error(task_id: str, caller: CallerDep, body: BpmnErrorIn, db: DbDep, audit: AuditDep) -> Response:
     """Report a business error: a matching error boundary event catches it; uncaught, it opens an
     incident (a deliberate deviation from Camunda 7, where the activity would silently end)."""
     await _allowed(db, caller, task_id)
-    await call(db, engine.handle_bpmn_error, task_id=task_id, worker_id=body.workerId,
+    await call(db, engine.handle_bpmn_error, task_id=task_id, worker_id=body.workerId, actor=caller.actor,
                error_code=body.errorCode or "", error_message=body.errorMessage,
-               variables=plain_map(body.variables))
+               variables=plain_map(body.variables), audit=audit.entry())
     return Response(status_code=204)
 
 
 @router.post("/{task_id}/extendLock", status_code=204, response_class=Response)
-async def extend_lock(task_id: str, caller: CallerDep, body: ExtendLockIn, db: DbDep) -> Response:
+async def extend_lock(task_id: str, caller: CallerDep, body: ExtendLockIn, db: DbDep, audit: AuditDep) -> Response:
     await _allowed(db, caller, task_id)
-    await call(db, engine.extend_lock, task_id=task_id, worker_id=body.workerId,
-               new_duration_ms=body.newDuration if body.newDuration is not None else 0)
+    await call(db, engine.extend_lock, task_id=task_id, worker_id=body.workerId, actor=caller.actor,
+               new_duration_ms=body.newDuration if body.newDuration is not None else 0, audit=audit.entry())
     return Response(status_code=204)
 
 
 @router.post("/{task_id}/unlock", status_code=204, response_class=Response)
-async def unlock(task_id: str, caller: CallerDep, db: DbDep, actor: ActorDep) -> Response:
+async def unlock(task_id: str, caller: CallerDep, db: DbDep, audit: AuditDep) -> Response:
+    """Release this worker's lock (any lock, for those who manage tasks)."""
     await _allowed(db, caller, task_id)
-    await call(db, engine.unlock_external_task, task_id=task_id, actor=actor)
+    await call(db, engine.unlock_external_task, task_id=task_id, actor=caller.actor, audit=audit.entry())
     return Response(status_code=204)
 
 
 @router.put("/{task_id}/retries", status_code=204, response_class=Response)
-async def set_retries(task_id: str, caller: CallerDep, body: RetriesIn, db: DbDep, actor: ActorDep) -> Response:
+async def set_retries(task_id: str, caller: CallerDep, body: RetriesIn, db: DbDep, audit: AuditDep) -> Response:
     """Set the retries left; above 0 resolves the task's incident and makes it fetchable again."""
     await _allowed(db, caller, task_id)
     if body.retries is None:
         raise engine.Invalid("retries is required")
-    await call(db, engine.set_external_task_retries, task_id=task_id, retries=body.retries, actor=actor)
+    await call(db, engine.set_external_task_retries, task_id=task_id, retries=body.retries, actor=caller.actor,
+               audit=audit.entry())
     return Response(status_code=204)
 
 
@@ -227,8 +234,9 @@ async def error_details(task_id: str, caller: CallerDep, db: DbDep) -> PlainText
 
 
 @router.get("/count")
-async def count(request: Request, db: DbDep) -> dict[str, int]:
-    _, total = await call(db, engine.list_external_tasks, limit=1, **_filters(request))
+async def count(request: Request, db: DbDep, caller: CallerDep) -> dict[str, int]:
+    """How many external tasks match; a worker key counts only its topics."""
+    _, total = await call(db, engine.list_external_tasks, limit=1, topics=caller.topics, **_filters(request))
     return {"count": total}
 
 
@@ -239,31 +247,37 @@ async def get_one(task_id: str, caller: CallerDep, db: DbDep) -> dict[str, Any]:
 
 
 @router.get("")
-async def list_all(request: Request, db: DbDep) -> list[dict[str, Any]]:
+async def list_all(request: Request, db: DbDep, caller: CallerDep) -> list[dict[str, Any]]:
+    """External tasks by Camunda's filters; a worker key sees only its topics."""
     first, maximum = page(request)
-    tasks, _ = await call(db, engine.list_external_tasks, limit=maximum, offset=first, **_filters(request))
+    tasks, _ = await call(db, engine.list_external_tasks, limit=maximum, offset=first, topics=caller.topics,
+                          **_filters(request))
     return [external_task_json(t, locked=False) for t in tasks]
 
 
 @router.get("/{task_id}/documents")
-async def task_documents(task_id: str, caller: CallerDep, db: DbDep) -> list[dict[str, Any]]:
+async def task_documents(task_id: str, caller: CallerDep, db: DbDep, audit: AuditDep) -> list[dict[str, Any]]:
     """(Reviewflow extension) The documents of the case this locked task belongs to."""
     task = await _task(db, caller, task_id)
+    audit.touched(task.task.instance_id)
     docs = await call(db, engine.list_documents, instance_id=task.task.instance_id)
     return [{"id": d.id, "kind": d.kind, "filename": d.filename, "contentType": d.content_type, "size": d.size,
              "sha256": d.sha256, "taskId": d.task_id} for d in docs]
 
 
 @router.get("/{task_id}/documents/{document_id}")
-async def task_document(task_id: str, document_id: str, caller: CallerDep, db: DbDep) -> Response:
+async def task_document(task_id: str, document_id: str, caller: CallerDep, db: DbDep,
+                        audit: AuditDep) -> Response:
     """(Reviewflow extension) One document of the task's case."""
     task = await _task(db, caller, task_id)
+    audit.touched(task.task.instance_id)
     info, content = await call(db, engine.get_document, document_id=document_id, instance_id=task.task.instance_id)
     return Response(content, media_type=info.content_type)
 
 
 @router.post("/{task_id}/documents", status_code=201)
-async def add_task_document(task_id: str, request: Request, caller: CallerDep, db: DbDep) -> dict[str, Any]:
+async def add_task_document(task_id: str, request: Request, caller: CallerDep, db: DbDep,
+                            audit: AuditDep) -> dict[str, Any]:
     """(Reviewflow extension) Attach a generated document (a merged chronology, a briefing) to the case."""
     task = await _task(db, caller, task_id)
     form = await request.form(max_files=1)
@@ -272,7 +286,7 @@ async def add_task_document(task_id: str, request: Request, caller: CallerDep, d
         raise engine.Invalid("send the document as multipart field 'file'")
     kind = form.get("kind")
     content = await upload.read(request.app.state.settings.max_document_bytes + 1)
-    info = await call(db, engine.add_document, actor=engine.Actor(f"worker:{caller.id}"),
+    info = await call(db, engine.add_document, actor=engine.Actor.system(caller.id), audit=audit.entry(),
                       instance_id=task.task.instance_id, filename=upload.filename or "document",
                       content_type=upload.content_type or "", content=content,
                       kind=kind if isinstance(kind, str) else None,
@@ -293,7 +307,14 @@ async def _allowed(db: engine.Database, caller: Caller, task_id: str) -> engine.
 
 
 async def _task(db: engine.Database, caller: Caller, task_id: str) -> engine.LockedTask:
-    return await _allowed(db, caller, task_id) or await call(db, engine.get_external_task, task_id=task_id)
+    """The task, if the caller holds its lock now (or administers the service): a worker reaches a
+    case's documents only through a task it is working on."""
+    task = await _allowed(db, caller, task_id) or await call(db, engine.get_external_task, task_id=task_id)
+    holds = (task.task.lock_owner == caller.id and task.task.lock_expires_at is not None
+             and task.task.lock_expires_at > engine.clock.now())
+    if not holds and not caller.can(P.ADMINISTER):
+        raise HTTPException(403, "this worker does not hold the task's lock")
+    return task
 
 
 def _filters(request: Request) -> dict[str, Any]:

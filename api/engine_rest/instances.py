@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 import engine
+from api.audit import AuditDep
 from api.deps import ActorDep, DbDep, call
 from api.engine_rest.camunda import links, page, query_list, typed, typed_map
 from api.security import Need
@@ -74,10 +75,11 @@ async def get_instance(instance_id: str, request: Request, db: DbDep, actor: Act
 
 
 @router.delete("/{instance_id}", status_code=204, response_class=Response, dependencies=[Need(P.START)])
-async def delete_instance(instance_id: str, request: Request, db: DbDep, actor: ActorDep) -> Response:
+async def delete_instance(instance_id: str, request: Request, db: DbDep, actor: ActorDep,
+                          audit: AuditDep) -> Response:
     """Cancels the instance (its history is kept); `deleteReason` gives the reason."""
     reason = request.query_params.get("deleteReason") or "cancelled through /engine-rest"
-    await call(db, engine.cancel_instance, actor=actor, instance_id=instance_id, reason=reason)
+    await call(db, engine.cancel_instance, actor=actor, instance_id=instance_id, reason=reason, audit=audit.entry())
     return Response(status_code=204)
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 import engine
+from api.audit import AuditDep
 from api.deps import ActorDep, DbDep, call
 from api.engine_rest.camunda import Lenient, plain_map, typed_map
 from api.engine_rest.instances import instance_json
@@ -32,15 +33,17 @@ class CorrelateIn(Lenient):
 
 @router.post("/message", responses={200: {"description": "resultEnabled: the correlation results"},
                                     204: {"description": "correlated"}})
-async def correlate(body: CorrelateIn, request: Request, db: DbDep, actor: ActorDep) -> Response:
+async def correlate(body: CorrelateIn, request: Request, db: DbDep, actor: ActorDep, audit: AuditDep) -> Response:
     """204, or 200 with the results when `resultEnabled`; 400 "Cannot correlate message" when nothing
-    or (without `all`) more than one candidate matches — as Camunda answers."""
+    or (without `all`) more than one candidate matches — as Camunda answers. Only cases the caller
+    may see are candidates; each delivery is audited against its case."""
     keys = plain_map({**(body.correlationKeys or {}), **(body.localCorrelationKeys or {})})
     variables = plain_map({**(body.processVariables or {}), **(body.processVariablesLocal or {})})
     try:
         results = await call(db, engine.correlate_message, actor=actor, message_name=body.messageName or "",
                              business_key=body.businessKey, correlation_keys=keys, variables=variables,
-                             instance_id=body.processInstanceId, all_matches=bool(body.all))
+                             instance_id=body.processInstanceId, all_matches=bool(body.all),
+                             audit=audit.entry(status=200 if body.resultEnabled else 204))
     except (engine.MessageNotCorrelated, engine.MessageAmbiguous) as exc:
         return JSONResponse({"type": "RestException",
                              "message": f"Cannot correlate message '{body.messageName}': {exc.message}"},

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 import engine
+from api.audit import AuditDep
 from api.deps import ActorDep, DbDep, call
 from api.engine_rest.camunda import Lenient, fmt_date, page, plain_map, query_bool, query_list, typed_map
 from api.security import Need
@@ -53,13 +54,18 @@ async def count_tasks(request: Request, db: DbDep, actor: ActorDep) -> dict[str,
 
 
 @router.get("/{task_id}")
-async def get_task(task_id: str, db: DbDep, actor: ActorDep) -> dict[str, Any]:
-    return task_json(await call(db, engine.get_user_task, task_id=task_id, with_variables=False, viewer=actor))
+async def get_task(task_id: str, db: DbDep, actor: ActorDep, audit: AuditDep) -> dict[str, Any]:
+    task = await call(db, engine.get_user_task, task_id=task_id, with_variables=False, viewer=actor)
+    audit.touched(task.instance_id)
+    return task_json(task)
 
 
 @router.get("/{task_id}/variables")
-async def task_variables(task_id: str, db: DbDep, actor: ActorDep) -> dict[str, Any]:
-    return typed_map((await call(db, engine.get_user_task, task_id=task_id, viewer=actor)).variables or {})
+async def task_variables(task_id: str, db: DbDep, actor: ActorDep, audit: AuditDep) -> dict[str, Any]:
+    """The variables the task shows: its form's fields, its `reads`, and whose task it is."""
+    task = await call(db, engine.get_user_task, task_id=task_id, viewer=actor)
+    audit.touched(task.instance_id)
+    return typed_map(task.variables or {})
 
 
 class ClaimIn(Lenient):
@@ -67,15 +73,29 @@ class ClaimIn(Lenient):
 
 
 @router.post("/{task_id}/claim", status_code=204, response_class=Response)
-async def claim(task_id: str, body: ClaimIn, db: DbDep, actor: ActorDep) -> Response:
-    """204; 500 TaskAlreadyClaimedException when someone else holds it (as Camunda answers)."""
-    await call(db, engine.claim_user_task, actor=actor, task_id=task_id, assignee=body.userId)
+async def claim(task_id: str, body: ClaimIn, db: DbDep, actor: ActorDep, audit: AuditDep) -> Response:
+    """204; 500 TaskAlreadyClaimedException when someone else holds it (as Camunda answers); 403
+    when `userId` is not a candidate (or is someone else, and the caller does not manage tasks)."""
+    await call(db, engine.claim_user_task, actor=actor, task_id=task_id, assignee=body.userId, audit=audit.entry())
+    return Response(status_code=204)
+
+
+class AssigneeIn(Lenient):
+    userId: str | None = None
+
+
+@router.post("/{task_id}/assignee", status_code=204, response_class=Response,
+             dependencies=[Need(P.MANAGE_TASKS)])
+async def set_assignee(task_id: str, body: AssigneeIn, db: DbDep, actor: ActorDep, audit: AuditDep) -> Response:
+    """Camunda's setAssignee, for a task's managers: give the task to `userId` — a known user who is
+    a candidate — whoever holds it now; `null` gives it back to its candidates."""
+    await call(db, engine.assign_user_task, actor=actor, task_id=task_id, assignee=body.userId, audit=audit.entry())
     return Response(status_code=204)
 
 
 @router.post("/{task_id}/unclaim", status_code=204, response_class=Response)
-async def unclaim(task_id: str, db: DbDep, actor: ActorDep) -> Response:
-    await call(db, engine.unclaim_user_task, actor=actor, task_id=task_id)
+async def unclaim(task_id: str, db: DbDep, actor: ActorDep, audit: AuditDep) -> Response:
+    await call(db, engine.unclaim_user_task, actor=actor, task_id=task_id, audit=audit.entry())
     return Response(status_code=204)
 
 
@@ -85,11 +105,13 @@ class CompleteIn(Lenient):
 
 
 @router.post("/{task_id}/complete", status_code=204, response_class=Response,
-             responses={200: {"description": "withVariablesInReturn: the instance's variables"}})
-async def complete(task_id: str, body: CompleteIn, db: DbDep, actor: ActorDep) -> Response:
-    """204, or 200 with the instance's variables when `withVariablesInReturn` is true."""
+             responses={200: {"description": "withVariablesInReturn: the variables the task shows"}})
+async def complete(task_id: str, body: CompleteIn, db: DbDep, actor: ActorDep, audit: AuditDep) -> Response:
+    """204, or 200 with the variables the task shows (as the task left them) when
+    `withVariablesInReturn` is true."""
+    with_variables = bool(body.withVariablesInReturn)
     result = await call(db, engine.complete_user_task, actor=actor, task_id=task_id,
-                        variables=plain_map(body.variables))
-    if body.withVariablesInReturn:
+                        variables=plain_map(body.variables), audit=audit.entry(status=200 if with_variables else 204))
+    if with_variables:
         return JSONResponse(typed_map(result.variables))
     return Response(status_code=204)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
+from fastapi import Query
 from pydantic import BaseModel, Field
 
 T = TypeVar("T")
+
+MAX_PAGE = 200
+MAX_OFFSET = 1_000_000_000
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"at most {MAX_PAGE} a page")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="how many to skip")]
 
 
 class ErrorDetail(BaseModel):

@@ -91,6 +91,7 @@ class InstanceOut(BaseModel):
     user_tasks: list[UserTaskOut]
     external_tasks: list[ExternalTaskOut]
     incidents: list[IncidentOut]
+    suspended: bool = Field(False, description="a suspended case accepts no completions and fires no timers")
 
     @classmethod
     def of(cls, i: engine.InstanceInfo) -> InstanceOut:
@@ -140,7 +141,14 @@ class CompleteUserTaskIn(BaseModel):
 
 class ClaimUserTaskIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    assignee: str | None = Field(None, min_length=1, max_length=255, description="default: the caller")
+    assignee: str | None = Field(None, min_length=1, max_length=255, description=(
+        "default: the caller; someone else only for a task's managers, and only a candidate"))
+
+
+class AssignUserTaskIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"assignee": "priya"}]})
+    assignee: str | None = Field(min_length=1, max_length=255, description=(
+        "a known user who is a candidate for the task; null gives the task back to its candidates"))
 
 
 class RetryIncidentIn(BaseModel):

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 import engine
+from api.audit import AuditDep
 from api.deps import ActorDep, DbDep, call
 from api.schemas.common import ErrorOut, ListOut
 from api.security import Need
@@ -23,10 +24,10 @@ class ShareIn(BaseModel):
 
 @router.post("/instances/{instance_id}/shares", status_code=204, dependencies=[Need(P.START)],
              responses={404: {"model": ErrorOut}})
-async def share_case(instance_id: str, body: ShareIn, db: DbDep, actor: ActorDep) -> None:
-    """Let the members of a group see this case (need-to-know is otherwise by task)."""
-    await call(db, engine.get_instance, instance_id=instance_id, viewer=actor)     # 404 if you cannot see it
-    await call(db, engine.share_case, actor=actor, instance_id=instance_id, group=body.group)
+async def share_case(instance_id: str, body: ShareIn, db: DbDep, actor: ActorDep, audit: AuditDep) -> None:
+    """Let the members of a group see this case (need-to-know is otherwise by task); 404 for a case
+    you may not see."""
+    await call(db, engine.share_case, actor=actor, instance_id=instance_id, group=body.group, audit=audit.entry())
 
 
 class AuditEntryOut(BaseModel):

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 import engine
+from api.audit import AuditDep
 from api.deps import ActorDep, DbDep, call
-from api.schemas.common import ErrorOut, ListOut
+from api.schemas.common import ErrorOut, Limit, ListOut, Offset
 from api.schemas.definitions import DefinitionOut, DeploymentOut
 from api.security import Need
 from api.security import Permission as P
@@ -33,7 +34,7 @@ DEPLOY_BODY = {
              openapi_extra=DEPLOY_BODY,
              responses={200: {"model": DeploymentOut, "description": "every diagram unchanged: nothing new"},
                         **_ERRORS})
-async def deploy(request: Request, db: DbDep, actor: ActorDep,
+async def deploy(request: Request, db: DbDep, actor: ActorDep, audit: AuditDep,
                  filename: Annotated[str | None, Query(max_length=255, description=(
                      "raw XML bodies: the file name to record (default upload.bpmn)"))] = None) -> Response:
     """Deploy one or more diagrams, as multipart `files` or as one raw XML body.
@@ -44,7 +45,8 @@ async def deploy(request: Request, db: DbDep, actor: ActorDep,
     400 naming the file and line; nothing is deployed then.
     """
     files = await read_deploy_files(request, filename)
-    result = await call(db, engine.deploy, files=files, actor=actor)
+    result = await call(db, engine.deploy, files=files, actor=actor,
+                        audit=audit.entry(status=201, status_if_unchanged=200))
     out = DeploymentOut.of(result)
     status = 201 if any(d.created for d in out.definitions) else 200
     return Response(out.model_dump_json(), status_code=status, media_type="application/json")
@@ -53,8 +55,7 @@ async def deploy(request: Request, db: DbDep, actor: ActorDep,
 @router.get("/definitions", response_model=ListOut[DefinitionOut], dependencies=[Need(P.READ_INSTANCE)])
 async def list_definitions(db: DbDep, key: str | None = None,
                            latest: Annotated[bool, Query(description="only the latest version of each")] = False,
-                           limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                           offset: Annotated[int, Query(ge=0)] = 0) -> ListOut[DefinitionOut]:
+                           limit: Limit = 50, offset: Offset = 0) -> ListOut[DefinitionOut]:
     """Deployed process definitions, by key then version."""
     page = await call(db, engine.list_definitions, key=key, latest_only=latest, limit=limit, offset=offset)
     return ListOut[DefinitionOut](data=[DefinitionOut.of(d) for d in page.data], count=page.count)

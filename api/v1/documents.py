@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 import engine
+from api.audit import AuditDep
 from api.deps import ActorDep, DbDep, call
 from api.schemas.common import ErrorOut, ListOut
 from api.security import CallerDep, Need
@@ -46,7 +48,7 @@ async def _read(request: Request, file: UploadFile) -> bytes:
 
 @router.post("/instances/{instance_id}/documents", status_code=201, response_model=DocumentOut,
              responses=_ERRORS, dependencies=[Need(P.WORK_TASKS)])
-async def upload_to_case(instance_id: str, request: Request, db: DbDep, actor: ActorDep,
+async def upload_to_case(instance_id: str, request: Request, db: DbDep, actor: ActorDep, audit: AuditDep,
                          file: Annotated[UploadFile, File(description="PDF, Word, ODT, Excel, CSV, text, HTML, "
                                                                       "Markdown, JSON, PNG or JPEG")],
                          kind: Annotated[str | None, Form(description="e.g. imr, chronology, final_report")] = None,
@@ -56,12 +58,12 @@ async def upload_to_case(instance_id: str, request: Request, db: DbDep, actor: A
     return DocumentOut.of(await call(db, engine.add_document, actor=actor, instance_id=instance_id,
                                      filename=file.filename or "document", content_type=file.content_type or "",
                                      content=content, kind=kind,
-                                     max_bytes=request.app.state.settings.max_document_bytes))
+                                     max_bytes=request.app.state.settings.max_document_bytes, audit=audit.entry()))
 
 
 @router.post("/user-tasks/{task_id}/documents", status_code=201, response_model=DocumentOut, responses=_ERRORS,
              dependencies=[Need(P.WORK_TASKS)])
-async def upload_to_task(task_id: str, request: Request, db: DbDep, actor: ActorDep,
+async def upload_to_task(task_id: str, request: Request, db: DbDep, actor: ActorDep, audit: AuditDep,
                          file: Annotated[UploadFile, File()],
                          kind: Annotated[str | None, Form()] = None) -> DocumentOut:
     """Attach a file to one of your open tasks (an agency's IMR, its chronology)."""
@@ -70,7 +72,7 @@ async def upload_to_task(task_id: str, request: Request, db: DbDep, actor: Actor
     return DocumentOut.of(await call(db, engine.add_document, actor=actor, instance_id=task.instance_id,
                                      task_id=task_id, filename=file.filename or "document",
                                      content_type=file.content_type or "", content=content, kind=kind,
-                                     max_bytes=request.app.state.settings.max_document_bytes))
+                                     max_bytes=request.app.state.settings.max_document_bytes, audit=audit.entry()))
 
 
 @router.get("/instances/{instance_id}/documents", response_model=ListOut[DocumentOut], responses=_ERRORS,
@@ -82,12 +84,20 @@ async def list_case_documents(instance_id: str, db: DbDep, actor: ActorDep) -> L
 
 
 @router.get("/documents/{document_id}", responses={200: {"content": {"application/octet-stream": {}}}, **_ERRORS})
-async def download(document_id: str, db: DbDep, caller: CallerDep) -> Response:
-    """The file itself, as an attachment (never rendered inline)."""
+async def download(document_id: str, db: DbDep, caller: CallerDep, audit: AuditDep) -> Response:
+    """The file itself, as an attachment (never rendered inline); its name in UTF-8 (RFC 6266/5987)."""
     if not (caller.can(P.READ_INSTANCE) or caller.can(P.WORK_TASKS)):
         raise HTTPException(403, "your role does not allow reading documents")
     info, content = await call(db, engine.get_document, document_id=document_id, viewer=caller.actor)
+    audit.touched(info.instance_id)
     return Response(content, media_type=info.content_type,
-                    headers={"Content-Disposition": f'attachment; filename="{info.filename}"'})
+                    headers={"Content-Disposition": content_disposition(info.filename)})
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with an ASCII fallback name and the real name encoded (RFC 6266, RFC 5987), so
+    a Welsh or Chinese file name downloads as itself and a header never carries raw non-Latin-1."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename) or "document"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 

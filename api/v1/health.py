@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
 from api.deps import DbDep
+from api.threads import run_engine
 
 router = APIRouter(tags=["health"])
 
@@ -25,6 +25,6 @@ class HealthOut(BaseModel):
 @router.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
 async def health(db: DbDep) -> JSONResponse:
     """`ok` with 200 when the database answers; `unavailable` with 503 when it does not."""
-    ok = await run_in_threadpool(db.ping)
-    body = HealthOut(status="ok" if ok else "unavailable", database=DatabaseHealth(ok=ok, dialect=db.dialect))
+    ok = await run_engine(db, db.ping)
+    body = HealthOut(status="ok" if ok else "unavailable", database=DatabaseHealth(ok=ok, dialect=db.dialect.name))
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 import engine
+from api.audit import AuditDep
 from api.deps import ActorDep, DbDep, call
-from api.schemas.common import ErrorOut, ListOut
+from api.schemas.common import ErrorOut, Limit, ListOut, Offset
 from api.schemas.instances import CancelInstanceIn, HistoryEventOut, InstanceOut, InstanceSummaryOut, StartInstanceIn
 from api.security import Need
 from api.security import Permission as P
@@ -19,7 +20,7 @@ _ERRORS = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": Er
 
 
 @router.post("", status_code=201, response_model=InstanceOut, responses=_ERRORS, dependencies=[Need(P.START)])
-async def start_instance(body: StartInstanceIn, db: DbDep, actor: ActorDep) -> InstanceOut:
+async def start_instance(body: StartInstanceIn, db: DbDep, actor: ActorDep, audit: AuditDep) -> InstanceOut:
     """Start the latest version of `definition_key` (or exactly `definition_id`) with these variables.
 
     The instance runs to its first wait state inside this request: the answer lists the user tasks,
@@ -27,14 +28,13 @@ async def start_instance(body: StartInstanceIn, db: DbDep, actor: ActorDep) -> I
     """
     return InstanceOut.of(await call(db, engine.start_instance, actor=actor, definition_key=body.definition_key,
                                      definition_id=body.definition_id, variables=body.variables,
-                                     business_key=body.business_key))
+                                     business_key=body.business_key, audit=audit.entry()))
 
 
 @router.get("", response_model=ListOut[InstanceSummaryOut], dependencies=[Need(P.READ_INSTANCE)])
 async def list_instances(db: DbDep, actor: ActorDep, definition_key: str | None = None, business_key: str | None = None,
                          status: Literal["active", "completed", "cancelled"] | None = None,
-                         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                         offset: Annotated[int, Query(ge=0)] = 0) -> ListOut[InstanceSummaryOut]:
+                         limit: Limit = 50, offset: Offset = 0) -> ListOut[InstanceSummaryOut]:
     """Instances you may see, newest first, filtered by definition key, business key and status."""
     page = await call(db, engine.list_instances, definition_key=definition_key, business_key=business_key,
                       status=status, limit=limit, offset=offset, viewer=actor)
@@ -49,11 +49,12 @@ async def get_instance(instance_id: str, db: DbDep, actor: ActorDep) -> Instance
 
 
 @router.post("/{instance_id}/cancel", response_model=InstanceOut, responses=_ERRORS, dependencies=[Need(P.START)])
-async def cancel_instance(instance_id: str, body: CancelInstanceIn, db: DbDep, actor: ActorDep) -> InstanceOut:
+async def cancel_instance(instance_id: str, body: CancelInstanceIn, db: DbDep, actor: ActorDep,
+                          audit: AuditDep) -> InstanceOut:
     """Cancel a running instance with a reason; its open tasks are cancelled with it (409 if it
     has already ended)."""
     return InstanceOut.of(await call(db, engine.cancel_instance, actor=actor, instance_id=instance_id,
-                                     reason=body.reason))
+                                     reason=body.reason, audit=audit.entry()))
 
 
 @router.get("/{instance_id}/history", response_model=ListOut[HistoryEventOut], responses=_ERRORS,

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 import engine
+from api.audit import AuditDep
 from api.deps import ActorDep, DbDep, call
 from api.schemas.common import ErrorOut
 from api.schemas.instances import InstanceOut
@@ -41,18 +42,19 @@ class CorrelationOut(BaseModel):
     201: {"model": CorrelationOut, "description": "a message start event started a new instance"},
     400: {"model": ErrorOut}, 404: {"model": ErrorOut, "description": "nothing waits for it; nothing stored"},
     409: {"model": ErrorOut, "description": "several candidates; their ids are in error.candidates"}})
-async def correlate(body: MessageIn, db: DbDep, actor: ActorDep) -> Any:
+async def correlate(body: MessageIn, db: DbDep, actor: ActorDep, audit: AuditDep) -> Any:
     """Deliver a message to the one instance waiting for it (intermediate catch event, receive task,
     boundary event or event-based gateway) whose business key and correlation keys match, or start
     the process whose message start event has this name.
 
-    No match is a 404 and more than one a 409 with the candidates; either way nothing changes. A
-    message that arrives before the instance waits for it is **refused, not buffered**: send it again
-    once the case waits for it.
+    Only cases you may see are candidates: any other case behaves as if it did not exist. No match
+    is a 404 and more than one a 409 with the candidates; either way nothing changes. A message that
+    arrives before the instance waits for it is **refused, not buffered**: send it again once the
+    case waits for it.
     """
     [result] = await call(db, engine.correlate_message, actor=actor, message_name=body.message_name,
                           business_key=body.business_key, correlation_keys=body.correlation_keys,
-                          variables=body.variables)
+                          variables=body.variables, audit=audit.entry(status=200))
     out = CorrelationOut(result=result.kind, activity_id=result.activity_id, instance=InstanceOut.of(result.instance))
     return Response(out.model_dump_json(), status_code=201 if result.kind == "started" else 200,
                     media_type="application/json")

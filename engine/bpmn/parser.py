@@ -12,8 +12,10 @@ from typing import Any
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, BpmnValidator, full_tag
 from SpiffWorkflow.bpmn.parser.node_parser import DEFAULT_NSMAP
+from SpiffWorkflow.bpmn.parser.task_parsers import ConditionalGatewayParser, GatewayParser
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 
+from engine.bpmn.compat import MergingInclusiveGateway, MergingParallelGateway, MergingProcessParser
 from engine.bpmn.specs import ExternalServiceTask, HumanTask
 
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -23,6 +25,9 @@ NSMAP = {**DEFAULT_NSMAP, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS}
 # Entities are never resolved, DTDs never loaded, nothing fetched over the network.
 SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
                            remove_comments=False)
+
+#: the extension property (camunda:properties) naming what else a user task shows, comma-separated
+READS = "reads"
 
 _validator: BpmnValidator | None = None
 
@@ -74,7 +79,8 @@ class HumanTaskParser(_CamundaAware):
             self.spec, self.bpmn_id,
             candidate_groups=groups, candidate_users=_split(self.camunda("candidateUsers")),
             assignee=self.camunda("assignee") or None, form_key=self.camunda("formKey") or None,
-            priority=self.int_attr("priority", 50), **self.bpmn_attributes)
+            priority=self.int_attr("priority", 50), reads=_split(self.parse_extensions().get(READS)),
+            **self.bpmn_attributes)
 
 
 class ExternalServiceTaskParser(_CamundaAware):
@@ -96,7 +102,10 @@ class ReviewflowParser(BpmnParser):
     OVERRIDE_PARSER_CLASSES = {
         full_tag("userTask"): (HumanTaskParser, HumanTask),
         full_tag("serviceTask"): (ExternalServiceTaskParser, ExternalServiceTask),
+        full_tag("parallelGateway"): (GatewayParser, MergingParallelGateway),
+        full_tag("inclusiveGateway"): (ConditionalGatewayParser, MergingInclusiveGateway),
     }
+    PROCESS_PARSER_CLASS = MergingProcessParser
 
     def __init__(self) -> None:
         super().__init__(namespaces=NSMAP, validator=validator())

@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn.serializer import DEFAULT_CONFIG, BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 
+from engine.bpmn import compat
 from engine.bpmn.script_engine import script_engine
 from engine.bpmn.specs import ExternalServiceTask, HumanTask
 
@@ -32,7 +33,7 @@ class _HumanTaskConverter(BpmnTaskSpecConverter):
     def to_dict(self, spec: HumanTask) -> dict[str, Any]:
         return {**self.get_default_attributes(spec), "candidate_groups": spec.candidate_groups,
                 "candidate_users": spec.candidate_users, "assignee": spec.assignee,
-                "form_key": spec.form_key, "priority": spec.priority}
+                "form_key": spec.form_key, "priority": spec.priority, "reads": spec.reads}
 
     def from_dict(self, dct: dict[str, Any]) -> HumanTask:
         return self.task_spec_from_dict(dct)
@@ -72,6 +73,7 @@ _config = dict(DEFAULT_CONFIG)
 _config[HumanTask] = _HumanTaskConverter
 _config[ExternalServiceTask] = _ExternalServiceTaskConverter
 _config[BpmnWorkflow] = _SharedSpecWorkflowConverter
+_config.update(compat.CONVERTERS)
 _serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_config))
 _registry = _serializer.registry
 _loader: ContextVar[SpecLoader] = ContextVar("spec_loader")
@@ -97,13 +99,13 @@ def new_workflow(spec_pair: SpecPair) -> BpmnWorkflow:
 def dumps(workflow: BpmnWorkflow) -> str:
     # Encoder mode makes the registry leave typed values for `_default` (faster). The flag is shared
     # between threads; a thread that finds it switched off converts eagerly instead: same JSON.
-    _registry._encoder_mode = True
+    compat.encoder_mode(_registry, True)
     try:
         dct = _serializer.to_dict(workflow)
         dct[_serializer.VERSION_KEY] = _serializer.VERSION
         return orjson.dumps(dct, default=_default, option=_ORJSON_OPTIONS).decode()
     finally:
-        _registry._encoder_mode = False
+        compat.encoder_mode(_registry, False)
 
 
 def loads(text: str | bytes, state_format: int, specs: SpecLoader) -> BpmnWorkflow:

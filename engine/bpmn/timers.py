@@ -5,8 +5,8 @@
   (`working_days_after(sin_sent_on, 15)`).
 * `P<n>M`/`P<n>Y` durations count calendar months (31 August + P6M = 28 February), where
   SpiffWorkflow would add the lengths of the next months.
-* SpiffWorkflow's timers read `datetime.now(timezone.utc)`; its timer module is pointed at the
-  engine clock, so tests move time instead of sleeping.
+* SpiffWorkflow's timers read `datetime.now(timezone.utc)`; engine.bpmn.compat points its timer
+  module at the engine clock (and at `calendar_timedelta`), so tests move time instead of sleeping.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from datetime import datetime as _datetime
 from datetime import timedelta
 from typing import Any
 
-from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     DurationTimerEventDefinition,
@@ -39,16 +38,9 @@ def is_iso_literal(expression: str) -> bool:
     return bool(_ISO.match(expression.strip()))
 
 
-class _ClockDatetime(_datetime):
-    """`datetime` whose now() is the engine clock's."""
-
-    @classmethod
-    def now(cls, tz: Any = None) -> _datetime:  # type: ignore[override]
-        current = clock.now()
-        return current.astimezone(tz) if tz is not None else current.replace(tzinfo=None)
-
-
-def _calendar_timedelta(parsed_duration: dict[str, Any], start: _datetime | None = None) -> timedelta:
+def calendar_timedelta(parsed_duration: dict[str, Any], start: _datetime | None = None) -> timedelta:
+    """How long an ISO 8601 duration lasts from `start` (default now), months and years counted
+    as calendar months."""
     start = start or clock.now()
     parsed = dict(parsed_duration)
     months = parsed.pop("months", 0) + 12 * parsed.pop("years", 0)
@@ -60,12 +52,6 @@ def _calendar_timedelta(parsed_duration: dict[str, Any], start: _datetime | None
     fraction = months - whole
     extra_days = parsed.pop("days", 0) + fraction * 30
     return (shifted - start) + timedelta(days=extra_days, **parsed)
-
-
-def install() -> None:
-    """Point SpiffWorkflow's timer module at the engine clock and calendar months (idempotent)."""
-    _timer.datetime = _ClockDatetime  # type: ignore[attr-defined]
-    TimerEventDefinition.get_timedelta_from_start = staticmethod(_calendar_timedelta)  # type: ignore[method-assign]
 
 
 def first_firing(event: TimerEventDefinition, now: _datetime) -> tuple[_datetime, float | None, int | None]:

@@ -18,12 +18,15 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 
 from engine import clock
-from engine.errors import Conflict, Invalid, NotFound
+from engine.commands.instances import check_text
+from engine.errors import Conflict, InstanceNotFound, Invalid, NotFound
 from engine.queries.rows import aware
+from engine.queries.visibility import can_see_instance
 from engine.results import Actor
+from engine.store.change import Audit, change
 from engine.store.command import lock_instance
 from engine.store.database import Database
-from engine.store.tables import api_key, case_share, history_event, principal
+from engine.store.tables import api_key, case_share, principal
 
 KEY_PREFIX = "rfk"
 
@@ -79,8 +82,12 @@ def create_principal(db: Database, *, principal_id: str, roles: list[str], group
                      kind: str = "user", organisation: str | None = None, topics: list[str] | None = None,
                      display_name: str | None = None) -> PrincipalInfo:
     """Raises: Invalid, Conflict (the id exists)."""
-    if not principal_id or len(principal_id) > 255 or ":" in principal_id:
-        raise Invalid("a principal id is 1 to 255 characters, without ':'")
+    check_text(principal_id, "a principal id")
+    if ":" in principal_id or principal_id != principal_id.strip():
+        raise Invalid("a principal id has no ':' and no spaces around it")
+    for name in [*(groups or []), *roles, *(topics or []), *([organisation] if organisation else []),
+                 *([display_name] if display_name else [])]:
+        check_text(name, "a name, role, group, organisation or topic")
     if kind not in ("user", "worker"):
         raise Invalid("kind is user or worker")
     row = {"id": principal_id, "kind": kind, "roles": sorted(set(roles)), "groups": sorted(set(groups or [])),
@@ -173,18 +180,19 @@ def authenticate_key(db: Database, secret: str, *, principal_id: str | None = No
     return _principal(row)
 
 
-def share_case(db: Database, *, actor: Actor, instance_id: str, group: str) -> None:
-    """Let a group's members see the case. Raises: InstanceNotFound, Invalid."""
-    if not group or len(group) > 255:
-        raise Invalid("a group name is 1 to 255 characters")
-    now = clock.now()
-    with db.write() as conn:
-        lock_instance(conn, db, instance_id)
-        exists = conn.execute(sa.select(case_share.c.group_name).where(
+def share_case(db: Database, *, actor: Actor, instance_id: str, group: str, audit: Audit | None = None) -> None:
+    """Let a group's members see the case. Raises: InstanceNotFound (also when the actor may not
+    see it), Invalid."""
+    check_text(group, "a group name")
+    with change(db, actor=actor, audit=audit) as ch:
+        lock_instance(ch, instance_id)
+        if not can_see_instance(ch.conn, actor, instance_id):
+            raise InstanceNotFound(f"no process instance with id {instance_id}")
+        exists = ch.conn.execute(sa.select(case_share.c.group_name).where(
             case_share.c.instance_id == instance_id, case_share.c.group_name == group)).first()
         if exists is None:
-            conn.execute(case_share.insert(), [{"instance_id": instance_id, "group_name": group,
-                                                "shared_by": actor.id, "shared_at": now}])
-            conn.execute(history_event.insert(), [{"instance_id": instance_id, "at": now, "kind": "case_shared",
-                                                   "actor": actor.id, "task_id": None, "activity_id": None,
-                                                   "details": {"group": group}}])
+            ch.conn.execute(case_share.insert(), [{"instance_id": instance_id, "group_name": group,
+                                                   "shared_by": actor.id, "shared_at": ch.now}])
+            ch.record(instance_id, "case_shared", group=group)
+        else:
+            ch.touch(instance_id)

@@ -1,30 +1,25 @@
 """The audit trail: who read or changed what, when, from where — append-only and hash-chained.
 
-Each row's hash covers its content and the previous row's hash, so editing or deleting any row but
-the newest breaks the chain at that point; `verify_audit` recomputes it and prints the head hash,
-which an operator can record elsewhere to cover the newest rows too.
+A change's entry is written by the command that makes it, in the same transaction (store.change);
+`append_audit` records what changes nothing — reads, and refused requests — in a transaction of
+its own. `verify_audit` recomputes the chain, reports gaps in the numbering, and checks it against
+a head recorded elsewhere (store.auditing), which covers the newest entries and a rebuilt chain.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
-from engine import clock
-from engine.queries.reads import instance_of_task_on
 from engine.queries.rows import aware
-from engine.store import fast
+from engine.store import auditing
 from engine.store.database import Database
 from engine.store.tables import audit_event
 
-GENESIS = "0" * 64
-_PG_LOCK = 0x52464155   # "RFAU": appends take turns
+GENESIS = auditing.GENESIS
 
 
 @dataclass(frozen=True)
@@ -45,106 +40,56 @@ class AuditVerification:
     ok: bool
     checked: int
     head: str
+    head_seq: int = 0
     broken_at: int | None = None
     problem: str | None = None
 
 
-def _digest(prev: str, at: datetime, actor: str, action: str, target: str, status: int,
-            instance_id: str | None, client: str | None) -> str:
-    body = json.dumps([prev, aware(at).isoformat(), actor, action, target, status, instance_id, client],  # type: ignore[union-attr]
-                      separators=(",", ":"))
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
-_head = sa.select(audit_event.c.hash).order_by(audit_event.c.seq.desc()).limit(1)
-_append = audit_event.insert()
-
-
 def append_audit(db: Database, *, actor: str, action: str, target: str, status: int,
-                 instance_id: str | None = None, client: str | None = None) -> None:
-    """Append one entry, chained to the one before, in a transaction of its own. With
-    `db.audit_fast`, the commit does not wait for the disk (SQLite synchronous=NORMAL, PostgreSQL
-    synchronous_commit=off): a power cut may lose the last moment's entries, never corrupt the chain."""
-    try:
-        with db.write_relaxed() if db.audit_fast else db.write(carry_note=False) as conn:
-            digest = _append_on(conn, db, actor=actor, action=action, target=target, status=status,
-                                instance_id=instance_id, client=client)
-            if db.is_sqlite:
-                db.audit_head = digest             # still under the writer lock, which the commit ends
-    except BaseException:
-        db.audit_head = None                       # not committed: the next append reads the head again
-        raise
+                 instance_ids: Sequence[str | None] = (None,), client: str | None = None) -> None:
+    """Record a request that changed nothing (a read, or a refusal): one entry per case it touched,
+    in a transaction of its own. With `db.audit_fast` the commit does not wait for the disk
+    (SQLite synchronous=NORMAL, PostgreSQL synchronous_commit=off): a power cut may lose the last
+    moment's entries, never corrupt the chain."""
+    entries = [auditing.Entry(actor=actor, action=action, target=target, status=status, instance_id=instance_id,
+                              client=client) for instance_id in (list(dict.fromkeys(instance_ids)) or [None])]
+    with db.write(relaxed=db.audit_fast) as conn:
+        head = auditing.append(db, conn, entries)
+    auditing.published(db, head)
 
 
-def _append_on(conn: sa.Connection, db: Database, *, actor: str, action: str, target: str, status: int,
-               instance_id: str | None, client: str | None) -> str:
-    at = clock.now()
-    target = target[:1000]
-    if not db.is_sqlite:
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
-    prev = db.audit_head if db.is_sqlite else None        # one writer in this process: it knows the head
-    if prev is None:
-        prev = conn.execute(_head).scalar() or GENESIS
-    digest = _digest(prev, at, actor, action, target, status, instance_id, client)
-    fast.execute(conn, _append, {
-        "at": at, "actor": actor, "action": action, "target": target, "status": status,
-        "instance_id": instance_id, "client": client, "prev_hash": prev, "hash": digest})
-    return digest
-
-
-@dataclass
-class AuditNote:
-    """The audit entry of a request that changes something, written inside the first write
-    transaction the request commits (see `engine.note_next_write`), so the change and its record
-    commit together and cost one commit, not two. SQLite only: on PostgreSQL the chain's advisory
-    lock would hold every command behind the audit trail until its commit, so there the note only
-    learns which instance the command changed, and the caller appends the entry after the answer.
-
-    `describe` is asked when the entry is written (routing and authentication are done by then):
-    the keyword arguments of `append_audit`, with `status` the answer the route gives on success,
-    plus `task_id` to find the instance by when neither the command nor the request names it;
-    or None when the outcome cannot be told before the answer (the entry then follows the answer).
-    After the answer, `written_status` tells whether the entry already says what was answered; if
-    not (the request failed after its change committed, or it committed nothing), the caller
-    appends an entry with the real outcome.
-    """
-
-    describe: Callable[[], dict[str, Any] | None]
-    instance_id: str | None = None
-    written_status: int | None = field(default=None, init=False)
-    closed: bool = field(default=False, init=False)      # the request is answered: a later write is not its
-
-    def write(self, conn: sa.Connection, db: Database) -> Callable[[], None] | None:
-        if self.written_status is not None or self.closed or not db.is_sqlite:
-            return None
-        entry = self.describe()
-        if entry is None:
-            return None
-        task_id, named_instance = entry.pop("task_id", None), entry.pop("instance_id", None)
-        if self.instance_id is None:
-            self.instance_id = named_instance
-        if self.instance_id is None and task_id is not None:
-            self.instance_id = instance_of_task_on(conn, task_id)
-        digest = _append_on(conn, db, instance_id=self.instance_id, **entry)
-
-        def committed() -> None:
-            self.written_status = entry["status"]
-            db.audit_head = digest
-        return committed
-
-
-def verify_audit(db: Database) -> AuditVerification:
-    """Recompute the chain from the first entry."""
-    prev, checked = GENESIS, 0
+def verify_audit(db: Database, *, expected_head: tuple[int, str] | None = None) -> AuditVerification:
+    """Recompute the chain from the first entry; every entry must follow the one before it, be
+    numbered one more than it, and hash to what it says. With `expected_head` — a (seq, hash)
+    recorded outside the database — the entry numbered seq must still be there with that hash:
+    deleting the newest entries, or rebuilding the chain after removing some, is detected."""
+    prev, checked, expected_seq, at_head = GENESIS, 0, 1, None
     with db.read() as conn:
         for r in conn.execute(sa.select(audit_event).order_by(audit_event.c.seq)).yield_per(1000):
+            if r.seq != expected_seq:
+                missing = (f"entry {expected_seq} is" if r.seq == expected_seq + 1
+                           else f"entries {expected_seq} to {r.seq - 1} are")
+                return AuditVerification(False, checked, prev, expected_seq - 1, r.seq,
+                                         f"{missing} missing: deleted from the trail (a gap in the numbering)")
             if r.prev_hash != prev:
-                return AuditVerification(False, checked, prev, r.seq,
+                return AuditVerification(False, checked, prev, expected_seq - 1, r.seq,
                                          f"entry {r.seq} does not follow the entry before it (one was deleted?)")
-            if _digest(prev, r.at, r.actor, r.action, r.target, r.status, r.instance_id, r.client) != r.hash:
-                return AuditVerification(False, checked, prev, r.seq, f"entry {r.seq} was altered")
-            prev, checked = r.hash, checked + 1
-    return AuditVerification(True, checked, prev)
+            if auditing.digest(prev, r.at, r.actor, r.action, r.target, r.status, r.instance_id, r.client) != r.hash:
+                return AuditVerification(False, checked, prev, expected_seq - 1, r.seq, f"entry {r.seq} was altered")
+            if expected_head is not None and r.seq == expected_head[0]:
+                at_head = r.hash
+            prev, checked, expected_seq = r.hash, checked + 1, expected_seq + 1
+    last = expected_seq - 1
+    if expected_head is not None:
+        seq, digest = expected_head
+        if seq > last:
+            return AuditVerification(False, checked, prev, last, last + 1,
+                                     f"the recorded head is entry {seq}, but the trail ends at entry {last}: "
+                                     "its newest entries were deleted")
+        if at_head != digest:
+            return AuditVerification(False, checked, prev, last, seq,
+                                     f"entry {seq} is not the entry the recorded head names: the trail was rebuilt")
+    return AuditVerification(True, checked, prev, last)
 
 
 def case_audit(db: Database, *, instance_id: str) -> list[AuditEntry]:
@@ -152,5 +97,5 @@ def case_audit(db: Database, *, instance_id: str) -> list[AuditEntry]:
     with db.read() as conn:
         rows = conn.execute(sa.select(audit_event).where(audit_event.c.instance_id == instance_id)
                             .order_by(audit_event.c.seq))
-        return [AuditEntry(seq=r.seq, at=aware(r.at), actor=r.actor, action=r.action, target=r.target,  # type: ignore[arg-type]
+        return [AuditEntry(seq=r.seq, at=aware(r.at) or r.at, actor=r.actor, action=r.action, target=r.target,
                            status=r.status, instance_id=r.instance_id, client=r.client, hash=r.hash) for r in rows]

@@ -26,6 +26,7 @@ from engine.bpmn.timers import first_firing
 from engine.errors import Conflict, DeploymentError
 from engine.queries.rows import aware
 from engine.results import Actor, DefinitionInfo, DeployedDefinition, DeploymentResult
+from engine.store.change import Audit, change
 from engine.store.database import Database
 from engine.store.specs import build_specs
 from engine.store.tables import definition, message_start, timer_start
@@ -47,7 +48,7 @@ class _Diagram:
     process_ids: list[str]
 
 
-def deploy(db: Database, *, files: list[DeployFile], actor: Actor) -> DeploymentResult:
+def deploy(db: Database, *, files: list[DeployFile], actor: Actor, audit: Audit | None = None) -> DeploymentResult:
     """Validate every file, then store each executable process as a new version — or, when it is
     byte-identical to the latest version (forms included), report that version unchanged.
 
@@ -62,7 +63,8 @@ def deploy(db: Database, *, files: list[DeployFile], actor: Actor) -> Deployment
     uploaded_ids = {pid for d in diagrams for pid in d.process_ids}
     now, deployment_id = clock.now(), str(uuid.uuid4())
 
-    with db.write() as conn:
+    with change(db, actor=actor, audit=audit) as ch:
+        conn = ch.conn
         parser = ReviewflowParser()
         for d in diagrams:
             _add(parser, d)
@@ -92,8 +94,9 @@ def deploy(db: Database, *, files: list[DeployFile], actor: Actor) -> Deployment
                 _register_message_starts(conn, spec_pair[0], pid, row["id"], d.file.name)
                 _register_timer_starts(conn, spec_pair[0], pid, row["id"], d.file.name, now)
                 spec_pair[0].rf_definition_id = row["id"]
-                db.specs.put(row["id"], spec_pair, used_forms)
+                ch.after_commit(lambda i=row["id"], p=spec_pair, f=used_forms: db.specs.put(i, p, f))
                 deployed.append(DeployedDefinition(_info(row), created=True))
+        ch.unchanged = not any(d.created for d in deployed)
     return DeploymentResult(deployment_id=deployment_id, deployed_at=now, definitions=deployed)
 
 

@@ -15,14 +15,14 @@ from pathlib import PurePosixPath
 
 import sqlalchemy as sa
 
-from engine import clock
 from engine.errors import Invalid, NotFound
 from engine.queries.rows import aware
 from engine.queries.visibility import can_see_instance, can_see_task
 from engine.results import Actor
+from engine.store.change import Audit, change
 from engine.store.command import lock_instance
 from engine.store.database import Database
-from engine.store.tables import document, history_event, user_task
+from engine.store.tables import document, user_task
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 
@@ -94,7 +94,7 @@ def check_content(filename: str, content_type: str, content: bytes, max_bytes: i
 
 def add_document(db: Database, *, actor: Actor, instance_id: str, filename: str, content_type: str,
                  content: bytes, task_id: str | None = None, kind: str | None = None,
-                 max_bytes: int = MAX_DOCUMENT_BYTES) -> DocumentInfo:
+                 max_bytes: int = MAX_DOCUMENT_BYTES, audit: Audit | None = None) -> DocumentInfo:
     """Attach a file to a case (or to one of its open tasks).
 
     Raises: InstanceNotFound / TaskNotFound (also when the actor may not see it), Invalid.
@@ -103,22 +103,24 @@ def add_document(db: Database, *, actor: Actor, instance_id: str, filename: str,
     stored_type = check_content(name, content_type, content, max_bytes)
     if kind is not None and not re.fullmatch(r"[a-z][a-z0-9_\-]{0,63}", kind):
         raise Invalid("kind is a short lower-case word, e.g. imr, chronology, final_report")
-    now = clock.now()
-    row = {"id": str(uuid.uuid4()), "instance_id": instance_id, "task_id": task_id, "kind": kind, "filename": name,
-           "content_type": stored_type, "size": len(content), "sha256": hashlib.sha256(content).hexdigest(),
-           "content": content, "uploaded_by": actor.id, "uploaded_at": now}
-    with db.write() as conn:
-        lock_instance(conn, db, instance_id)
+    with change(db, actor=actor, audit=audit) as ch:
+        conn = ch.conn
+        try:
+            lock_instance(ch, instance_id)
+        except NotFound:
+            raise NotFound(f"no process instance with id {instance_id}") from None
         if task_id is not None:
             owner = conn.execute(sa.select(user_task.c.instance_id).where(user_task.c.id == task_id)).scalar()
             if owner != instance_id or not can_see_task(conn, actor, task_id):
                 raise NotFound(f"no open user task {task_id} in this case")
         elif not can_see_instance(conn, actor, instance_id):
             raise NotFound(f"no process instance with id {instance_id}")
+        row = {"id": str(uuid.uuid4()), "instance_id": instance_id, "task_id": task_id, "kind": kind,
+               "filename": name, "content_type": stored_type, "size": len(content),
+               "sha256": hashlib.sha256(content).hexdigest(), "content": content, "uploaded_by": actor.id,
+               "uploaded_at": ch.now}
         conn.execute(document.insert(), [row])
-        conn.execute(history_event.insert(), [{"instance_id": instance_id, "at": now, "kind": "document_added",
-                                               "actor": actor.id, "task_id": task_id, "activity_id": None,
-                                               "details": {"document_id": row["id"], "kind": kind}}])
+        ch.record(instance_id, "document_added", task_id=task_id, document_id=row["id"], kind=kind)
     return _info(_Row(row))
 
 

@@ -8,6 +8,10 @@ name starts).
 A message that nothing waits for is refused (NotFound), never buffered: a buffered message is case
 data waiting invisibly to be matched, perhaps to the wrong case, while a refusal tells the sender at
 once to retry or to check its keys.
+
+Need-to-know: a message reaches only cases its sender may see. Every other case behaves as if it
+did not exist — it is not a candidate, it is not named when several match, and its variables never
+decide whether correlation keys match.
 """
 
 from __future__ import annotations
@@ -20,10 +24,14 @@ import sqlalchemy as sa
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 
+from engine.bpmn import compat
 from engine.bpmn.starts import enter_at
+from engine.commands.variables import check_variables
 from engine.errors import Conflict, Invalid, NotFound
+from engine.queries.visibility import can_see_instance, instance_clause
 from engine.results import Actor, InstanceInfo
-from engine.store.command import check_variables, instance_command, new_instance_command
+from engine.store.change import Audit
+from engine.store.command import instance_command, new_instance_command
 from engine.store.database import Database
 from engine.store.tables import instance, message_start, message_subscription
 
@@ -49,10 +57,12 @@ class Correlation:
 
 def correlate_message(db: Database, *, actor: Actor, message_name: str, business_key: str | None = None,
                       correlation_keys: Mapping[str, Any] | None = None, variables: Mapping[str, Any] | None = None,
-                      instance_id: str | None = None, all_matches: bool = False) -> list[Correlation]:
+                      instance_id: str | None = None, all_matches: bool = False,
+                      audit: Audit | None = None) -> list[Correlation]:
     """Deliver `message_name` with `variables` to the one instance waiting for it whose business key
-    and correlation keys (process variable values) match — or, when none waits, start the process
-    whose message start event has that name.
+    and correlation keys (process variable values) match — among the instances the actor may see —
+    or, when none waits, start the process whose message start event has that name. Each delivery
+    is its own command, with its own audit entry naming its case.
 
     Raises: MessageNotCorrelated (nothing matches; nothing changed), MessageAmbiguous (several match
     and `all_matches` is false; nothing changed), VariablesInvalid, Invalid.
@@ -65,7 +75,8 @@ def correlate_message(db: Database, *, actor: Actor, message_name: str, business
         query = (sa.select(message_subscription.c.task_id, message_subscription.c.instance_id,
                            message_subscription.c.activity_id, instance.c.variables)
                  .join(instance, instance.c.id == message_subscription.c.instance_id)
-                 .where(message_subscription.c.message_name == message_name, instance.c.status == "active")
+                 .where(message_subscription.c.message_name == message_name, instance.c.status == "active",
+                        instance_clause(actor))
                  .order_by(message_subscription.c.created_at, message_subscription.c.task_id))
         if business_key is not None:
             query = query.where(instance.c.business_key == business_key)
@@ -92,23 +103,23 @@ def correlate_message(db: Database, *, actor: Actor, message_name: str, business
         if sub.instance_id in seen:
             continue
         seen.add(sub.instance_id)
-        results.append(_deliver(db, actor, sub.instance_id, sub.task_id, message_name, data))
+        results.append(_deliver(db, actor, sub.instance_id, sub.task_id, message_name, data, audit))
         if not all_matches:
             break
     for start in starts[: (None if all_matches else 1)]:
-        results.append(_start(db, actor, start, message_name, business_key, data))
+        results.append(_start(db, actor, start, message_name, business_key, data, audit))
     return results
 
 
 def _deliver(db: Database, actor: Actor, instance_id: str, task_id: str, name: str,
-             data: dict[str, Any]) -> Correlation:
-    with instance_command(db, actor=actor, instance_id=instance_id) as cmd:
+             data: dict[str, Any], audit: Audit | None) -> Correlation:
+    with instance_command(db, actor=actor, instance_id=instance_id, audit=audit) as cmd:
         task = cmd.before.messages.get((task_id, name))
-        if task is None:                                   # moved on since we looked: refuse, change nothing
+        if task is None or not can_see_instance(cmd.conn, actor, instance_id):
             raise MessageNotCorrelated(f"process instance {instance_id} no longer waits for message '{name}'")
         catch(task, name, data)
         cmd.record("message_correlated", task_id=task_id, activity_id=task.task_spec.bpmn_id, message=name)
-    return Correlation("delivered", task.task_spec.bpmn_id, cmd.result)  # type: ignore[arg-type]
+    return Correlation("delivered", task.task_spec.bpmn_id, cmd.result)
 
 
 def catch(task: Any, name: str, data: dict[str, Any]) -> None:
@@ -117,13 +128,13 @@ def catch(task: Any, name: str, data: dict[str, Any]) -> None:
     parts = getattr(definition, "event_definitions", None) or [definition]
     [message] = [d for d in parts if isinstance(d, MessageEventDefinition) and d.name == name][:1] or [definition]
     task.task_spec.catch(task, BpmnEvent(message, payload=data))
-    task.task_spec._update(task)
+    compat.update(task)
 
 
 def _start(db: Database, actor: Actor, start: Any, name: str, business_key: str | None,
-           data: dict[str, Any]) -> Correlation:
+           data: dict[str, Any], audit: Audit | None) -> Correlation:
     with new_instance_command(db, actor=actor, definition_id=start.definition_id, definition_key=start.definition_key,
-                              business_key=business_key) as cmd:
+                              business_key=business_key, audit=audit) as cmd:
         try:
             task = enter_at(cmd.workflow, start.activity_id)     # begin here, not at another start event
         except ValueError as exc:
@@ -131,6 +142,6 @@ def _start(db: Database, actor: Actor, start: Any, name: str, business_key: str 
         catch(task, name, data)
         cmd.record("instance_started", definition_id=start.definition_id, business_key=business_key,
                    message=name)
-    return Correlation("started", start.activity_id, cmd.result)  # type: ignore[arg-type]
+    return Correlation("started", start.activity_id, cmd.result)
 
 

@@ -16,15 +16,17 @@ import sqlalchemy as sa
 
 from engine import clock
 from engine.bpmn.timers import force_timer_start
+from engine.errors import InstanceSuspended
 from engine.queries.rows import aware
 from engine.results import Actor
-from engine.store.command import NotClaimed, RowLocked, instance_command, new_instance_command
+from engine.store.command import NotClaimed, instance_command, new_instance_command
 from engine.store.database import Database
+from engine.store.dialects import RowLocked
 from engine.store.tables import instance, timer_start
 
 log = logging.getLogger(__name__)
 
-SCHEDULER = Actor("system:timer")
+SCHEDULER = Actor.system("system:timer")
 BATCH = 100
 
 
@@ -36,7 +38,7 @@ def next_timer_due(db: Database) -> datetime | None:
     """The earliest moment a timer is due: in an active instance, or a timer start event."""
     with db.read() as conn:
         due = conn.execute(sa.select(sa.func.min(instance.c.next_timer_at))
-                           .where(instance.c.status == "active")).scalar_one_or_none()
+                           .where(instance.c.status == "active", instance.c.suspended.is_(False))).scalar_one_or_none()
         start_due = conn.execute(sa.select(sa.func.min(timer_start.c.next_due_at))).scalar_one_or_none()
     return min((aware(d) for d in (due, start_due) if d is not None), default=None)
 
@@ -49,7 +51,7 @@ def fire_due_timers(db: Database, *, limit: int = 10_000) -> list[str]:
         now = clock.now()
         with db.read() as conn:
             due = conn.execute(sa.select(instance.c.id).where(
-                instance.c.status == "active", instance.c.next_timer_at <= now)
+                instance.c.status == "active", instance.c.suspended.is_(False), instance.c.next_timer_at <= now)
                 .order_by(instance.c.next_timer_at).limit(BATCH)).scalars().all()
         if not due:
             break
@@ -85,9 +87,7 @@ def _start_one(db: Database, due: Any, now: datetime) -> str | None:
         query = sa.select(timer_start).where(timer_start.c.definition_key == due.definition_key,
                                              timer_start.c.activity_id == due.activity_id,
                                              timer_start.c.next_due_at == due.next_due_at)
-        if not db.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
-        row = conn.execute(query).one_or_none()
+        row = conn.execute(db.dialect.for_update(query, skip_locked=True)).one_or_none()
         if row is None:
             return False
         next_due, cycles = None, row.cycles_left
@@ -119,7 +119,7 @@ def _fire_one(db: Database, instance_id: str, now: datetime) -> bool:
                 raise _NotDue
             cmd.workflow.refresh_timers()          # then the command runs the engine and saves
         return True
-    except (_NotDue, RowLocked):
+    except (_NotDue, RowLocked, InstanceSuspended):
         return False
     except Exception:
         log.exception("firing timers failed", extra={"instance_id": instance_id})

@@ -10,7 +10,14 @@ import sqlalchemy as sa
 from engine.bpmn import state
 from engine.errors import DefinitionNotFound, IncidentNotFound, InstanceNotFound, TaskNotFound
 from engine.queries.rows import aware, incident_info, instance_info, instance_summary, user_task_info
-from engine.queries.visibility import can_see_instance, can_see_task, instance_clause, task_clause
+from engine.queries.visibility import (
+    can_see_instance,
+    can_see_task,
+    exposed_names,
+    instance_clause,
+    only,
+    task_clause,
+)
 from engine.results import Actor, DefinitionInfo, HistoryEvent, IncidentInfo, InstanceInfo, Page, UserTaskInfo
 from engine.store.database import Database
 from engine.store.tables import definition, external_task, history_event, incident, instance, user_task
@@ -142,7 +149,8 @@ def list_user_tasks(db: Database, *, candidate_group: str | None = None, candida
 
 def get_user_task(db: Database, *, task_id: str, with_variables: bool = True,
                   viewer: Actor | None = None) -> UserTaskInfo:
-    """An open user task with its form schema and the variables it sees.
+    """An open user task with its form schema and the variables it exposes — its form's fields, its
+    `reads` and whose task it is (queries.visibility) — never the rest of what its data holds.
 
     Raises: TaskNotFound (also for tasks no longer open, or that `viewer` may not see).
     """
@@ -150,14 +158,15 @@ def get_user_task(db: Database, *, task_id: str, with_variables: bool = True,
         row = conn.execute(sa.select(user_task).where(user_task.c.id == task_id)).one_or_none()
         if row is None or (viewer is not None and not can_see_task(conn, viewer, task_id)):
             raise TaskNotFound(f"no open user task with id {task_id}")
-        variables = None
-        if with_variables:
-            inst = conn.execute(sa.select(instance.c.state, instance.c.state_format)
-                                .where(instance.c.id == row.instance_id)).one()
-            wf = state.loads(inst.state, inst.state_format, db.specs.get)
-            task = wf.get_task_from_id(uuid.UUID(task_id))
-            variables = state.to_plain(task.data)
+        inst = conn.execute(sa.select(instance.c.state, instance.c.state_format)
+                            .where(instance.c.id == row.instance_id)).one() if with_variables else None
     schema = db.specs.forms(row.definition_id).get(row.form_key) if row.form_key else None
+    variables = None
+    if inst is not None:
+        wf = state.loads(inst.state, inst.state_format, db.specs.get)
+        task = wf.get_task_from_id(uuid.UUID(task_id))
+        names = exposed_names(task.task_spec, schema, db.organisation_variable)
+        variables = only(state.to_plain(task.data), names)
     return user_task_info(row, form_schema=schema, variables=variables)
 
 

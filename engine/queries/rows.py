@@ -36,7 +36,8 @@ def external_task_info(row: Any) -> ExternalTaskInfo:
         definition_key=row.definition_key, business_key=row.business_key, activity_id=row.activity_id,
         topic=row.topic, priority=row.priority, extension_properties=row.extension_properties or {},
         worker_id=row.worker_id, lock_expires_at=aware(row.lock_expires_at), retries=row.retries,
-        error_message=row.error_message, created_at=aware(row.created_at))
+        error_message=row.error_message, created_at=aware(row.created_at),
+        lock_owner=getattr(row, "lock_owner", None))
 
 
 def incident_info(row: Any) -> IncidentInfo:

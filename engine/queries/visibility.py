@@ -1,20 +1,26 @@
-"""Need-to-know: which tasks and cases an actor may see.
+"""Need-to-know: which tasks and cases an actor may see, and what a task shows.
 
-* An actor who sees all cases (granted by a role) sees everything.
+* An actor who sees all cases (granted by a role) sees every case and task.
 * Otherwise a task is visible to its assignee, its candidate users and members of its candidate
   groups — and, for an actor with an organisation, only the tasks of that organisation (or of none).
 * A case is visible to whoever can see one of its open tasks, has worked one of its tasks (claimed,
   completed, or started the case), or belongs to a group the case is shared with. An actor with an
   organisation sees tasks only, never whole cases: other organisations' submissions live there.
+* A task shows only the variables its form asks for, those its diagram lists in the task's `reads`
+  extension property, and the organisation variable saying whose task it is — whoever reads it,
+  whatever else the task's data holds (a call activity hands a sub-process every variable).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
-from engine.results import Actor
+from engine.results import Actor, InstanceInfo
+from engine.store.projection import unpack
 from engine.store.tables import case_share, history_event, instance, user_task
 
 _WORKED = ("task_completed", "task_claimed", "instance_started")
@@ -59,3 +65,44 @@ def can_see_task(conn: sa.Connection, actor: Actor, task_id: str) -> bool:
         return True
     return conn.execute(sa.select(user_task.c.id).where(user_task.c.id == task_id,
                                                         task_clause(actor))).first() is not None
+
+
+def is_candidate(task_row: Any, principal_id: str, groups: Iterable[str], organisation: str | None) -> bool:
+    """Whether someone may hold the task: named among its candidate users or a member of one of its
+    candidate groups — and, when both the task and the person belong to an organisation, the same one."""
+    named = principal_id in unpack(task_row.candidate_users)
+    member = bool(set(groups) & set(unpack(task_row.candidate_groups)))
+    same_organisation = task_row.organisation is None or organisation is None or organisation == task_row.organisation
+    return (named or member) and same_organisation
+
+
+def exposed_names(task_spec: Any, form_schema: Mapping[str, Any] | None, organisation_variable: str | None) -> set[str]:
+    """The variables a task shows: its form's fields, its `reads`, and whose task it is."""
+    names = set(getattr(task_spec, "reads", None) or [])
+    properties = (form_schema or {}).get("properties")
+    if isinstance(properties, Mapping):
+        names |= {str(name) for name in properties}
+    if organisation_variable:
+        names.add(organisation_variable)
+    return names
+
+
+def only(variables: Mapping[str, Any], names: set[str]) -> dict[str, Any]:
+    return {name: value for name, value in variables.items() if name in names}
+
+
+def answer_for(conn: sa.Connection | None, actor: Actor, info: InstanceInfo, names: set[str]) -> InstanceInfo:
+    """What a task's answer shows the actor who completed it: the variables the task exposes; the
+    case's open tasks the actor may see; its external tasks and incidents only to someone who may
+    see the whole case. (`conn` may be None for an actor who sees all cases: nothing is read.)"""
+    tasks = info.user_tasks
+    if not actor.sees_all_cases and tasks:
+        assert conn is not None
+        visible = set(conn.execute(sa.select(user_task.c.id).where(
+            user_task.c.instance_id == info.id, task_clause(actor))).scalars())
+        tasks = [t for t in tasks if t.id in visible]
+    whole_case = actor.sees_all_cases or (actor.organisation is None and conn is not None
+                                          and can_see_instance(conn, actor, info.id))
+    return dataclasses.replace(info, variables=only(info.variables, names), user_tasks=tasks,
+                               external_tasks=info.external_tasks if whole_case else [],
+                               incidents=info.incidents if whole_case else [])

@@ -1,6 +1,7 @@
 """Wake-ups after commit: long-polling workers when external tasks become fetchable, the timer
 scheduler when a timer comes due earlier. In-process listeners always; on PostgreSQL also
-LISTEN/NOTIFY, so a server process is woken by another process's commit."""
+LISTEN/NOTIFY (sent by the dialect inside the transaction), so a server process is woken by
+another process's commit."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import sqlalchemy as sa
-
 log = logging.getLogger(__name__)
 
 Listener = Callable[[str, str], None]          # (channel, payload)
-CHANNELS = ("rf_external_task", "rf_timer")
+CHANNELS = ("rf_external_task", "rf_timer")     # also heard from other processes (PostgreSQL)
 EXTERNAL_TASK, TIMER = CHANNELS
+AUDIT_HEAD = "rf_audit_head"                    # this process only: "seq:hash" of the newest audit entry
 
 
 class Signals:
@@ -49,17 +49,11 @@ class Signals:
                 except Exception:  # a listener's failure must not fail the command that committed
                     log.exception("signal listener failed")
 
-    @staticmethod
-    def notify_in_transaction(conn: sa.Connection, channel: str, payloads: Iterable[str]) -> None:
-        """PostgreSQL delivers NOTIFY at commit, to every listening process (ours included)."""
-        if conn.dialect.name == "postgresql":
-            for payload in set(payloads):
-                conn.execute(sa.text("SELECT pg_notify(:c, :p)"), {"c": channel, "p": payload[:7000]})
-
     def _listen_pg(self) -> None:
         import psycopg  # noqa: PLC0415 - only with PostgreSQL
 
-        url = self._pg_url.replace("postgresql+psycopg://", "postgresql://")  # type: ignore[union-attr]
+        url = self._pg_url
+        assert url is not None
         while not self._stop.is_set():
             try:
                 with psycopg.connect(url, autocommit=True) as conn:

@@ -48,6 +48,7 @@ instance = sa.Table(
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.Column("ended_at", Timestamp),
     sa.Column("end_reason", sa.Text),
+    sa.Column("suspended", sa.Boolean, nullable=False, server_default=sa.false()),   # no completions, no timers
     sa.Index("ix_instance_status_started_at", "status", "started_at"),          # lists, newest first
     sa.Index("ix_instance_status_next_timer_at", "status", "next_timer_at"),    # the timer scheduler
 )
@@ -85,7 +86,8 @@ external_task = sa.Table(
     sa.Column("priority", sa.Integer, nullable=False),
     sa.Column("extension_properties", sa.JSON, nullable=False),
     sa.Column("variables", sa.JSON, nullable=False),                  # the data the task sees
-    sa.Column("worker_id", sa.String(255)),
+    sa.Column("worker_id", sa.String(255)),                           # as the worker calls itself
+    sa.Column("lock_owner", sa.String(255)),                          # the authenticated caller holding the lock
     sa.Column("lock_expires_at", Timestamp),
     sa.Column("retries", sa.Integer),                                 # null until the first failure
     sa.Column("error_message", sa.Text),

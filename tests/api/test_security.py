@@ -22,8 +22,8 @@ from api.settings import ServerSettings
 from tests.conftest import BPMN, Server, bearer
 
 X = "00000000-0000-0000-0000-000000000000"
-D, S, R, W, E, A, U = ("deploy", "start", "read_instance", "work_tasks", "work_external_tasks", "administer",
-                       "read_audit")
+D, S, R, W, E, A, U, M = ("deploy", "start", "read_instance", "work_tasks", "work_external_tasks", "administer",
+                          "read_audit", "manage_tasks")
 
 # every route and the permission it needs; the test fails if a route is missing here
 ROUTES: dict[tuple[str, str], str | tuple[str, ...] | None] = {      # a tuple: any one of them
@@ -40,6 +40,7 @@ ROUTES: dict[tuple[str, str], str | tuple[str, ...] | None] = {      # a tuple: 
     ("GET", "/api/v1/user-tasks"): W,
     ("GET", "/api/v1/user-tasks/{task_id}"): W,
     ("POST", "/api/v1/user-tasks/{task_id}/claim"): W,
+    ("POST", "/api/v1/user-tasks/{task_id}/assign"): M,
     ("POST", "/api/v1/user-tasks/{task_id}/unclaim"): W,
     ("POST", "/api/v1/user-tasks/{task_id}/complete"): W,
     ("GET", "/api/v1/incidents"): R,
@@ -87,6 +88,7 @@ ROUTES: dict[tuple[str, str], str | tuple[str, ...] | None] = {      # a tuple: 
     ("GET", "/engine-rest/task/{task_id}"): W,
     ("GET", "/engine-rest/task/{task_id}/variables"): W,
     ("POST", "/engine-rest/task/{task_id}/claim"): W,
+    ("POST", "/engine-rest/task/{task_id}/assignee"): M,
     ("POST", "/engine-rest/task/{task_id}/unclaim"): W,
     ("POST", "/engine-rest/task/{task_id}/complete"): W,
     ("GET", "/engine-rest/incident"): R,
@@ -94,9 +96,9 @@ ROUTES: dict[tuple[str, str], str | tuple[str, ...] | None] = {      # a tuple: 
 }
 # what each role may do (the oracle: written out here, not read from the code under test)
 ROLE_GRANTS = {
-    "admin": {D, S, R, W, E, A, U},
+    "admin": {D, S, R, W, E, A, U, M},
     "process-owner": {D, R},
-    "business-unit": {S, R, W, A},
+    "business-unit": {S, R, W, A, M},
     "crg-member": {S, R, W},
     "panel-member": {R, W},
     "reviewer": {R, W},
@@ -150,8 +152,8 @@ def test_every_route_for_every_role(server: Server, role_keys: dict[str, str]) -
 def test_an_agency_lead_sees_only_their_agencys_requests(db: engine.Database, server: Server,
                                                         role_keys: dict[str, str], keys: dict[str, str]) -> None:
     engine.deploy(db, files=[engine.DeployFile("s.bpmn", (BPMN / "scoping_requests.bpmn").read_bytes())],
-                  actor=engine.Actor("po"))
-    started = engine.start_instance(db, actor=engine.Actor("bu"), definition_key="scoping_requests",
+                  actor=engine.Actor.system("po"))
+    started = engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="scoping_requests",
                                     variables={"agencies": ["police", "icb", "school"]})
     engine.create_principal(db, principal_id="icb-lead", roles=["agency-lead"], groups=["agency-leads"],
                             organisation="icb")
@@ -177,8 +179,8 @@ def test_an_agency_lead_sees_only_their_agencys_requests(db: engine.Database, se
 
 def test_need_to_know_on_cases_and_sharing(db: engine.Database, server: Server, keys: dict[str, str]) -> None:
     engine.deploy(db, files=[engine.DeployFile("o.bpmn", (BPMN / "one_user_task.bpmn").read_bytes())],
-                  actor=engine.Actor("po"))
-    case = engine.start_instance(db, actor=engine.Actor("bu"), definition_key="one_user_task")
+                  actor=engine.Actor.system("po"))
+    case = engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="one_user_task")
     engine.create_principal(db, principal_id="pat", roles=["panel-member"], groups=["lcspr-panel"])
     pat = bearer(engine.issue_key(db, principal_id="pat").secret)
     with httpx.Client(base_url=server.url, timeout=10) as c:
@@ -213,9 +215,9 @@ def test_a_revoked_key_or_disabled_user_stops_working_at_once(db: engine.Databas
 
 def test_a_worker_key_serves_only_its_topics(db: engine.Database, server: Server) -> None:
     engine.deploy(db, files=[engine.DeployFile(n, (BPMN / n).read_bytes())
-                             for n in ("external_task.bpmn", "race_task.bpmn")], actor=engine.Actor("po"))
-    engine.start_instance(db, actor=engine.Actor("bu"), definition_key="external_task")
-    engine.start_instance(db, actor=engine.Actor("bu"), definition_key="race_task")
+                             for n in ("external_task.bpmn", "race_task.bpmn")], actor=engine.Actor.system("po"))
+    engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="external_task")
+    engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="race_task")
     engine.create_principal(db, principal_id="racer", roles=["worker"], kind="worker", topics=["race"])
     racer = bearer(engine.issue_key(db, principal_id="racer").secret)
     with httpx.Client(base_url=f"{server.url}/engine-rest", timeout=10, headers=racer) as c:
@@ -236,8 +238,8 @@ def test_openid_connect_tokens(db: engine.Database, tmp_path: Path) -> None:
     settings = ServerSettings(oidc_issuer="https://login.example.test", oidc_audience="reviewflow",
                               oidc_jwks_file=tmp_path / "jwks.json")
     engine.deploy(db, files=[engine.DeployFile("o.bpmn", (BPMN / "one_user_task.bpmn").read_bytes())],
-                  actor=engine.Actor("po"))
-    case = engine.start_instance(db, actor=engine.Actor("bu"), definition_key="one_user_task")
+                  actor=engine.Actor.system("po"))
+    case = engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="one_user_task")
 
     def token(**claims: object) -> str:
         base = {"iss": "https://login.example.test", "aud": "reviewflow", "sub": "chris",
@@ -270,8 +272,8 @@ def test_openid_connect_tokens(db: engine.Database, tmp_path: Path) -> None:
 def test_the_audit_trail_records_reads_and_detects_tampering(db: engine.Database, server: Server,
                                                              keys: dict[str, str], role_keys: dict[str, str]) -> None:
     engine.deploy(db, files=[engine.DeployFile("o.bpmn", (BPMN / "one_user_task.bpmn").read_bytes())],
-                  actor=engine.Actor("po"))
-    case = engine.start_instance(db, actor=engine.Actor("bu"), definition_key="one_user_task")
+                  actor=engine.Actor.system("po"))
+    case = engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="one_user_task")
     with httpx.Client(base_url=server.url, timeout=10) as c:
         assert c.get(f"/api/v1/instances/{case.id}", headers=bearer(keys["bob"])).status_code == 200
         c.get(f"/api/v1/user-tasks/{case.user_tasks[0].id}", headers=bearer(keys["bob"]))
@@ -299,7 +301,7 @@ def test_each_change_over_http_is_audited_once_with_its_outcome(db: engine.Datab
                                                                 keys: dict[str, str],
                                                                 role_keys: dict[str, str]) -> None:
     engine.deploy(db, files=[engine.DeployFile("o.bpmn", (BPMN / "one_user_task.bpmn").read_bytes())],
-                  actor=engine.Actor("po"))
+                  actor=engine.Actor.system("po"))
     with httpx.Client(base_url=server.url, timeout=10, headers=bearer(keys["alice"])) as c:
         started = c.post("/api/v1/instances", json={"definition_key": "one_user_task"})
         case_id, task_id = started.json()["id"], started.json()["user_tasks"][0]["id"]
@@ -318,8 +320,8 @@ def test_a_route_that_may_succeed_two_ways_is_audited_with_the_real_answer(
         db: engine.Database, server: Server, keys: dict[str, str], role_keys: dict[str, str],
         with_variables: bool, status: int) -> None:
     engine.deploy(db, files=[engine.DeployFile("o.bpmn", (BPMN / "one_user_task.bpmn").read_bytes())],
-                  actor=engine.Actor("po"))
-    case = engine.start_instance(db, actor=engine.Actor("alice"), definition_key="one_user_task")
+                  actor=engine.Actor.system("po"))
+    case = engine.start_instance(db, actor=engine.Actor.system("alice"), definition_key="one_user_task")
     with httpx.Client(base_url=server.url, timeout=10, headers=bearer(keys["alice"])) as c:
         done = c.post(f"/engine-rest/task/{case.user_tasks[0].id}/complete",
                       json={"variables": {"approved": {"value": True}}, "withVariablesInReturn": with_variables})

@@ -18,6 +18,8 @@ import engine
 from engine.bpmn.parser import ReviewflowParser
 from engine.bpmn.specs import HumanTask
 
+WORKER = engine.Actor.system("worker")
+
 ROOT = Path(__file__).resolve().parents[2] / "bpmn"
 FORMS = ROOT / "forms"
 DIAGRAMS = sorted(ROOT.glob("*.bpmn"))
@@ -433,15 +435,15 @@ def run_case(db: engine.Database, decision: str) -> tuple[engine.InstanceInfo, l
                                       variables=forms[task.activity_id](task.variables or {}, n))
             done.append(task.activity_id)
             continue
-        fetched = engine.fetch_and_lock(db, worker_id="worker", topics=topics, max_tasks=1).tasks
+        fetched = engine.fetch_and_lock(db, actor=WORKER, worker_id="worker", topics=topics, max_tasks=1).tasks
         if fetched:
             locked = fetched[0]
             if locked.task.topic == "publication" and locked.task.activity_id not in published:
                 published.add(locked.task.activity_id)       # the first attempt finds a confidential name
-                engine.handle_bpmn_error(db, task_id=locked.task.id, worker_id="worker",
+                engine.handle_bpmn_error(db, actor=WORKER, task_id=locked.task.id, worker_id="worker",
                                          error_code="CONFIDENTIAL_NAME_FOUND")
             else:
-                engine.complete_external_task(db, task_id=locked.task.id, worker_id="worker",
+                engine.complete_external_task(db, actor=WORKER, task_id=locked.task.id, worker_id="worker",
                                               variables=worker_results(locked.variables, locked.task))
             done.append(locked.task.activity_id)
             continue
@@ -468,11 +470,11 @@ def test_scoping_documents_are_chased_on_the_fifth_working_day_after_the_sin(
     # SIN sent Friday 18 December 2026; 25, 28 December and 1 January are bank holidays. First timer:
     # the Rapid Review's "5 working days left" reminder on working day 10.
     assert recorded.next_timer_at == datetime(2027, 1, 6, 9, tzinfo=UTC)
-    [request] = engine.fetch_and_lock(db, worker_id="worker", max_tasks=5, topics=[
+    [request] = engine.fetch_and_lock(db, actor=WORKER, worker_id="worker", max_tasks=5, topics=[
         engine.TopicRequest(name="information-request", lock_duration_ms=60_000)]).tasks
     assert request.task.extension_properties == {"document": "initial_scoping"}
     assert request.variables["agencies_by_name"] == {"Police": "Police", "Health": "Health", "School": "School"}
-    engine.complete_external_task(db, task_id=request.task.id, worker_id="worker")
+    engine.complete_external_task(db, actor=WORKER, task_id=request.task.id, worker_id="worker")
     waiting = engine.get_instance(db, instance_id=started.id)
     assert sorted(t.organisation for t in waiting.user_tasks) == ["Health", "Police", "School"]
     assert {t.candidate_groups[0] for t in waiting.user_tasks} == {"agency-leads"}
@@ -530,8 +532,8 @@ def test_the_rapid_review_clock_reminds_on_working_days_10_and_15_and_escalates_
 def _send_notifications(db: engine.Database) -> list[str]:
     """Act as the mailer: take every notification task waiting, return their kinds."""
     kinds = []
-    for locked in engine.fetch_and_lock(db, worker_id="mailer", max_tasks=50, topics=[
+    for locked in engine.fetch_and_lock(db, actor=WORKER, worker_id="mailer", max_tasks=50, topics=[
             engine.TopicRequest(name="notification", lock_duration_ms=60_000)]).tasks:
         kinds.append(locked.task.extension_properties.get("kind", ""))
-        engine.complete_external_task(db, task_id=locked.task.id, worker_id="mailer")
+        engine.complete_external_task(db, actor=WORKER, task_id=locked.task.id, worker_id="mailer")
     return kinds

@@ -34,6 +34,10 @@ def race(n: int, fn) -> list[object]:  # type: ignore[no-untyped-def]
     return results
 
 
+def crg_member(i: int) -> engine.Actor:
+    return engine.Actor(f"user-{i}", frozenset({"case-review-group"}))
+
+
 def test_eight_threads_completing_one_task_exactly_one_wins(db: engine.Database, deploy: Deployer,
                                                             actor: engine.Actor) -> None:
     deploy("one_user_task.bpmn")
@@ -41,7 +45,7 @@ def test_eight_threads_completing_one_task_exactly_one_wins(db: engine.Database,
         started = engine.start_instance(db, actor=actor, definition_key="one_user_task")
         task_id = started.user_tasks[0].id
         results = race(8, lambda i, task_id=task_id: engine.complete_user_task(
-            db, actor=engine.Actor(f"user-{i}"), task_id=task_id, variables={"approved": i % 2 == 0}))
+            db, actor=crg_member(i), task_id=task_id, variables={"approved": i % 2 == 0}))
         outcomes = Counter(type(r).__name__ for r in results)
         assert outcomes == {"InstanceInfo": 1, "TaskNotOpen": 7}
         final = engine.get_instance(db, instance_id=started.id)
@@ -53,7 +57,7 @@ def test_eight_threads_completing_one_task_exactly_one_wins(db: engine.Database,
 def test_racing_claims_leave_one_assignee(db: engine.Database, deploy: Deployer, actor: engine.Actor) -> None:
     deploy("one_user_task.bpmn")
     task_id = engine.start_instance(db, actor=actor, definition_key="one_user_task").user_tasks[0].id
-    results = race(6, lambda i: engine.claim_user_task(db, actor=engine.Actor(f"user-{i}"), task_id=task_id))
+    results = race(6, lambda i: engine.claim_user_task(db, actor=crg_member(i), task_id=task_id))
     winners = [r for r in results if isinstance(r, engine.UserTaskInfo)]
     assert len(winners) == 1
     assert all(isinstance(r, engine.TaskClaimedByOther) for r in results if r not in winners)

@@ -105,6 +105,6 @@ def test_a_call_activity_needs_its_called_process(db: engine.Database, deploy: D
     assert "child_process" in raised.value.message
     deploy("child_process.bpmn")
     deploy("parent_calls_child.bpmn")
-    started = engine.start_instance(db, actor=engine.Actor("bu"), definition_key="parent_calls_child")
+    started = engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="parent_calls_child")
     assert [t.activity_id for t in started.user_tasks] == ["child_task"]
     assert started.user_tasks[0].candidate_groups == ["agency-leads"]

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import engine
 from engine.commands.instances import _latest
 from engine.store import fast
-from engine.store.command import _user_task_and_instance
+from engine.store.dialects import _task_and_instance
 from engine.store.tables import history_event
 from tests.conftest import Deployer
 
@@ -56,7 +56,7 @@ def test_a_select_reads_what_sqlalchemy_reads(db: engine.Database, deploy: Deplo
     deploy("one_user_task.bpmn")
     started = engine.start_instance(db, actor=actor, definition_key="one_user_task", variables={"n": [1, "é"]})
     with db.write() as conn:
-        for statement, params in ((_user_task_and_instance, {"id": started.user_tasks[0].id}),
+        for statement, params in ((_task_and_instance["user"], {"id": started.user_tasks[0].id}),
                                   (_latest, {"key": "one_user_task"}),             # LIMIT 1: a constant
                                   (_latest, {"key": "no-such-process"})):
             mine = fast.first(conn, statement, params)
@@ -66,5 +66,5 @@ def test_a_select_reads_what_sqlalchemy_reads(db: engine.Database, deploy: Deplo
                 assert list(mine._fields) == list(theirs._fields)
     assert mine is None
     with db.read() as conn:
-        row = fast.first(conn, _user_task_and_instance, {"id": started.user_tasks[0].id})
+        row = fast.first(conn, _task_and_instance["user"], {"id": started.user_tasks[0].id})
     assert row.variables == {"n": [1, "é"]} and row.started_at.year >= 2026 and row.has_incidents is False

@@ -10,7 +10,7 @@ import pytest
 import engine
 from tests.conftest import Deployer, table_counts
 
-BU = engine.Actor("bu")
+BU = engine.Actor.system("bu")
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def waiting(db: engine.Database, business_key: str, **variables: object) -> engi
 def test_by_business_key(db: engine.Database, deploy: Deployer, frozen: object) -> None:
     deploy("panel_response.bpmn")
     one, other = waiting(db, "SIN-1"), waiting(db, "SIN-2")
-    [result] = engine.correlate_message(db, actor=engine.Actor("national-panel"),
+    [result] = engine.correlate_message(db, actor=engine.Actor.system("national-panel"),
                                         message_name="national_panel_response", business_key="SIN-2",
                                         variables={"panel_view": "agree_lcspr"})
     assert (result.kind, result.instance.id) == ("delivered", other.id)
@@ -75,7 +75,8 @@ def test_no_match_is_refused_not_buffered(db: engine.Database, deploy: Deployer,
 
 def test_a_message_start_event_starts_a_new_instance(db: engine.Database, deploy: Deployer) -> None:
     deploy("notification_start.bpmn")
-    [result] = engine.correlate_message(db, actor=engine.Actor("la"), message_name="serious_incident_notification",
+    [result] = engine.correlate_message(db, actor=engine.Actor.system("la"),
+                                        message_name="serious_incident_notification",
                                         business_key="SIN-2026-014", variables={"child_ref": "C-1"})
     assert result.kind == "started" and result.instance.business_key == "SIN-2026-014"
     assert [t.activity_id for t in result.instance.user_tasks] == ["record"]

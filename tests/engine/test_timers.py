@@ -13,6 +13,8 @@ import engine
 import timekeeping
 from tests.conftest import Deployer, table_counts
 
+WORKER = engine.Actor.system("worker")
+
 
 @pytest.fixture
 def frozen() -> Iterator[engine.clock.__class__]:
@@ -53,7 +55,7 @@ def test_the_rapid_review_clock_reminds_then_escalates_on_the_right_working_days
         db: engine.Database, deploy: Deployer, frozen: engine.clock.__class__) -> None:
     deploy("submission_deadline.bpmn")
     frozen.freeze(at(2026, 12, 18, 11))
-    started = engine.start_instance(db, actor=engine.Actor("bu"), definition_key="submission_deadline",
+    started = engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="submission_deadline",
                                     variables={"sin_sent_on": "2026-12-18"})
     assert started.next_timer_at == at(2027, 1, 6, 9)               # reminder: 10 working days
     [submission] = started.external_tasks
@@ -66,7 +68,7 @@ def test_the_rapid_review_clock_reminds_then_escalates_on_the_right_working_days
     assert sorted(t.topic for t in reminded.external_tasks) == ["national-panel-submission", "notification"]
     assert reminded.next_timer_at == at(2027, 1, 14, 9)             # breach: the day after the 15th
 
-    locked = engine.fetch_and_lock(db, worker_id="late-worker",
+    locked = engine.fetch_and_lock(db, actor=WORKER, worker_id="late-worker",
                                    topics=[engine.TopicRequest("national-panel-submission", 3_600_000)], max_tasks=1)
     assert [t.task.id for t in locked.tasks] == [submission.id]
     frozen.freeze(at(2027, 1, 14, 9, 1))
@@ -76,7 +78,7 @@ def test_the_rapid_review_clock_reminds_then_escalates_on_the_right_working_days
     assert [t.topic for t in breached.external_tasks] == ["notification"]    # the submission was cancelled
     before = table_counts(db)
     with pytest.raises(engine.TaskNotFound):
-        engine.complete_external_task(db, task_id=submission.id, worker_id="late-worker", variables={})
+        engine.complete_external_task(db, actor=WORKER, task_id=submission.id, worker_id="late-worker", variables={})
     assert table_counts(db) == before
     history = engine.instance_history(db, instance_id=started.id)
     fired = [(e.activity_id, e.actor) for e in history if e.kind == "timer_fired"]
@@ -88,7 +90,7 @@ def test_six_calendar_months_by_function_and_by_p6m(db: engine.Database, deploy:
                                                     frozen: engine.clock.__class__) -> None:
     deploy("six_months.bpmn")
     frozen.freeze(at(2026, 8, 31, 9))
-    started = engine.start_instance(db, actor=engine.Actor("bu"), definition_key="six_months",
+    started = engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="six_months",
                                     variables={"decision_date": "2026-08-31"})
     assert started.next_timer_at == at(2027, 2, 28, 9)
     frozen.freeze(at(2027, 2, 27, 23))
@@ -104,7 +106,7 @@ def test_a_non_interrupting_cycle_fires_three_times_and_leaves_the_task_open(
         db: engine.Database, deploy: Deployer, frozen: engine.clock.__class__) -> None:
     deploy("cycle_reminder.bpmn")
     frozen.freeze(at(2027, 3, 1, 9))
-    started = engine.start_instance(db, actor=engine.Actor("lfp"), definition_key="cycle_reminder")
+    started = engine.start_instance(db, actor=engine.Actor.system("lfp"), definition_key="cycle_reminder")
     for _ in range(6):
         frozen.advance(timedelta(days=1, minutes=1))
         engine.fire_due_timers(db)
@@ -119,7 +121,7 @@ def test_two_servers_fire_a_due_timer_once(db: engine.Database, deploy: Deployer
                                            frozen: engine.clock.__class__) -> None:
     deploy("cycle_reminder.bpmn")
     frozen.freeze(at(2027, 3, 1, 9))
-    ids = [engine.start_instance(db, actor=engine.Actor("lfp"), definition_key="cycle_reminder").id
+    ids = [engine.start_instance(db, actor=engine.Actor.system("lfp"), definition_key="cycle_reminder").id
            for _ in range(10)]
     frozen.advance(timedelta(days=1, minutes=1))
     other = engine.Database(db.url, connect_args=_connect_args(db))      # a second server's own handle
@@ -144,7 +146,7 @@ def test_two_servers_fire_a_due_timer_once(db: engine.Database, deploy: Deployer
 
 
 def _connect_args(db: engine.Database) -> dict:
-    return {} if db.is_sqlite else {"options": db.engine.url.query.get("options") or _search_path(db)}
+    return {} if db.dialect.name == "sqlite" else {"options": db.engine.url.query.get("options") or _search_path(db)}
 
 
 def _search_path(db: engine.Database) -> str:

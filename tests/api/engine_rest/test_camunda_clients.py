@@ -43,7 +43,7 @@ def run_once(w: ExternalTaskWorker, handler) -> bool:  # type: ignore[no-untyped
 
 def test_the_python_client_completes_with_variables(db: engine.Database, deploy: Deployer, server: Server) -> None:
     deploy("external_task.bpmn")
-    started = engine.start_instance(db, actor=engine.Actor("bu"), definition_key="external_task",
+    started = engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="external_task",
                                     variables={"case_ref": "SIN-7", "agencies": ["police", "icb"]},
                                     business_key="SIN-7")
     seen = {}
@@ -67,7 +67,7 @@ def test_the_python_client_completes_with_variables(db: engine.Database, deploy:
 def test_failures_count_down_to_an_incident_that_put_retries_resolves(db: engine.Database, deploy: Deployer,
                                                                       server: Server) -> None:
     deploy("external_task.bpmn")
-    started = engine.start_instance(db, actor=engine.Actor("bu"), definition_key="external_task")
+    started = engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="external_task")
     seen_retries = []
 
     def failing(task):  # type: ignore[no-untyped-def]
@@ -96,7 +96,7 @@ def test_failures_count_down_to_an_incident_that_put_retries_resolves(db: engine
 
 def test_a_bpmn_error_is_caught_by_the_boundary_event(db: engine.Database, deploy: Deployer, server: Server) -> None:
     deploy("external_task.bpmn")
-    started = engine.start_instance(db, actor=engine.Actor("bu"), definition_key="external_task")
+    started = engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="external_task")
     assert run_once(worker(server), lambda task: task.bpmn_error("PANEL_REJECTED", "missing chronology",
                                                                  {"rejection_reason": "missing chronology"}))
     after = engine.get_instance(db, instance_id=started.id)
@@ -107,7 +107,7 @@ def test_a_bpmn_error_is_caught_by_the_boundary_event(db: engine.Database, deplo
 
 def test_an_uncaught_bpmn_error_opens_an_incident(db: engine.Database, deploy: Deployer, server: Server) -> None:
     deploy("external_task.bpmn")
-    started = engine.start_instance(db, actor=engine.Actor("bu"), definition_key="external_task")
+    started = engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="external_task")
     assert run_once(worker(server), lambda task: task.bpmn_error("SOMETHING_ELSE", "not modelled"))
     after = engine.get_instance(db, instance_id=started.id)
     [incident] = after.incidents

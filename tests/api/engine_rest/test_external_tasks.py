@@ -38,7 +38,7 @@ def moved_clock():  # type: ignore[no-untyped-def]
 
 
 def start(db: engine.Database, key: str = "external_task", **kw) -> engine.InstanceInfo:  # type: ignore[no-untyped-def]
-    return engine.start_instance(db, actor=engine.Actor("bu"), definition_key=key, **kw)
+    return engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key=key, **kw)
 
 
 def fetch(rest: httpx.Client, worker: object = "w1", topic: str = TOPIC, lock: int = 60_000,
@@ -184,7 +184,7 @@ def test_completing_a_task_of_a_cancelled_instance_is_404_and_changes_nothing(
     deploy("external_task.bpmn")
     started = start(db)
     [task] = fetch(rest)
-    engine.cancel_instance(db, actor=engine.Actor("bu"), instance_id=started.id, reason="withdrawn")
+    engine.cancel_instance(db, actor=engine.Actor.system("bu"), instance_id=started.id, reason="withdrawn")
     before = table_counts(db)
     late = rest.post(f"/external-task/{task['id']}/complete", json={"workerId": "w1", "variables": {}})
     assert late.status_code == 404
@@ -270,7 +270,7 @@ def test_a_long_poll_is_woken_by_another_processs_commit(db: engine.Database, de
     deploy("external_task.bpmn")
     other = pg_database(pg_schema)              # another server's handle: its own signals, none shared
     try:
-        timer = threading.Timer(0.5, lambda: engine.start_instance(other, actor=engine.Actor("bu"),
+        timer = threading.Timer(0.5, lambda: engine.start_instance(other, actor=engine.Actor.system("bu"),
                                                                    definition_key="external_task"))
         began = time.monotonic()
         timer.start()

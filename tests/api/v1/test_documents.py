@@ -13,8 +13,8 @@ PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 def _case_with_agencies(db: engine.Database) -> engine.InstanceInfo:
     engine.deploy(db, files=[engine.DeployFile("s.bpmn", (BPMN / "scoping_requests.bpmn").read_bytes())],
-                  actor=engine.Actor("po"))
-    return engine.start_instance(db, actor=engine.Actor("bu"), definition_key="scoping_requests",
+                  actor=engine.Actor.system("po"))
+    return engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="scoping_requests",
                                  variables={"agencies": ["police", "icb"]})
 
 
@@ -66,8 +66,8 @@ def test_wrong_type_disguised_content_and_size_are_refused(db: engine.Database, 
 def test_workers_read_and_add_documents_of_their_tasks_case(db: engine.Database, client: httpx.Client,
                                                             server: Server, keys: dict[str, str]) -> None:
     engine.deploy(db, files=[engine.DeployFile("e.bpmn", (BPMN / "external_task.bpmn").read_bytes())],
-                  actor=engine.Actor("po"))
-    case = engine.start_instance(db, actor=engine.Actor("bu"), definition_key="external_task")
+                  actor=engine.Actor.system("po"))
+    case = engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="external_task")
     report = client.post(f"/api/v1/instances/{case.id}/documents",
                          files={"file": ("report.md", b"# Rapid Review\n", "text/markdown")}).json()
     with httpx.Client(base_url=f"{server.url}/engine-rest", headers=bearer(keys["worker"]), timeout=10) as w:

@@ -14,6 +14,8 @@ from workers.handlers import national_panel_submission
 from workers.runtime import EngineClient, HandlerModule, Worker, WorkerSettings
 from workers.services import Documents, Services, load_directory
 
+WORKER = engine.Actor.system("worker")
+
 VARIABLES = {"case_reference": "NB-TEST-1", "sin_sent_on": "2026-01-05", "recommendation": "lcspr",
              "rapid_review_report_id": "doc-rr-1"}
 
@@ -21,9 +23,9 @@ VARIABLES = {"case_reference": "NB-TEST-1", "sin_sent_on": "2026-01-05", "recomm
 def test_documents_are_listed_read_and_added_through_the_engine(db: engine.Database, deploy: Deployer,
                                                                 server: Server, keys: dict[str, str]) -> None:
     deploy("external_task.bpmn")
-    started = engine.start_instance(db, actor=engine.Actor("bu"), definition_key="external_task",
+    started = engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="external_task",
                                     variables=VARIABLES, business_key="NB-TEST-1")
-    [locked] = engine.fetch_and_lock(db, worker_id="w", max_tasks=1, topics=[
+    [locked] = engine.fetch_and_lock(db, actor=WORKER, worker_id="w", max_tasks=1, topics=[
         engine.TopicRequest(name="national-panel-submission", lock_duration_ms=60_000)]).tasks
     documents = Documents(f"{server.url}/engine-rest", token=keys["worker"])
     try:
@@ -45,7 +47,7 @@ def test_the_worker_completes_a_real_task_with_the_panel_s_receipt(db: engine.Da
                                                                    server: Server, keys: dict[str, str],
                                                                    tmp_path: Path) -> None:
     deploy("external_task.bpmn")
-    started = engine.start_instance(db, actor=engine.Actor("bu"), definition_key="external_task",
+    started = engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="external_task",
                                     variables=VARIABLES, business_key="NB-TEST-1")
     panel = FakeNationalPanel()
     panel.start()
