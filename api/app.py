@@ -103,6 +103,7 @@ def create_app(settings: ServerSettings | None = None, *, db: engine.Database | 
             head.start()
         if app.state.timers is not None:
             app.state.timers.start()
+        engine.sandbox_warm()
         try:
             yield
         finally:
@@ -123,6 +124,8 @@ def create_app(settings: ServerSettings | None = None, *, db: engine.Database | 
     app.state.throttle = SignInThrottle(database, per_source=settings.sign_in_limit_per_source,
                                         per_key=settings.sign_in_limit_per_key)
     threads.configure(settings.engine_threads)
+    engine.configure_sandbox(processes=settings.sandbox_processes, memory_bytes=settings.script_memory_mb * 2**20,
+                             time_limit=settings.script_time_limit)
     errors.install(app)
     app.include_router(v1_router)
     app.include_router(engine_rest_router)

@@ -51,6 +51,11 @@ class ServerSettings(BaseSettings):
         "a secret (kept outside the database) that signs the published head with an HMAC"))
     sign_in_limit_per_source: str = Field("20/minute", description="failed sign-ins allowed per client address")
     sign_in_limit_per_key: str = Field("10/minute", description="failed sign-ins allowed per API key prefix")
+    script_time_limit: float = Field(2.0, gt=0, le=60, description=(
+        "seconds a diagram's script or expression may run (wall clock and processor time) before its task "
+        "fails with an incident"))
+    script_memory_mb: int = Field(256, ge=16, le=8192, description="memory a diagram's script may allocate")
+    sandbox_processes: int = Field(2, ge=1, le=16, description="processes that run diagrams' scripts")
     engine_threads: int = Field(8, ge=1, le=64, description=(
         "threads that run engine calls off the event loop (at most this many database connections in use)"))
     first_key_file: Path = Field(Path("var/admin.key"), description=(

@@ -7,6 +7,8 @@ import logging as _logging
 
 from engine.bpmn import compat as _compat
 from engine.bpmn import timers as _timers
+from engine.bpmn.sandbox import configure as configure_sandbox
+from engine.bpmn.sandbox import warm as sandbox_warm
 from engine.clock import clock
 from engine.commands.access import KEY_PREFIX as API_KEY_PREFIX
 from engine.commands.access import (
@@ -114,7 +116,7 @@ __all__ = [
     "complete_external_task", "extend_lock", "fetch_and_lock", "get_external_task", "handle_bpmn_error",
     "handle_failure", "list_external_tasks", "set_external_task_retries", "unlock_external_task",
     "Correlation", "MessageAmbiguous", "MessageNotCorrelated", "correlate_message", "fire_due_timers",
-    "next_timer_due", "configure_calendar",
+    "next_timer_due", "configure_calendar", "configure_sandbox", "sandbox_warm",
     "DocumentInfo", "add_document", "get_document", "list_documents",
     "API_KEY_PREFIX", "Audit", "AuditEntry", "AuditVerification", "IssuedKey", "KeyInfo", "SIGNAL_AUDIT_HEAD",
     "PrincipalInfo", "append_audit",

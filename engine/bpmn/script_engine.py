@@ -2,9 +2,14 @@
 
 Scripts, gateway conditions and timer expressions are compiled by RestrictedPython (no imports, no
 names or attributes starting with "_", guarded item and attribute access, no `open` or other I/O
-builtins) and run under a time limit. Deployment compiles every one of them first, so a diagram that
-reaches for `__import__`, `os` or `().__class__` is refused before it can run; an endless loop fails
-its task with an incident.
+builtins). Deployment compiles every one of them first, so a diagram that reaches for `__import__`,
+`os` or `().__class__` is refused before it can run.
+
+Where the code runs: an expression that is plainly cheap (`is_plainly_cheap`: comparisons, names,
+constants, the calendar functions — what gateway conditions and timers mostly are) runs here, under
+a tracing time limit; every script, and every other expression, runs in a sandbox process with
+memory and CPU limits that can be stopped (engine.bpmn.sandbox). Either way an endless loop or a
+runaway computation fails its task with an incident, and the caller never waits beyond the limit.
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ from RestrictedPython.Guards import (
 )
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
+from engine.bpmn import sandbox
+from engine.bpmn.sandbox import TimeLimitExceeded
+from timekeeping import calendar
 from timekeeping.calendar import DIAGRAM_FUNCTIONS
-
-TIME_LIMIT_SECONDS = 2.0
+from timekeeping.clock import clock
 
 BUILTINS: dict[str, Any] = {**safe_builtins, **{name: __builtins__[name] if isinstance(__builtins__, dict)
                                                  else getattr(__builtins__, name) for name in (
@@ -37,10 +44,6 @@ BUILTINS: dict[str, Any] = {**safe_builtins, **{name: __builtins__[name] if isin
 
 class ForbiddenConstruct(PermissionError):
     """Code a diagram may not contain."""
-
-
-class TimeLimitExceeded(Exception):
-    """A script or expression ran longer than the engine allows."""
 
 
 def _inplacevar(op: str, x: Any, y: Any) -> Any:
@@ -101,8 +104,10 @@ def check_source(code: str, mode: str = "exec") -> None:
 
 
 @contextmanager
-def time_limit(seconds: float = TIME_LIMIT_SECONDS) -> Iterator[None]:
-    """Abort Python code that runs longer than `seconds` (checked on every line it executes)."""
+def time_limit(seconds: float | None = None) -> Iterator[None]:
+    """Abort Python code that runs longer than `seconds` (default: the sandbox's limit), checked on
+    every line it executes."""
+    seconds = sandbox.sandbox().time_limit if seconds is None else seconds
     deadline = time.perf_counter() + seconds
 
     def tracer(frame: Any, event: str, arg: Any) -> Any:
@@ -118,29 +123,78 @@ def time_limit(seconds: float = TIME_LIMIT_SECONDS) -> Iterator[None]:
         sys.settrace(previous)
 
 
+_CHEAP_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
+                ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn,
+                ast.Name, ast.Load, ast.Constant, ast.Subscript, ast.Attribute, ast.IfExp, ast.List, ast.Tuple,
+                ast.Set, ast.Dict, ast.BinOp, ast.Add, ast.Sub, ast.Call, ast.keyword)
+_cheap: dict[str, bool] = {}
+
+
+def is_plainly_cheap(expression: str) -> bool:
+    """Whether an expression can do nothing slow or large inside a single C call: no comprehension,
+    no lambda, no string formatting, no repetition or power, and no call but to the calendar
+    functions (whose work is bounded). Such expressions run in-process; the rest in the sandbox."""
+    found = _cheap.get(expression)
+    if found is None:
+        try:
+            tree = ast.parse(expression, mode="eval")
+        except SyntaxError:
+            return False
+        found = all(isinstance(node, _CHEAP_NODES) for node in ast.walk(tree)) and all(
+            isinstance(node.func, ast.Name) and node.func.id in DIAGRAM_FUNCTIONS
+            for node in ast.walk(tree) if isinstance(node, ast.Call)) and all(
+            not isinstance(node.value, str | bytes) or len(node.value) < 10_000
+            for node in ast.walk(tree) if isinstance(node, ast.Constant))
+        if len(_cheap) < 10_000:
+            _cheap[expression] = found
+    return found
+
+
 class RestrictedEnvironment(TaskDataEnvironment):
     def __init__(self) -> None:
         super().__init__({**GUARDS, **DIAGRAM_FUNCTIONS})
 
     def evaluate(self, expression: str, context: Any, external_context: Any = None) -> Any:
+        if is_plainly_cheap(expression):
+            with time_limit():
+                return self.evaluate_here(expression, context, external_context)
+        return sandbox.sandbox().run("eval", expression, context, external_context, clock.now(),
+                                     tuple(sorted(calendar.current().closures)))
+
+    def execute(self, script: str, context: Any, external_context: Any = None) -> bool:
+        self.check_for_overwrite(context, external_context or {})
+        sandbox.sandbox().run("exec", script, context, external_context, clock.now(),
+                              tuple(sorted(calendar.current().closures)))
+        return True
+
+    def evaluate_here(self, expression: str, context: Any, external_context: Any = None) -> Any:
         code = compile_code(expression, "eval")
         my_globals = dict(self.globals)
         my_globals.update(external_context or {})
         my_globals.update(context)
-        with time_limit():
-            return eval(code, my_globals)  # noqa: S307 - compiled by RestrictedPython, guarded globals
+        return eval(code, my_globals)  # noqa: S307 - compiled by RestrictedPython, guarded globals
 
-    def execute(self, script: str, context: Any, external_context: Any = None) -> bool:
+    def execute_here(self, script: str, context: Any, external_context: Any = None) -> bool:
         code = compile_code(script, "exec")
         self.check_for_overwrite(context, external_context or {})
         context.update(self.globals)
         context.update(external_context or {})
         try:
-            with time_limit():
-                exec(code, context)  # noqa: S102 - compiled by RestrictedPython, guarded globals
+            exec(code, context)  # noqa: S102 - compiled by RestrictedPython, guarded globals
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
         return True
 
 
-script_engine = PythonScriptEngine(environment=RestrictedEnvironment())
+_environment = RestrictedEnvironment()
+
+
+def run_restricted(mode: str, code: str, context: dict[str, Any], external: dict[str, Any] | None) -> Any:
+    """Run restricted code here (in the sandbox process): "eval" returns the value, "exec" updates
+    `context` in place."""
+    if mode == "eval":
+        return _environment.evaluate_here(code, context, external)
+    return _environment.execute_here(code, context, external)
+
+
+script_engine = PythonScriptEngine(environment=_environment)

@@ -24,6 +24,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 
 from engine.bpmn import state
+from engine.bpmn.sandbox import TimeLimitExceeded
 from engine.errors import (
     Conflict,
     InstanceNotActive,
@@ -154,10 +155,21 @@ class Command:
                 task = getattr(exc, "task", None)
                 if task is None:
                     raise ProcessFailed(f"the process could not continue: {type(exc).__name__}: {exc}") from exc
-                self.failures[str(task.id)] = str(exc)
+                self.failures[str(task.id)] = _failure_message(exc)
                 log.warning("task failed", extra={"instance_id": self.instance_id,
                                                    "activity_id": task.task_spec.bpmn_id})
         raise ProcessFailed(f"the process kept failing; gave up after {MAX_ENGINE_ROUNDS} rounds")
+
+
+def _failure_message(exc: SpiffWorkflowException) -> str:
+    """What failed, for the incident: SpiffWorkflow's message and the kind of error underneath. The
+    cause's own text is kept only where it is ours (limits); others may quote case data."""
+    message = str(exc)
+    cause = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
+    if cause is not None and type(cause).__name__ not in message:
+        own = isinstance(cause, TimeLimitExceeded | MemoryError)
+        message = f"{message.rstrip('. ')}: {type(cause).__name__}" + (f": {cause}" if own else "")
+    return message
 
 
 def locate_task(ch: Change, task_id: str, kind: str, *, lock: bool = False) -> Any:
