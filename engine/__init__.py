@@ -68,6 +68,7 @@ from engine.errors import (
     VariablesInvalid,
     VersionConflict,
 )
+from engine.queries.filters import parse_query_filters as parse_variable_filters
 from engine.queries.reads import (
     definition_xml,
     get_definition,
@@ -93,6 +94,7 @@ from engine.results import (
     InstanceInfo,
     Page,
     UserTaskInfo,
+    VariableFilter,
 )
 from engine.store.change import Audit
 from engine.store.command import ProcessFailed
@@ -128,7 +130,7 @@ __all__ = [
     "DeploymentError", "DeploymentResult", "EngineError", "ExternalTaskInfo", "HistoryEvent", "IncidentInfo",
     "IncidentNotFound", "InstanceInfo", "InstanceNotActive", "InstanceNotFound", "Invalid",
     "LockedByAnotherWorker", "NotFound", "Page", "ProcessFailed", "TaskClaimedByOther", "TaskNotFound",
-    "TaskNotOpen", "UserTaskInfo", "VariablesInvalid", "VersionConflict",
+    "TaskNotOpen", "UserTaskInfo", "VariableFilter", "VariablesInvalid", "VersionConflict", "parse_variable_filters",
     "cancel_instance", "check_schema", "claim_user_task", "clock", "complete_user_task", "current_revision",
     "definition_xml", "deploy", "downgrade", "get_definition", "get_incident", "get_instance", "get_user_task",
     "instance_history", "latest_definition", "list_definitions", "list_incidents", "list_instances",

@@ -143,6 +143,15 @@ class HistoryEvent:
 
 
 @dataclass(frozen=True)
+class VariableFilter:
+    """`name op value` on a process variable: op is eq, neq, gt, gteq, lt, lteq or like."""
+
+    name: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     data: list[T]
     count: int

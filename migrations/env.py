@@ -16,9 +16,9 @@ def run() -> None:
         _migrate(connection)
         return
     url = config.get_main_option("sqlalchemy.url")
-    if not url:
-        from engine.settings import EngineSettings  # noqa: PLC0415 - only when run from the alembic CLI
-        url = EngineSettings().database_url
+    if not url:                        # run from the alembic CLI: the server's own setting
+        from api.settings import ServerSettings  # noqa: PLC0415
+        url = ServerSettings().database_url
     db = Database(url)
     try:
         with db.engine.connect() as conn:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 import engine
@@ -114,15 +115,52 @@ def query_int(request: Request, name: str, default: int) -> int:
         raise engine.Invalid(f"query parameter {name} must be a whole number") from exc
 
 
-def page(request: Request, default_max: int = 200) -> tuple[int, int]:
-    first = max(0, query_int(request, "firstResult", 0))
-    maximum = max(1, min(query_int(request, "maxResults", default_max), 200))
+MAX_RESULTS = 1000           # a page at most; more is a 400, never silently cut
+MAX_FIRST_RESULT = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Paging:
+    first: int
+    maximum: int
+
+
+def paging(firstResult: Annotated[int, Query(ge=0, le=MAX_FIRST_RESULT, description=(
+               "how many results to skip"))] = 0,
+           maxResults: Annotated[int, Query(ge=0, le=MAX_RESULTS, description=(
+               f"at most this many results (at most {MAX_RESULTS})"))] = MAX_RESULTS) -> Paging:
+    return Paging(firstResult, maxResults)
+
+
+PagingDep = Annotated[Paging, Depends(paging)]
+
+
+def split(value: str | None) -> list[str] | None:
+    """A comma-separated list parameter."""
+    if value is None:
+        return None
+    return [part for part in value.split(",") if part]
+
+
+def sorting(sort_by: str | None, sort_order: str | None, names: dict[str, str]) -> tuple[str | None, bool]:
+    """Camunda's sortBy/sortOrder as the engine's sort key. Raises Invalid."""
+    if sort_by is None:
+        return None, sort_order == "desc"
+    if sort_by not in names:
+        raise engine.Invalid(f"sortBy must be one of {', '.join(sorted(names))}")
+    if sort_order not in (None, "asc", "desc"):
+        raise engine.Invalid("sortOrder must be asc or desc")
+    return names[sort_by], sort_order == "desc"
+
+
+def page(request: Request, default_max: int = MAX_RESULTS) -> tuple[int, int]:
+    first = query_int(request, "firstResult", 0)
+    maximum = query_int(request, "maxResults", default_max)
+    if not 0 <= first <= MAX_FIRST_RESULT or not 0 <= maximum <= MAX_RESULTS:
+        raise engine.Invalid(f"firstResult must be 0 to {MAX_FIRST_RESULT} and maxResults 0 to {MAX_RESULTS}")
     return first, maximum
 
 
 def links(request: Request, path: str) -> list[dict[str, str]]:
     return [{"method": "GET", "href": str(request.base_url).rstrip("/") + "/engine-rest" + path, "rel": "self"}]
 
-
-def actor_of(request: Request) -> engine.Actor:
-    return request.state.actor if hasattr(request.state, "actor") else engine.Actor("anonymous")

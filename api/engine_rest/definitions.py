@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 
 import engine
 from api.audit import AuditDep, RequestAudit
 from api.deps import ActorDep, DbDep, call
-from api.engine_rest.camunda import Lenient, fmt_date, links, page, plain_map, query_bool, typed_map
-from api.engine_rest.instances import instance_json
+from api.engine_rest.camunda import Lenient, PagingDep, fmt_date, links, plain_map, sorting, split
+from api.engine_rest.models import (
+    CountResultDto,
+    ProcessDefinitionDiagramDto,
+    ProcessDefinitionDto,
+    ProcessInstanceDto,
+    ProcessInstanceWithVariablesDto,
+    variables_dto,
+)
 from api.security import Need
 from api.security import Permission as P
 from api.uploads import read_deploy_files
@@ -19,10 +27,7 @@ router = APIRouter(tags=["engine-rest definitions"])
 
 
 def definition_json(d: engine.DefinitionInfo) -> dict[str, Any]:
-    return {"id": d.id, "key": d.key, "category": "http://reviewflow", "description": None, "name": d.name,
-            "version": d.version, "resource": d.resource_name, "deploymentId": d.deployment_id, "diagram": None,
-            "suspended": False, "tenantId": None, "versionTag": None, "historyTimeToLive": None,
-            "startableInTasklist": True}
+    return ProcessDefinitionDto.of(d).model_dump()
 
 
 @router.post("/deployment/create", summary="Deploy diagrams (multipart), Camunda style",
@@ -44,46 +49,64 @@ async def create_deployment(request: Request, db: DbDep, actor: ActorDep, audit:
             "deployedDecisionDefinitions": None, "deployedDecisionRequirementsDefinitions": None}
 
 
-@router.get("/process-definition", dependencies=[Need(P.READ_INSTANCE)])
-async def list_definitions(request: Request, db: DbDep) -> list[dict[str, Any]]:
-    first, maximum = page(request)
-    q = request.query_params
-    result = await call(db, engine.list_definitions, key=q.get("key"),
-                        latest_only=bool(query_bool(request, "latestVersion")), limit=200, offset=0)
-    rows = result.data
-    if q.get("processDefinitionId"):
-        rows = [d for d in rows if d.id == q["processDefinitionId"]]
-    if q.get("sortBy") == "version":
-        rows = sorted(rows, key=lambda d: d.version, reverse=q.get("sortOrder") == "desc")
-    return [definition_json(d) for d in rows[first:first + maximum]]
+SORTS = {"id": "id", "key": "key", "name": "name", "version": "version", "deploymentId": "deploymentId"}
 
 
-@router.get("/process-definition/count", dependencies=[Need(P.READ_INSTANCE)])
-async def count_definitions(request: Request, db: DbDep) -> dict[str, int]:
-    result = await call(db, engine.list_definitions, key=request.query_params.get("key"),
-                        latest_only=bool(query_bool(request, "latestVersion")), limit=1)
-    return {"count": result.count}
+class DefinitionQuery:
+    """Camunda's process-definition query parameters."""
+
+    def __init__(self, processDefinitionId: str | None = None, key: str | None = None,
+                 keysIn: Annotated[str | None, Query(description="comma-separated keys")] = None,
+                 keyLike: Annotated[str | None, Query(description="SQL LIKE, % as wildcard")] = None,
+                 name: str | None = None, version: int | None = None, deploymentId: str | None = None,
+                 latestVersion: bool | None = None,
+                 sortBy: Annotated[str | None, Query(description=", ".join(SORTS))] = None,
+                 sortOrder: Annotated[str | None, Query(description="asc or desc")] = None) -> None:
+        sort_by, descending = sorting(sortBy, sortOrder, SORTS)
+        self.filters = dict(definition_id=processDefinitionId, key=key, keys=split(keysIn), key_like=keyLike,
+                            name=name, version=version, deployment_id=deploymentId, latest_only=bool(latestVersion))
+        self.sort = dict(sort_by=sort_by, descending=descending)
 
 
-@router.get("/process-definition/key/{key}", dependencies=[Need(P.READ_INSTANCE)])
-async def get_latest(key: str, db: DbDep) -> dict[str, Any]:
-    return definition_json(await call(db, engine.latest_definition, key=key))
+@router.get("/process-definition", dependencies=[Need(P.READ_INSTANCE)], response_model=list[ProcessDefinitionDto])
+async def list_definitions(query: Annotated[DefinitionQuery, Depends()], paging: PagingDep,
+                           db: DbDep) -> list[ProcessDefinitionDto]:
+    if paging.maximum == 0:
+        return []
+    result = await call(db, engine.list_definitions, **query.filters, **query.sort, limit=paging.maximum,
+                        offset=paging.first)
+    return [ProcessDefinitionDto.of(d) for d in result.data]
 
 
-@router.get("/process-definition/key/{key}/xml", dependencies=[Need(P.READ_INSTANCE)])
-async def get_latest_xml(key: str, db: DbDep) -> dict[str, Any]:
+@router.get("/process-definition/count", dependencies=[Need(P.READ_INSTANCE)], response_model=CountResultDto)
+async def count_definitions(query: Annotated[DefinitionQuery, Depends()], db: DbDep) -> CountResultDto:
+    return CountResultDto(count=(await call(db, engine.list_definitions, **query.filters, limit=1)).count)
+
+
+@router.get("/process-definition/key/{key}", dependencies=[Need(P.READ_INSTANCE)],
+            response_model=ProcessDefinitionDto)
+async def get_latest(key: str, db: DbDep) -> ProcessDefinitionDto:
+    return ProcessDefinitionDto.of(await call(db, engine.latest_definition, key=key))
+
+
+@router.get("/process-definition/key/{key}/xml", dependencies=[Need(P.READ_INSTANCE)],
+            response_model=ProcessDefinitionDiagramDto)
+async def get_latest_xml(key: str, db: DbDep) -> ProcessDefinitionDiagramDto:
     d = await call(db, engine.latest_definition, key=key)
-    return {"id": d.id, "bpmn20Xml": await call(db, engine.definition_xml, definition_id=d.id)}
+    return ProcessDefinitionDiagramDto(id=d.id, bpmn20Xml=await call(db, engine.definition_xml, definition_id=d.id))
 
 
-@router.get("/process-definition/{definition_id}", dependencies=[Need(P.READ_INSTANCE)])
-async def get_definition(definition_id: str, db: DbDep) -> dict[str, Any]:
-    return definition_json(await call(db, engine.get_definition, definition_id=definition_id))
+@router.get("/process-definition/{definition_id}", dependencies=[Need(P.READ_INSTANCE)],
+            response_model=ProcessDefinitionDto)
+async def get_definition(definition_id: str, db: DbDep) -> ProcessDefinitionDto:
+    return ProcessDefinitionDto.of(await call(db, engine.get_definition, definition_id=definition_id))
 
 
-@router.get("/process-definition/{definition_id}/xml", dependencies=[Need(P.READ_INSTANCE)])
-async def get_xml(definition_id: str, db: DbDep) -> dict[str, Any]:
-    return {"id": definition_id, "bpmn20Xml": await call(db, engine.definition_xml, definition_id=definition_id)}
+@router.get("/process-definition/{definition_id}/xml", dependencies=[Need(P.READ_INSTANCE)],
+            response_model=ProcessDefinitionDiagramDto)
+async def get_xml(definition_id: str, db: DbDep) -> ProcessDefinitionDiagramDto:
+    return ProcessDefinitionDiagramDto(id=definition_id,
+                                       bpmn20Xml=await call(db, engine.definition_xml, definition_id=definition_id))
 
 
 class StartIn(Lenient):
@@ -94,32 +117,35 @@ class StartIn(Lenient):
 
 
 async def _start(request: Request, db: engine.Database, actor: engine.Actor, body: StartIn, audit: RequestAudit,
-                 **which: str) -> dict[str, Any]:
+                 **which: str) -> Any:
     if body.startInstructions:
         raise engine.Invalid("startInstructions are not supported")
     started = await call(db, engine.start_instance, actor=actor, variables=plain_map(body.variables),
                          business_key=body.businessKey, audit=audit.entry(), **which)
-    out = instance_json(request, started)
-    if body.withVariablesInReturn:
-        out["variables"] = typed_map(started.variables)
-    return out
+    instance = ProcessInstanceDto.of(request, started)
+    if not body.withVariablesInReturn:
+        return JSONResponse(instance.model_dump())           # Camunda leaves `variables` out then
+    return ProcessInstanceWithVariablesDto(**instance.model_dump(), variables=variables_dto(started.variables))
 
 
-@router.post("/process-definition/key/{key}/start", dependencies=[Need(P.START)])
+@router.post("/process-definition/key/{key}/start", dependencies=[Need(P.START)],
+             response_model=ProcessInstanceWithVariablesDto)
 async def start_by_key(key: str, body: StartIn, request: Request, db: DbDep, actor: ActorDep,
-                       audit: AuditDep) -> dict[str, Any]:
+                       audit: AuditDep) -> ProcessInstanceWithVariablesDto:
     """Start the latest version; 404 for an unknown key."""
     return await _start(request, db, actor, body, audit, definition_key=key)
 
 
-@router.post("/process-definition/key/{key}/tenant-id/{tenant_id}/start", dependencies=[Need(P.START)])
+@router.post("/process-definition/key/{key}/tenant-id/{tenant_id}/start", dependencies=[Need(P.START)],
+             response_model=ProcessInstanceWithVariablesDto)
 async def start_by_key_for_tenant(key: str, tenant_id: str, body: StartIn, request: Request, db: DbDep,
-                                  actor: ActorDep, audit: AuditDep) -> dict[str, Any]:
+                                  actor: ActorDep, audit: AuditDep) -> ProcessInstanceWithVariablesDto:
     """Tenants are not modelled: the same as starting by key."""
     return await _start(request, db, actor, body, audit, definition_key=key)
 
 
-@router.post("/process-definition/{definition_id}/start", dependencies=[Need(P.START)])
+@router.post("/process-definition/{definition_id}/start", dependencies=[Need(P.START)],
+             response_model=ProcessInstanceWithVariablesDto)
 async def start_by_id(definition_id: str, body: StartIn, request: Request, db: DbDep,
-                      actor: ActorDep, audit: AuditDep) -> dict[str, Any]:
+                      actor: ActorDep, audit: AuditDep) -> ProcessInstanceWithVariablesDto:
     return await _start(request, db, actor, body, audit, definition_id=definition_id)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import Field
 
 import engine
 from api.audit import AuditDep
 from api.deps import DbDep, call
-from api.engine_rest.camunda import Lenient, WorkerId, fmt_date, page, plain_map, query_bool, typed_map
+from api.engine_rest.camunda import Lenient, PagingDep, WorkerId, plain_map
+from api.engine_rest.models import CountResultDto, ExternalTaskDto, LockedExternalTaskDto
 from api.security import Caller, CallerDep, Need
 from api.security import Permission as P
 
@@ -90,26 +91,8 @@ def _topic_request(t: FetchTopic) -> Any:
         business_key=t.businessKey, definition_keys=keys or None, definition_ids=ids or None)
 
 
-def external_task_json(t: engine.LockedTask, *, locked: bool, include_extension_properties: bool = True,
-                       variables: bool = True) -> dict[str, Any]:
-    info = t.task
-    body: dict[str, Any] = {
-        "activityId": info.activity_id, "activityInstanceId": f"{info.activity_id}:{info.id}",
-        "errorMessage": info.error_message, "executionId": info.instance_id, "id": info.id,
-        "lockExpirationTime": fmt_date(info.lock_expires_at), "createTime": fmt_date(info.created_at),
-        "processDefinitionId": info.definition_id, "processDefinitionKey": info.definition_key,
-        "processDefinitionVersionTag": None, "processInstanceId": info.instance_id, "retries": info.retries,
-        "suspended": False, "workerId": info.worker_id, "topicName": info.topic, "tenantId": None,
-        "priority": info.priority, "businessKey": info.business_key,
-    }
-    if locked:
-        body["errorDetails"] = t.error_details
-        body["variables"] = typed_map(t.variables) if variables else {}
-        body["extensionProperties"] = dict(info.extension_properties) if include_extension_properties else {}
-    return body
-
-
-@router.post("/fetchAndLock", summary="Fetch and lock external tasks (long polling)")
+@router.post("/fetchAndLock", summary="Fetch and lock external tasks (long polling)",
+             response_model=list[LockedExternalTaskDto])
 async def fetch_and_lock(body: FetchAndLockIn, request: Request, db: DbDep, caller: CallerDep,
                          audit: AuditDep) -> JSONResponse:
     """Lock up to `maxTasks` tasks of the given topics for `workerId`. With `asyncResponseTimeout`
@@ -133,9 +116,8 @@ async def fetch_and_lock(body: FetchAndLockIn, request: Request, db: DbDep, call
                                 actor=caller.actor, audit=audit.entry(only_if_touched=True))
             remaining = deadline - loop.time()
             if result.tasks or waiter is None or remaining <= 0:
-                return JSONResponse([external_task_json(t, locked=True,
-                                                        include_extension_properties=extension.get(t.task.topic, True))
-                                     for t in result.tasks])
+                return JSONResponse([LockedExternalTaskDto.locked(
+                    t, extension_properties=extension.get(t.task.topic, True)).model_dump() for t in result.tasks])
             wait = remaining
             if result.next_available_at is not None:      # a lock expires or a retry timeout ends
                 wait = min(wait, max((result.next_available_at - engine.clock.now()).total_seconds(), 0) + 0.01)
@@ -233,26 +215,43 @@ async def error_details(task_id: str, caller: CallerDep, db: DbDep) -> PlainText
     return PlainTextResponse(task.error_details or "")
 
 
-@router.get("/count")
-async def count(request: Request, db: DbDep, caller: CallerDep) -> dict[str, int]:
+class ExternalTaskQuery:
+    """Camunda's external-task query parameters."""
+
+    def __init__(self, externalTaskId: str | None = None, topicName: str | None = None,
+                 workerId: str | None = None, locked: bool | None = None, notLocked: bool | None = None,
+                 withRetriesLeft: bool | None = None, noRetriesLeft: bool | None = None,
+                 processInstanceId: str | None = None, activityId: str | None = None,
+                 processDefinitionId: str | None = None, businessKey: str | None = None) -> None:
+        self.filters = dict(task_id=externalTaskId, topic=topicName, worker_id=workerId,
+                            locked=True if locked else (False if notLocked else None),
+                            with_retries_left=withRetriesLeft, no_retries_left=noRetriesLeft,
+                            instance_id=processInstanceId, activity_id=activityId,
+                            definition_id=processDefinitionId, business_key=businessKey)
+
+
+@router.get("/count", response_model=CountResultDto)
+async def count(query: Annotated[ExternalTaskQuery, Depends()], db: DbDep, caller: CallerDep) -> CountResultDto:
     """How many external tasks match; a worker key counts only its topics."""
-    _, total = await call(db, engine.list_external_tasks, limit=1, topics=caller.topics, **_filters(request))
-    return {"count": total}
+    _, total = await call(db, engine.list_external_tasks, limit=1, topics=caller.topics, **query.filters)
+    return CountResultDto(count=total)
 
 
-@router.get("/{task_id}")
-async def get_one(task_id: str, caller: CallerDep, db: DbDep) -> dict[str, Any]:
+@router.get("/{task_id}", response_model=ExternalTaskDto)
+async def get_one(task_id: str, caller: CallerDep, db: DbDep) -> ExternalTaskDto:
     await _allowed(db, caller, task_id)
-    return external_task_json(await call(db, engine.get_external_task, task_id=task_id), locked=False)
+    return ExternalTaskDto.of(await call(db, engine.get_external_task, task_id=task_id))
 
 
-@router.get("")
-async def list_all(request: Request, db: DbDep, caller: CallerDep) -> list[dict[str, Any]]:
+@router.get("", response_model=list[ExternalTaskDto])
+async def list_all(query: Annotated[ExternalTaskQuery, Depends()], paging: PagingDep, db: DbDep,
+                   caller: CallerDep) -> list[ExternalTaskDto]:
     """External tasks by Camunda's filters; a worker key sees only its topics."""
-    first, maximum = page(request)
-    tasks, _ = await call(db, engine.list_external_tasks, limit=maximum, offset=first, topics=caller.topics,
-                          **_filters(request))
-    return [external_task_json(t, locked=False) for t in tasks]
+    if paging.maximum == 0:
+        return []
+    tasks, _ = await call(db, engine.list_external_tasks, limit=paging.maximum, offset=paging.first,
+                          topics=caller.topics, **query.filters)
+    return [ExternalTaskDto.of(t) for t in tasks]
 
 
 @router.get("/{task_id}/documents")
@@ -315,14 +314,3 @@ async def _task(db: engine.Database, caller: Caller, task_id: str) -> engine.Loc
     if not holds and not caller.can(P.ADMINISTER):
         raise HTTPException(403, "this worker does not hold the task's lock")
     return task
-
-
-def _filters(request: Request) -> dict[str, Any]:
-    q = request.query_params
-    return {"task_id": q.get("externalTaskId"), "topic": q.get("topicName"), "worker_id": q.get("workerId"),
-            "locked": True if query_bool(request, "locked") else (False if query_bool(request, "notLocked") else None),
-            "with_retries_left": query_bool(request, "withRetriesLeft"),
-            "no_retries_left": query_bool(request, "noRetriesLeft"), "instance_id": q.get("processInstanceId"),
-            "activity_id": q.get("activityId"), "definition_id": q.get("processDefinitionId")}
-
-

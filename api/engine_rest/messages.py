@@ -10,8 +10,13 @@ from fastapi.responses import JSONResponse, Response
 import engine
 from api.audit import AuditDep
 from api.deps import ActorDep, DbDep, call
-from api.engine_rest.camunda import Lenient, plain_map, typed_map
-from api.engine_rest.instances import instance_json
+from api.engine_rest.camunda import Lenient, plain_map
+from api.engine_rest.models import (
+    ExecutionDto,
+    MessageCorrelationResultWithVariableDto,
+    ProcessInstanceDto,
+    variables_dto,
+)
 from api.security import Need
 from api.security import Permission as P
 
@@ -31,7 +36,8 @@ class CorrelateIn(Lenient):
     variablesInResultEnabled: bool | None = False
 
 
-@router.post("/message", responses={200: {"description": "resultEnabled: the correlation results"},
+@router.post("/message", responses={200: {"description": "resultEnabled: the correlation results",
+                                          "model": list[MessageCorrelationResultWithVariableDto]},
                                     204: {"description": "correlated"}})
 async def correlate(body: CorrelateIn, request: Request, db: DbDep, actor: ActorDep, audit: AuditDep) -> Response:
     """204, or 200 with the results when `resultEnabled`; 400 "Cannot correlate message" when nothing
@@ -50,16 +56,11 @@ async def correlate(body: CorrelateIn, request: Request, db: DbDep, actor: Actor
                             status_code=400)
     if not body.resultEnabled:
         return Response(status_code=204)
-    out = []
-    for r in results:
-        item: dict[str, Any] = {"resultType": "ProcessDefinition" if r.kind == "started" else "Execution",
-                                "execution": None, "processInstance": None}
-        if r.kind == "started":
-            item["processInstance"] = instance_json(request, r.instance)
-        else:
-            item["execution"] = {"id": r.instance.id, "processInstanceId": r.instance.id,
-                                 "ended": r.instance.status != "active", "tenantId": None}
-        if body.variablesInResultEnabled:
-            item["variables"] = typed_map(r.instance.variables)
-        out.append(item)
-    return JSONResponse(out)
+    out = [MessageCorrelationResultWithVariableDto(
+        resultType="ProcessDefinition" if r.kind == "started" else "Execution",
+        processInstance=ProcessInstanceDto.of(request, r.instance) if r.kind == "started" else None,
+        execution=None if r.kind == "started" else ExecutionDto(id=r.instance.id, processInstanceId=r.instance.id,
+                                                                 ended=r.instance.status != "active"),
+        variables=variables_dto(r.instance.variables) if body.variablesInResultEnabled else None) for r in results]
+    # Camunda leaves `variables` out unless asked for (pycamunda relies on it)
+    return JSONResponse([o.model_dump(exclude=None if body.variablesInResultEnabled else {"variables"}) for o in out])

@@ -2,70 +2,99 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
 import engine
 from api.audit import AuditDep
 from api.deps import ActorDep, DbDep, call
-from api.engine_rest.camunda import Lenient, fmt_date, page, plain_map, query_bool, query_list, typed_map
+from api.engine_rest.camunda import Lenient, PagingDep, plain_map, sorting, split, typed_map
+from api.engine_rest.models import CountResultDto, TaskDto, VariableValueDto, variables_dto
 from api.security import Need
 from api.security import Permission as P
 
 router = APIRouter(prefix="/task", tags=["engine-rest tasks"], dependencies=[Need(P.WORK_TASKS)])
 
 
-def task_json(t: engine.UserTaskInfo) -> dict[str, Any]:
-    return {"id": t.id, "name": t.name, "assignee": t.assignee, "owner": None, "created": fmt_date(t.created_at),
-            "due": None, "followUp": None, "lastUpdated": fmt_date(t.claimed_at or t.created_at),
-            "delegationState": None, "description": t.documentation, "executionId": t.instance_id,
-            "parentTaskId": None, "priority": t.priority, "processDefinitionId": t.definition_id,
-            "processInstanceId": t.instance_id, "caseExecutionId": None, "caseDefinitionId": None,
-            "caseInstanceId": None, "taskDefinitionKey": t.activity_id, "suspended": False,
-            "formKey": t.form_key, "camundaFormRef": None, "tenantId": None}
+SORTS = {"priority": "priority", "created": "created", "id": "id", "name": "name", "assignee": "assignee",
+         "instanceId": "processInstanceId"}
 
 
-async def _query(request: Request, db: engine.Database, actor: engine.Actor, limit: int,
-                 offset: int) -> engine.Page[engine.UserTaskInfo]:
-    q = request.query_params
-    groups = (query_list(request, "candidateGroup") or []) + (query_list(request, "candidateGroups") or [])
-    candidate_user = q.get("candidateUser")
-    unassigned = query_bool(request, "unassigned")
-    if (groups or candidate_user) and not query_bool(request, "includeAssignedTasks"):
-        unassigned = True                     # Camunda: candidate filters hide assigned tasks
-    return await call(db, engine.list_user_tasks, candidate_groups=groups or None, candidate_user=candidate_user,
-                      assignee=q.get("assignee"), unassigned=unassigned, instance_id=q.get("processInstanceId"),
-                      business_key=q.get("processInstanceBusinessKey"),
-                      definition_key=q.get("processDefinitionKey"), activity_id=q.get("taskDefinitionKey"),
-                      limit=limit, offset=offset, viewer=actor)
+class TaskQuery:
+    """Camunda's task query parameters."""
+
+    def __init__(self,
+                 taskId: str | None = None,
+                 taskIdIn: Annotated[str | None, Query(description="comma-separated ids")] = None,
+                 processInstanceId: str | None = None,
+                 processInstanceBusinessKey: str | None = None,
+                 processDefinitionId: str | None = None,
+                 processDefinitionKey: str | None = None,
+                 taskDefinitionKey: str | None = None,
+                 taskDefinitionKeyIn: Annotated[str | None, Query(description="comma-separated ids")] = None,
+                 nameLike: Annotated[str | None, Query(description="SQL LIKE, % as wildcard")] = None,
+                 assignee: str | None = None,
+                 assigneeLike: str | None = None,
+                 unassigned: bool | None = None,
+                 candidateGroup: str | None = None,
+                 candidateGroups: Annotated[str | None, Query(description="comma-separated groups")] = None,
+                 candidateUser: str | None = None,
+                 includeAssignedTasks: bool | None = None,
+                 createdBefore: datetime | None = None,
+                 createdAfter: datetime | None = None,
+                 processVariables: Annotated[str | None, Query(description=(
+                     "comma-separated `name_op_value` filters on the instance's variables; op is eq, neq, gt, "
+                     "gteq, lt, lteq or like"))] = None,
+                 sortBy: Annotated[str | None, Query(description=", ".join(SORTS))] = None,
+                 sortOrder: Annotated[str | None, Query(description="asc or desc")] = None) -> None:
+        groups = ([candidateGroup] if candidateGroup else []) + (split(candidateGroups) or [])
+        if (groups or candidateUser) and not includeAssignedTasks:
+            unassigned = True                     # Camunda: candidate filters hide assigned tasks
+        ids = ([taskId] if taskId else []) + (split(taskIdIn) or [])
+        sort_by, descending = sorting(sortBy, sortOrder, SORTS)
+        self.filters = dict(
+            ids=ids or None, instance_id=processInstanceId, business_key=processInstanceBusinessKey,
+            definition_id=processDefinitionId, definition_key=processDefinitionKey, activity_id=taskDefinitionKey,
+            activity_ids=split(taskDefinitionKeyIn), name_like=nameLike, assignee=assignee,
+            assignee_like=assigneeLike, unassigned=unassigned, candidate_groups=groups or None,
+            candidate_user=candidateUser, created_before=createdBefore, created_after=createdAfter,
+            variables=engine.parse_variable_filters(split(processVariables) or []))
+        self.sort = dict(sort_by=sort_by, descending=descending)
 
 
-@router.get("")
-async def list_tasks(request: Request, db: DbDep, actor: ActorDep) -> list[dict[str, Any]]:
-    first, maximum = page(request)
-    return [task_json(t) for t in (await _query(request, db, actor, maximum, first)).data]
+@router.get("", response_model=list[TaskDto])
+async def list_tasks(query: Annotated[TaskQuery, Depends()], paging: PagingDep, db: DbDep,
+                     actor: ActorDep) -> list[TaskDto]:
+    """Open user tasks you may see, filtered and paged in the database."""
+    if paging.maximum == 0:
+        return []
+    page = await call(db, engine.list_user_tasks, **query.filters, **query.sort, limit=paging.maximum,
+                      offset=paging.first, viewer=actor)
+    return [TaskDto.of(t) for t in page.data]
 
 
-@router.get("/count")
-async def count_tasks(request: Request, db: DbDep, actor: ActorDep) -> dict[str, int]:
-    return {"count": (await _query(request, db, actor, 1, 0)).count}
+@router.get("/count", response_model=CountResultDto)
+async def count_tasks(query: Annotated[TaskQuery, Depends()], db: DbDep, actor: ActorDep) -> CountResultDto:
+    """How many tasks match the same filters as the list."""
+    return CountResultDto(count=(await call(db, engine.list_user_tasks, **query.filters, limit=1, viewer=actor)).count)
 
 
-@router.get("/{task_id}")
-async def get_task(task_id: str, db: DbDep, actor: ActorDep, audit: AuditDep) -> dict[str, Any]:
+@router.get("/{task_id}", response_model=TaskDto)
+async def get_task(task_id: str, db: DbDep, actor: ActorDep, audit: AuditDep) -> TaskDto:
     task = await call(db, engine.get_user_task, task_id=task_id, with_variables=False, viewer=actor)
     audit.touched(task.instance_id)
-    return task_json(task)
+    return TaskDto.of(task)
 
 
-@router.get("/{task_id}/variables")
-async def task_variables(task_id: str, db: DbDep, actor: ActorDep, audit: AuditDep) -> dict[str, Any]:
+@router.get("/{task_id}/variables", response_model=dict[str, VariableValueDto])
+async def task_variables(task_id: str, db: DbDep, actor: ActorDep, audit: AuditDep) -> dict[str, VariableValueDto]:
     """The variables the task shows: its form's fields, its `reads`, and whose task it is."""
     task = await call(db, engine.get_user_task, task_id=task_id, viewer=actor)
     audit.touched(task.instance_id)
-    return typed_map(task.variables or {})
+    return variables_dto(task.variables or {})
 
 
 class ClaimIn(Lenient):
@@ -105,7 +134,8 @@ class CompleteIn(Lenient):
 
 
 @router.post("/{task_id}/complete", status_code=204, response_class=Response,
-             responses={200: {"description": "withVariablesInReturn: the variables the task shows"}})
+             responses={200: {"description": "withVariablesInReturn: the variables the task shows",
+                              "model": dict[str, VariableValueDto]}})
 async def complete(task_id: str, body: CompleteIn, db: DbDep, actor: ActorDep, audit: AuditDep) -> Response:
     """204, or 200 with the variables the task shows (as the task left them) when
     `withVariablesInReturn` is true."""

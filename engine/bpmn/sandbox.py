@@ -270,6 +270,9 @@ class Sandbox:
 
     def warm(self) -> None:
         """Start one sandbox process now (in the background), so the first script does not wait for it."""
+        if self._started:
+            return
+
         def start() -> None:
             try:
                 self._idle.put(self._take())
@@ -312,5 +315,8 @@ def configure(*, processes: int = DEFAULT_PROCESSES, memory_bytes: int = DEFAULT
               time_limit: float = DEFAULT_TIME_LIMIT) -> None:
     """Size the pool and its limits (before it is first used; a running pool is replaced)."""
     global _sandbox
-    old, _sandbox = _sandbox, Sandbox(processes=processes, memory_bytes=memory_bytes, time_limit=time_limit)
-    old.close()
+    current = _sandbox
+    if (current.processes, current.memory_bytes, current.time_limit) == (processes, memory_bytes, time_limit):
+        return                                   # the running pool already has these limits
+    _sandbox = Sandbox(processes=processes, memory_bytes=memory_bytes, time_limit=time_limit)
+    current.close()

@@ -20,12 +20,12 @@ import sqlalchemy as sa
 from engine import clock
 from engine.commands.instances import check_text
 from engine.errors import Conflict, InstanceNotFound, Invalid, NotFound
-from engine.queries.rows import aware
 from engine.queries.visibility import can_see_instance
 from engine.results import Actor
 from engine.store.change import Audit, change
 from engine.store.command import lock_instance
 from engine.store.database import Database
+from engine.store.rows import aware
 from engine.store.tables import api_key, case_share, principal
 
 KEY_PREFIX = "rfk"

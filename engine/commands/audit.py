@@ -14,9 +14,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from engine.queries.rows import aware
 from engine.store import auditing
 from engine.store.database import Database
+from engine.store.rows import aware
 from engine.store.tables import audit_event
 
 GENESIS = auditing.GENESIS

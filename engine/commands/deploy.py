@@ -24,10 +24,10 @@ from engine.bpmn.script_engine import ForbiddenConstruct, check_source
 from engine.bpmn.specs import HumanTask
 from engine.bpmn.timers import first_firing
 from engine.errors import Conflict, DeploymentError
-from engine.queries.rows import aware
 from engine.results import Actor, DefinitionInfo, DeployedDefinition, DeploymentResult
 from engine.store.change import Audit, change
 from engine.store.database import Database
+from engine.store.rows import aware
 from engine.store.specs import build_specs
 from engine.store.tables import definition, message_start, timer_start
 

@@ -16,12 +16,12 @@ from pathlib import PurePosixPath
 import sqlalchemy as sa
 
 from engine.errors import Invalid, NotFound
-from engine.queries.rows import aware
 from engine.queries.visibility import can_see_instance, can_see_task
 from engine.results import Actor
 from engine.store.change import Audit, change
 from engine.store.command import lock_instance
 from engine.store.database import Database
+from engine.store.rows import aware
 from engine.store.tables import document, user_task
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024

@@ -28,12 +28,14 @@ from engine import clock
 from engine.bpmn import compat
 from engine.commands.variables import check_variables
 from engine.errors import Invalid, LockedByAnotherWorker, TaskNotFound
-from engine.queries.rows import aware, external_task_info
+from engine.queries.filters import NAME
 from engine.results import Actor, ExternalTaskInfo
 from engine.store.change import Audit, Change, change
 from engine.store.command import instance_command, lock_task_and_instance
 from engine.store.database import Database
+from engine.store.dialects import Dialect
 from engine.store.incidents import open_incident, resolve_incidents
+from engine.store.rows import aware, external_task_info
 from engine.store.tables import external_task
 
 MAX_LOCK = timedelta(days=7)
@@ -72,21 +74,24 @@ def _fetchable(now: datetime) -> Any:
                    sa.or_(external_task.c.retries.is_(None), external_task.c.retries > 0))
 
 
-def _variable_equals(name: str, value: Any) -> Any:
-    """`variables[name] == value` in SQL (JSON paths on both dialects); the type must match too."""
-    path = external_task.c.variables[name]
+def _variable_equals(dialect: Dialect, name: str, value: Any) -> Any:
+    """`variables[name] == value` in SQL, of the same JSON kind (objects and lists: compared in
+    Python after, see _matches)."""
+    if not NAME.match(name):
+        raise Invalid(f"processVariables name {name!r} is not a variable name")
+    field = dialect.json_field(external_task.c.variables, name)
+    if value is None:
+        return field.is_null
     if isinstance(value, bool):
-        return path.as_boolean() == value
-    if isinstance(value, int):
-        return path.as_integer() == value
-    if isinstance(value, float):
-        return path.as_float() == value
+        return field.boolean == value
+    if isinstance(value, int | float):
+        return field.number == value
     if isinstance(value, str):
-        return path.as_string() == value
-    return sa.true()           # null, objects and lists: compared in Python below
+        return field.text == value
+    return field.exists
 
 
-def _topic_clause(t: TopicRequest) -> Any:
+def _topic_clause(dialect: Dialect, t: TopicRequest) -> Any:
     clause = [external_task.c.topic == t.name]
     if t.business_key is not None:
         clause.append(external_task.c.business_key == t.business_key)
@@ -94,7 +99,7 @@ def _topic_clause(t: TopicRequest) -> Any:
         clause.append(external_task.c.definition_key.in_(t.definition_keys))
     if t.definition_ids is not None:
         clause.append(external_task.c.definition_id.in_(t.definition_ids))
-    clause += [_variable_equals(k, v) for k, v in t.process_variables.items()]
+    clause += [_variable_equals(dialect, k, v) for k, v in t.process_variables.items()]
     return sa.and_(*clause)
 
 
@@ -123,7 +128,8 @@ def fetch_and_lock(db: Database, *, worker_id: str, topics: list[TopicRequest], 
     locked: list[LockedTask] = []
     with change(db, actor=actor, audit=audit) as ch:
         now = ch.now
-        query = sa.select(external_task).where(sa.or_(*[_topic_clause(t) for t in topics]), _fetchable(now))
+        query = sa.select(external_task).where(sa.or_(*[_topic_clause(db.dialect, t) for t in topics]),
+                                               _fetchable(now))
         order = [external_task.c.priority.desc()] if use_priority else []
         query = query.order_by(*order, external_task.c.created_at, external_task.c.id).limit(max_tasks * 2)
         for row in ch.conn.execute(db.dialect.for_update(query, skip_locked=True, of=external_task)):

@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from engine import clock
 from engine.bpmn.timers import force_timer_start
 from engine.errors import InstanceSuspended
-from engine.queries.rows import aware
 from engine.results import Actor
 from engine.store.command import NotClaimed, instance_command, new_instance_command
 from engine.store.database import Database
 from engine.store.dialects import RowLocked
+from engine.store.rows import aware
 from engine.store.tables import instance, timer_start
 
 log = logging.getLogger(__name__)

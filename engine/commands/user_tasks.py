@@ -17,12 +17,12 @@ import sqlalchemy as sa
 
 from engine.commands.variables import check_variables
 from engine.errors import Invalid, NotACandidate, TaskClaimedByOther, TaskNotFound, TaskNotOpen, VariablesInvalid
-from engine.queries.rows import user_task_info
 from engine.queries.visibility import answer_for, can_see_task, exposed_names, is_candidate
 from engine.results import Actor, InstanceInfo, UserTaskInfo
 from engine.store.change import Audit, Change, change
 from engine.store.command import instance_command, lock_task_and_instance
 from engine.store.database import Database
+from engine.store.rows import user_task_info
 from engine.store.tables import principal, user_task
 
 MAX_ID = 255

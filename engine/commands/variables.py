@@ -4,15 +4,14 @@ the store can keep exactly, and a bounded size."""
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from engine.errors import VariablesInvalid
+from engine.queries.filters import NAME
 
-NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 MAX_VARIABLES_BYTES = 1024 * 1024
 INT64 = (-(2**63), 2**63 - 1)          # what JSON columns, orjson and Camunda's Long can hold
 MAX_DEPTH = 32

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from engine.bpmn import state
-from engine.errors import DefinitionNotFound, IncidentNotFound, InstanceNotFound, TaskNotFound
-from engine.queries.rows import aware, incident_info, instance_info, instance_summary, user_task_info
+from engine.errors import DefinitionNotFound, IncidentNotFound, InstanceNotFound, Invalid, TaskNotFound
+from engine.queries.filters import variable_clause
 from engine.queries.visibility import (
     can_see_instance,
     can_see_task,
@@ -18,11 +19,21 @@ from engine.queries.visibility import (
     only,
     task_clause,
 )
-from engine.results import Actor, DefinitionInfo, HistoryEvent, IncidentInfo, InstanceInfo, Page, UserTaskInfo
+from engine.results import (
+    Actor,
+    DefinitionInfo,
+    HistoryEvent,
+    IncidentInfo,
+    InstanceInfo,
+    Page,
+    UserTaskInfo,
+    VariableFilter,
+)
 from engine.store.database import Database
+from engine.store.rows import aware, incident_info, instance_info, instance_summary, user_task_info
 from engine.store.tables import definition, external_task, history_event, incident, instance, user_task
 
-MAX_PAGE = 200
+MAX_PAGE = 1000
 INSTANCE_STATUSES = ("active", "completed", "cancelled")
 
 _definition_columns = [c for c in definition.c if c.name not in ("xml", "forms", "calls")]
@@ -39,19 +50,41 @@ def _definition(row: Any) -> DefinitionInfo:
                           deployed_by=row.deployed_by)
 
 
+DEFINITION_SORTS = {"key": definition.c.key, "version": definition.c.version, "id": definition.c.id,
+                    "name": definition.c.name, "deploymentId": definition.c.deployment_id}
+
+
 def list_definitions(db: Database, *, key: str | None = None, latest_only: bool = False,
+                     definition_id: str | None = None, keys: list[str] | None = None, key_like: str | None = None,
+                     name: str | None = None, version: int | None = None, deployment_id: str | None = None,
+                     sort_by: str | None = None, descending: bool = False,
                      limit: int = 50, offset: int = 0) -> Page[DefinitionInfo]:
+    """Deployed definitions matching every filter given, by key then version unless sorted otherwise.
+    Raises: Invalid."""
     limit, offset = _page_args(limit, offset)
+    if sort_by is not None and sort_by not in DEFINITION_SORTS:
+        raise Invalid(f"definitions sort by one of {', '.join(DEFINITION_SORTS)}, not {sort_by!r}")
     query = sa.select(*_definition_columns)
-    if key is not None:
-        query = query.where(definition.c.key == key)
+    for column, value in ((definition.c.key, key), (definition.c.id, definition_id), (definition.c.name, name),
+                          (definition.c.version, version), (definition.c.deployment_id, deployment_id)):
+        if value is not None:
+            query = query.where(column == value)
+    if keys is not None:
+        query = query.where(definition.c.key.in_(keys))
+    if key_like is not None:
+        query = query.where(definition.c.key.like(key_like))
     if latest_only:
         latest = (sa.select(definition.c.key, sa.func.max(definition.c.version).label("v"))
                   .group_by(definition.c.key).subquery())
         query = query.join(latest, sa.and_(latest.c.key == definition.c.key, latest.c.v == definition.c.version))
     with db.read() as conn:
         count = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-        rows = conn.execute(query.order_by(definition.c.key, definition.c.version).limit(limit).offset(offset))
+        if sort_by is None:
+            order = [definition.c.key, definition.c.version]
+        else:
+            column = DEFINITION_SORTS[sort_by]
+            order = [column.desc() if descending else column.asc(), definition.c.id]
+        rows = conn.execute(query.order_by(*order).limit(limit).offset(offset))
         return Page([_definition(r) for r in rows], count)
 
 
@@ -93,57 +126,111 @@ def get_instance(db: Database, *, instance_id: str, viewer: Actor | None = None)
     return info
 
 
+INSTANCE_SORTS = {"started": instance.c.started_at, "instanceId": instance.c.id,
+                  "definitionKey": instance.c.definition_key, "definitionId": instance.c.definition_id,
+                  "businessKey": instance.c.business_key, "updated": instance.c.updated_at}
+
+
 def list_instances(db: Database, *, definition_key: str | None = None, business_key: str | None = None,
-                   status: str | None = None, definition_id: str | None = None,
+                   status: str | None = None, definition_id: str | None = None, ids: list[str] | None = None,
+                   definition_keys: list[str] | None = None, business_key_like: str | None = None,
+                   suspended: bool | None = None, with_incident: bool | None = None,
+                   started_before: datetime | None = None, started_after: datetime | None = None,
+                   variables: list[VariableFilter] | None = None, sort_by: str = "started", descending: bool = True,
                    limit: int = 50, offset: int = 0, viewer: Actor | None = None) -> Page[InstanceInfo]:
+    """Instances matching every filter given, in the database (so pages and counts are right at any
+    size), `viewer`'s need-to-know included. Raises: Invalid (an unknown sort or a bad filter)."""
     limit, offset = _page_args(limit, offset)
+    if sort_by not in INSTANCE_SORTS:
+        raise Invalid(f"instances sort by one of {', '.join(INSTANCE_SORTS)}, not {sort_by!r}")
     columns = [c for c in instance.c if c.name != "state"]
     where = [] if viewer is None else [instance_clause(viewer)]
-    if definition_key is not None:
-        where.append(instance.c.definition_key == definition_key)
-    if definition_id is not None:
-        where.append(instance.c.definition_id == definition_id)
-    if business_key is not None:
-        where.append(instance.c.business_key == business_key)
-    if status is not None:
-        where.append(instance.c.status == status)
+    for column, value in ((instance.c.definition_key, definition_key), (instance.c.definition_id, definition_id),
+                          (instance.c.business_key, business_key), (instance.c.status, status),
+                          (instance.c.suspended, suspended)):
+        if value is not None:
+            where.append(column == value)
+    if ids is not None:
+        where.append(instance.c.id.in_(ids))
+    if definition_keys is not None:
+        where.append(instance.c.definition_key.in_(definition_keys))
+    if business_key_like is not None:
+        where.append(instance.c.business_key.like(business_key_like))
+    if started_before is not None:
+        where.append(instance.c.started_at < started_before)
+    if started_after is not None:
+        where.append(instance.c.started_at > started_after)
+    if with_incident is not None:
+        has = sa.exists().where(incident.c.instance_id == instance.c.id, incident.c.resolved_at.is_(None))
+        where.append(has if with_incident else sa.not_(has))
+    where += [variable_clause(db.dialect, instance.c.variables, f) for f in variables or []]
+    order = INSTANCE_SORTS[sort_by]
     with db.read() as conn:
         count = conn.execute(sa.select(sa.func.count()).select_from(instance).where(*where)).scalar_one()
         rows = conn.execute(sa.select(*columns).where(*where)
-                            .order_by(instance.c.started_at.desc(), instance.c.id).limit(limit).offset(offset))
+                            .order_by(order.desc() if descending else order.asc(), instance.c.id)
+                            .limit(limit).offset(offset))
         return Page([instance_summary(r) for r in rows], count)
+
+
+TASK_SORTS = {"priority": user_task.c.priority, "created": user_task.c.created_at, "id": user_task.c.id,
+              "name": user_task.c.name, "assignee": user_task.c.assignee,
+              "processInstanceId": user_task.c.instance_id}
 
 
 def list_user_tasks(db: Database, *, candidate_group: str | None = None, candidate_groups: list[str] | None = None,
                     candidate_user: str | None = None, assignee: str | None = None,
                     unassigned: bool | None = None, instance_id: str | None = None,
                     business_key: str | None = None, definition_key: str | None = None,
-                    activity_id: str | None = None, limit: int = 50, offset: int = 0,
+                    activity_id: str | None = None, ids: list[str] | None = None,
+                    definition_id: str | None = None, activity_ids: list[str] | None = None,
+                    name_like: str | None = None, assignee_like: str | None = None,
+                    created_before: datetime | None = None, created_after: datetime | None = None,
+                    variables: list[VariableFilter] | None = None, sort_by: str | None = None,
+                    descending: bool = False, limit: int = 50, offset: int = 0,
                     viewer: Actor | None = None) -> Page[UserTaskInfo]:
+    """Open user tasks matching every filter given — `variables` filter on their instance's
+    variables — in the database, `viewer`'s need-to-know included; highest priority and oldest first
+    unless sorted otherwise. Raises: Invalid."""
     limit, offset = _page_args(limit, offset)
+    if sort_by is not None and sort_by not in TASK_SORTS:
+        raise Invalid(f"tasks sort by one of {', '.join(TASK_SORTS)}, not {sort_by!r}")
     where: list[Any] = [] if viewer is None else [task_clause(viewer)]
     groups = list(candidate_groups or []) + ([candidate_group] if candidate_group else [])
     if groups:
         where.append(sa.or_(*[user_task.c.candidate_groups.contains(f",{g},", autoescape=True) for g in groups]))
     if candidate_user is not None:
         where.append(user_task.c.candidate_users.contains(f",{candidate_user},", autoescape=True))
-    if assignee is not None:
-        where.append(user_task.c.assignee == assignee)
+    for column, value in ((user_task.c.assignee, assignee), (user_task.c.instance_id, instance_id),
+                          (user_task.c.business_key, business_key), (user_task.c.definition_key, definition_key),
+                          (user_task.c.activity_id, activity_id), (user_task.c.definition_id, definition_id)):
+        if value is not None:
+            where.append(column == value)
     if unassigned:
         where.append(user_task.c.assignee.is_(None))
-    if instance_id is not None:
-        where.append(user_task.c.instance_id == instance_id)
-    if business_key is not None:
-        where.append(user_task.c.business_key == business_key)
-    if definition_key is not None:
-        where.append(user_task.c.definition_key == definition_key)
-    if activity_id is not None:
-        where.append(user_task.c.activity_id == activity_id)
+    if ids is not None:
+        where.append(user_task.c.id.in_(ids))
+    if activity_ids is not None:
+        where.append(user_task.c.activity_id.in_(activity_ids))
+    if name_like is not None:
+        where.append(user_task.c.name.like(name_like))
+    if assignee_like is not None:
+        where.append(user_task.c.assignee.like(assignee_like))
+    if created_before is not None:
+        where.append(user_task.c.created_at < created_before)
+    if created_after is not None:
+        where.append(user_task.c.created_at > created_after)
+    if variables:
+        where.append(user_task.c.instance_id.in_(sa.select(instance.c.id).where(
+            *[variable_clause(db.dialect, instance.c.variables, f) for f in variables])))
+    if sort_by is None:
+        order = [user_task.c.priority.desc(), user_task.c.created_at, user_task.c.id]
+    else:
+        column = TASK_SORTS[sort_by]
+        order = [column.desc() if descending else column.asc(), user_task.c.id]
     with db.read() as conn:
         count = conn.execute(sa.select(sa.func.count()).select_from(user_task).where(*where)).scalar_one()
-        rows = conn.execute(sa.select(user_task).where(*where)
-                            .order_by(user_task.c.priority.desc(), user_task.c.created_at, user_task.c.id)
-                            .limit(limit).offset(offset))
+        rows = conn.execute(sa.select(user_task).where(*where).order_by(*order).limit(limit).offset(offset))
         return Page([user_task_info(r) for r in rows], count)
 
 
@@ -183,15 +270,19 @@ def instance_history(db: Database, *, instance_id: str, viewer: Actor | None = N
 
 
 def list_incidents(db: Database, *, instance_id: str | None = None, type: str | None = None,
-                   open_only: bool = True, limit: int = 50, offset: int = 0,
+                   open_only: bool = True, activity_id: str | None = None, incident_id: str | None = None,
+                   definition_id: str | None = None, limit: int = 50, offset: int = 0,
                    viewer: Actor | None = None) -> Page[IncidentInfo]:
     limit, offset = _page_args(limit, offset)
     where: list[Any] = [] if viewer is None else [incident.c.instance_id.in_(
         sa.select(instance.c.id).where(instance_clause(viewer)))]
-    if instance_id is not None:
-        where.append(incident.c.instance_id == instance_id)
-    if type is not None:
-        where.append(incident.c.type == type)
+    for column, value in ((incident.c.instance_id, instance_id), (incident.c.type, type),
+                          (incident.c.activity_id, activity_id), (incident.c.id, incident_id)):
+        if value is not None:
+            where.append(column == value)
+    if definition_id is not None:
+        where.append(incident.c.instance_id.in_(sa.select(instance.c.id).where(
+            instance.c.definition_id == definition_id)))
     if open_only:
         where.append(incident.c.resolved_at.is_(None))
     with db.read() as conn:

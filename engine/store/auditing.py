@@ -19,8 +19,8 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from engine import clock
-from engine.queries.rows import aware
 from engine.store.database import Database
+from engine.store.rows import aware
 from engine.store.signals import AUDIT_HEAD
 from engine.store.tables import audit_event
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,6 +49,21 @@ _task_and_instance = {kind: sa.select(*INSTANCE_COLUMNS, _has_incidents, *column
 _task_row = {kind: sa.select(*columns).where(_TASK_TABLE[kind].c.id == sa.bindparam("id"))
              for kind, columns in _TASK_COLUMNS.items()}
 _PG_AUDIT_LOCK = 0x52464155          # "RFAU": audit appends take turns
+
+
+@dataclass(frozen=True)
+class JsonField:
+    """One key of a JSON column, as SQL: whether it holds a number, text or a boolean, and its value
+    as each (NULL where it is not that kind), so comparisons never cast the wrong kind."""
+
+    exists: Any
+    is_null: Any
+    is_number: Any
+    is_text: Any
+    is_boolean: Any
+    number: Any
+    text: Any
+    boolean: Any
 _PG_MIGRATION_LOCK = 0x52464D47      # "RFMG": one schema migration at a time
 
 
@@ -95,6 +111,10 @@ class Dialect:
     def for_update(self, query: sa.Select[Any], *, skip_locked: bool = False, of: Any = None) -> sa.Select[Any]:
         """`query` locking the rows it selects, where the database locks rows."""
         return query
+
+    def json_field(self, column: Any, name: str) -> JsonField:
+        """The key `name` (a variable name: letters, digits, underscores) of a JSON object column."""
+        raise NotImplementedError
 
     def lock_audit_chain(self, conn: sa.Connection) -> None:
         """Make audit appends take turns until this transaction ends."""
@@ -217,6 +237,16 @@ class SQLiteDialect(Dialect):
     def lock_instance(self, conn: sa.Connection, instance_id: str, *, skip_locked: bool = False) -> Any:
         return fast.first(conn, _instance_with_incidents, {"id": instance_id})     # the writer lock is held
 
+    def json_field(self, column: Any, name: str) -> JsonField:
+        path = f'$."{name}"'
+        kind = sa.func.json_type(column, path)
+        value = sa.func.json_extract(column, path)
+        is_number, is_text = kind.in_(["integer", "real"]), kind == "text"
+        is_boolean = kind.in_(["true", "false"])
+        return JsonField(exists=kind.is_not(None), is_null=kind == "null", is_number=is_number, is_text=is_text,
+                         is_boolean=is_boolean, number=sa.case((is_number, value)), text=sa.case((is_text, value)),
+                         boolean=sa.case((is_boolean, kind == "true")))
+
     def task_with_instance(self, conn: sa.Connection, task_id: str, kind: str) -> Any:
         return fast.first(conn, _task_and_instance[kind], {"id": task_id})
 
@@ -270,6 +300,15 @@ class PostgresDialect(Dialect):
 
     def for_update(self, query: sa.Select[Any], *, skip_locked: bool = False, of: Any = None) -> sa.Select[Any]:
         return query.with_for_update(skip_locked=skip_locked, of=of)
+
+    def json_field(self, column: Any, name: str) -> JsonField:
+        element = column.op("->")(name)
+        kind = sa.func.json_typeof(element)
+        text = column.op("->>", return_type=sa.Text)(name)
+        is_number, is_text, is_boolean = kind == "number", kind == "string", kind == "boolean"
+        return JsonField(exists=element.is_not(None), is_null=kind == "null", is_number=is_number, is_text=is_text,
+                         is_boolean=is_boolean, number=sa.case((is_number, sa.cast(text, sa.Numeric))),
+                         text=sa.case((is_text, text)), boolean=sa.case((is_boolean, sa.cast(text, sa.Boolean))))
 
     def lock_audit_chain(self, conn: sa.Connection) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})

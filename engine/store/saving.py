@@ -14,9 +14,9 @@ from SpiffWorkflow.task import Task
 
 from engine.bpmn import state
 from engine.errors import VersionConflict
-from engine.queries.rows import OPEN_INCIDENTS_OF, aware, external_task_info, incident_info, user_task_info
 from engine.results import InstanceInfo
 from engine.store import projection
+from engine.store.rows import OPEN_INCIDENTS_OF, aware, external_task_info, incident_info, user_task_info
 from engine.store.tables import external_task, instance, message_subscription, user_task
 
 if TYPE_CHECKING:

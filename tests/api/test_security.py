@@ -92,6 +92,7 @@ ROUTES: dict[tuple[str, str], str | tuple[str, ...] | None] = {      # a tuple: 
     ("POST", "/engine-rest/task/{task_id}/unclaim"): W,
     ("POST", "/engine-rest/task/{task_id}/complete"): W,
     ("GET", "/engine-rest/incident"): R,
+    ("GET", "/engine-rest/incident/count"): R,
     ("POST", "/engine-rest/message"): S,
 }
 # what each role may do (the oracle: written out here, not read from the code under test)
