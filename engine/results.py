@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from engine.diagram.report import Problem
+
 T = TypeVar("T")
 
 
@@ -46,6 +48,7 @@ class DeploymentResult:
     deployment_id: str
     deployed_at: datetime
     definitions: list[DeployedDefinition]
+    warnings: tuple[Problem, ...] = ()   # what lint found that does not stop a deployment
 
 
 @dataclass(frozen=True)
