@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -44,6 +44,9 @@ class ServerSettings(BaseSettings):
     oidc_groups_claim: str = "groups"
     oidc_roles_claim: str = "roles"
     oidc_organisation_claim: str | None = None
+    min_timer_cycle: timedelta = Field(timedelta(minutes=1), gt=timedelta(0), description=(
+        "the shortest interval a repeating timer (timeCycle) may have, checked by deploy and lint, as an ISO 8601 "
+        "duration (PT1M, PT1H); a timer start firing every millisecond would flood the service with cases"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024, description="largest request body accepted")
     max_document_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="largest document accepted")

@@ -12,7 +12,7 @@ from api.engine_rest.camunda import Lenient, fmt_date, links, page, plain_map, q
 from api.engine_rest.instances import instance_json
 from api.security import Need
 from api.security import Permission as P
-from api.uploads import read_deploy_files
+from api.uploads import deploy_options, read_deploy_files
 
 router = APIRouter(tags=["engine-rest definitions"])
 
@@ -27,14 +27,18 @@ def definition_json(d: engine.DefinitionInfo) -> dict[str, Any]:
 @router.post("/deployment/create", summary="Deploy diagrams (multipart), Camunda style",
              dependencies=[Need(P.DEPLOY)])
 async def create_deployment(request: Request, db: DbDep, actor: ActorDep) -> dict[str, Any]:
-    """Every file part is deployed; parts without a `.bpmn` name are taken as BPMN when they are XML
-    (pycamunda sends bytes as `resource-0`). Identical diagrams make no new version, as with
-    `enable-duplicate-filtering` (which is therefore always on)."""
+    """Every file part is deployed: `.bpmn` diagrams and the `.json` form schemas they name; parts
+    without a `.bpmn` name are taken as BPMN when they are XML (pycamunda sends bytes as `resource-0`).
+    This is what Camunda Modeler's "Deploy current diagram" sends (the diagram and its attached files).
+    Identical diagrams make no new version, as with `enable-duplicate-filtering` and
+    `deploy-changed-only` (so both are always on); `tenant-id` is accepted and not modelled.
+    A deployment with problems is refused as Camunda refuses one that does not parse: 400
+    `ParseException` with every error and warning per resource in `details`."""
     files = await read_deploy_files(request, None)
     form = await request.form()
     name = form.get("deployment-name")
     source = form.get("deployment-source")
-    result = await call(db, engine.deploy, files=files, actor=actor)
+    result = await call(db, engine.deploy, files=files, actor=actor, **deploy_options(request))
     created = {d.definition.id: definition_json(d.definition) for d in result.definitions if d.created}
     return {"links": links(request, f"/deployment/{result.deployment_id}"), "id": result.deployment_id,
             "name": name if isinstance(name, str) else None, "source": source if isinstance(source, str) else None,
