@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
 import engine
@@ -79,14 +79,19 @@ async def get_definition_xml(definition_id: str, db: DbDep) -> Response:
     return Response(xml, media_type="application/xml")
 
 
-@router.get("/definitions/{definition_id}/diff", response_model=DefinitionDiffOut, responses=_ERRORS)
-async def diff_definition(definition_id: str, db: DbDep, caller: CallerDep,
+async def _deploy_or_read(caller: CallerDep) -> None:
+    if not (caller.can(P.DEPLOY) or caller.can(P.READ_INSTANCE)):
+        raise HTTPException(403, "your role does not allow this (deploy or read_instance is needed)")
+
+
+@router.get("/definitions/{definition_id}/diff", response_model=DefinitionDiffOut, responses=_ERRORS,
+            dependencies=[Depends(_deploy_or_read)])
+async def diff_definition(definition_id: str, db: DbDep,
                           against: Annotated[str, Query(max_length=300, description=(
                               "the version to compare with, e.g. rapid_review:2 (the base: `added` means in "
                               "{definition_id} and not in this one)"))]) -> DefinitionDiffOut:
     """Two versions side by side: the activities, flows, forms, timers and topics added, removed or
-    changed from `against` to this version. For process owners (deploy) and those who read cases."""
-    if not (caller.can(P.DEPLOY) or caller.can(P.READ_INSTANCE)):
-        raise HTTPException(403, "your role does not allow this (deploy or read_instance is needed)")
+    changed from `against` to this version. For process owners (deploy) and those who read cases;
+    it shows diagrams and forms, never case data."""
     return DefinitionDiffOut.of(await call(db, engine.definition_diff, definition_id=definition_id,
                                            against_id=against))

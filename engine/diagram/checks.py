@@ -77,7 +77,7 @@ def _check_flow(flow: Flow, scope_nodes: Mapping[str, Node], report: Report) -> 
             report("error", "condition-empty", "the flow's condition is empty", as_node, ())
         else:
             for p in check_code(flow.condition, "eval"):
-                report("error", p.code, f"condition {flow.condition!r} {p.message}", as_node, ())
+                report("error", p.code, f"the condition {flow.condition!r} {p.message}", as_node, ())
 
 
 def _check_gateway(node: Node, flows: list[Flow], scope_nodes: Mapping[str, Node], report: Report) -> None:
@@ -147,7 +147,7 @@ def _check_node(diagram: Diagram, process: Process, node: Node, report: Report, 
                                             "files", node, ())
     for code, mode, line, what in code_of(node):
         for p in check_code(code, mode):
-            report("error", p.code, f"{what}: {p.message}", node, (), line=line)
+            report("error", p.code, f"the {what} {p.message}", node, (), line=line)
     for timer in node.timers:
         for p in check_timer(timer, start_event=node.tag == "startEvent", min_cycle=min_cycle):
             report(p.severity, p.code, p.message, node, (), line=timer.line)

@@ -23,11 +23,12 @@ class CodeProblem:
 
 
 def check_code(source: str, mode: str) -> list[CodeProblem]:
-    """What is wrong with a script ("exec") or an expression ("eval"); empty when nothing is."""
+    """What is wrong with a script ("exec") or an expression ("eval"); empty when nothing is. Each
+    message reads after its subject: "the condition 'x' " + message."""
     text = source.strip()
     if "${" in text or "#{" in text:
-        return [CodeProblem("code-juel", f"{text!r} is a Camunda (JUEL) expression; diagrams here use Python, "
-                                         "e.g. approved == True")]
+        return [CodeProblem("code-juel", "is a Camunda (JUEL) expression; diagrams here use Python, e.g. "
+                                         "approved == True")]
     try:
         check_source(text, mode)
     except ForbiddenConstruct as exc:
@@ -41,6 +42,7 @@ def check_code(source: str, mode: str) -> list[CodeProblem]:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             name = node.func.id
             if name not in AVAILABLE and name not in defined:
-                problems.append(CodeProblem("code-unknown-function",
-                                            f"calls {name}(), which diagrams cannot use (line {node.lineno})"))
+                problems.append(CodeProblem("code-unknown-function", f"calls {name}(), which diagrams cannot use "
+                                            f"(line {node.lineno}); they have the sandbox's builtins and "
+                                            + ", ".join(sorted(DIAGRAM_FUNCTIONS))))
     return problems

@@ -43,18 +43,29 @@ def _check_scope(process: Process, scope: Scope, report: Report) -> None:
                _scope_node(process, scope), ())
         return
     entries = starts + [n.id for n in nodes.values() if n.tag in SCOPES and _scope_of(process, n).triggered_by_event]
-    reached = _walk(entries, lambda nid: succ[nid] | set(boundaries.get(nid, ())))
-    link_targets = {t for _, t in links}
+    entries += [n.id for n in nodes.values()               # a boundary event on nothing is reported as such
+                if n.tag == "boundaryEvent" and n.xml.get("attachedToRef") not in nodes]
+    following = {nid: succ[nid] | set(boundaries.get(nid, ())) for nid in nodes}
+    reached = _walk(entries, lambda nid: following[nid])
+    predecessors: dict[str, set[str]] = {nid: set() for nid in nodes}
+    for source, targets in following.items():
+        for target in targets:
+            predecessors[target].add(source)
 
-    for n in nodes.values():
-        if n.id in reached:
-            continue
-        host = n.xml.get("attachedToRef") if n.tag == "boundaryEvent" else None
-        if host in nodes and host not in reached:
-            continue                              # its activity is reported; this one goes with it
-        if n.id in link_targets:
-            continue
-        report("error", "unreachable", "cannot be reached from a start event: it never runs", n, ())
+    # report where each unreachable branch begins, with what only it leads to
+    unreached = {nid for nid in nodes if nid not in reached}
+    covered: set[str] = set()
+    heads = [nid for nid in unreached if not predecessors[nid] & unreached]
+    while unreached - covered:
+        if not heads:                                   # a loop nothing leads into: its first element
+            heads = [min(unreached - covered, key=lambda nid: (nodes[nid].line, nid))]
+        for head in sorted(heads, key=lambda nid: (nodes[nid].line, nid)):
+            branch = _walk([head], lambda nid: following[nid] & unreached)
+            covered |= branch
+            report("error", "unreachable", "cannot be reached from a start event: it never runs"
+                   + (", nor does what follows it" if branch - {head} else ""), nodes[head],
+                   tuple(sorted(branch - {head})))
+        heads = []
 
     terminals = {nid for nid, n in nodes.items() if n.tag == "endEvent" or not succ[nid]}
     for nid in terminals:
@@ -62,11 +73,11 @@ def _check_scope(process: Process, scope: Scope, report: Report) -> None:
         event_subprocess = n.tag in SCOPES and _scope_of(process, n).triggered_by_event
         if n.tag != "endEvent" and nid in reached and not event_subprocess:
             report("warning", "implicit-end", "has no outgoing flow: its path ends here without an end event", n, ())
-    predecessors: dict[str, set[str]] = {nid: set() for nid in nodes}
+    flow_predecessors: dict[str, set[str]] = {nid: set() for nid in nodes}
     for source, targets in succ.items():
         for target in targets:
-            predecessors[target].add(source)
-    can_end = _walk(terminals, lambda nid: predecessors[nid])
+            flow_predecessors[target].add(source)
+    can_end = _walk(terminals, lambda nid: flow_predecessors[nid])
     for n in nodes.values():
         if n.id in reached and n.id not in can_end:
             report("error", "no-end", "no end event can be reached from here: a case that gets here can never "

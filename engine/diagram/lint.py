@@ -22,6 +22,8 @@ read (`run`).
 
 from __future__ import annotations
 
+import copy
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -43,6 +45,7 @@ from engine.diagram.report import LintReport, Problem, Severity
 from engine.diagram.timers import DEFAULT_MIN_TIMER_CYCLE
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
+SCHEMA_ROUNDS = 50
 READING = {"xml-syntax", "xml-unsafe", "xml-encoding", "bpmn-schema", "form-json", "form-schema"}   # listed first
 NOT_DIAGRAMS = {".form": ("form-camunda", "Camunda Forms (.form) are not run by Reviewflow: a user task's form is a "
                           "JSON Schema (camunda:formKey=\"NAME\" with forms/NAME.json); see "
@@ -202,17 +205,51 @@ def _read_file(f: Any, linted: Linted, problems: _Problems) -> None:
 
 
 def _schema_problems(tree: Any, name: str, problems: _Problems) -> bool:
-    """BPMN 2.0 schema errors, every one of them, each on its element."""
+    """BPMN 2.0 schema errors, every one of them, each on its element. libxml2 reports the first error
+    of a content model only, so each round removes what was reported (on a copy) and validates again."""
     checker = validator()
     checker.preprocess(tree)
     if checker.validator.validate(tree):
         return False
     by_line = {el.sourceline: el.get("id") for el in tree.iter() if isinstance(el.tag, str) and el.get("id")}
-    for error in checker.validator.error_log:
-        message = error.message.replace(f"{{{NSMAP['bpmn']}}}", "bpmn:").rstrip(". ")
-        problems.add("error", "bpmn-schema", f"not valid BPMN 2.0: {message}", name, error.line or None,
-                     by_line.get(error.line))
+    work, reported = copy.deepcopy(tree), set()
+    for _ in range(SCHEMA_ROUNDS):
+        if checker.validator.validate(work):
+            break
+        removed = False
+        for error in checker.validator.error_log:
+            message = error.message.replace(f"{{{NSMAP['bpmn']}}}", "bpmn:").rstrip(". ")
+            if (error.line, message) in reported:
+                continue
+            reported.add((error.line, message))
+            problems.add("error", "bpmn-schema", f"not valid BPMN 2.0: {message}", name, error.line or None,
+                         by_line.get(error.line))
+            removed = _remove_offender(work, error.line, error.message) or removed
+        if not removed:
+            break
     return True
+
+
+def _remove_offender(root: Any, line: int, message: str) -> bool:
+    """Take out the element (or attribute) a schema error names, so the next round sees past it."""
+    element = re.search(r"Element '([^']+)'", message)
+    attribute = re.search(r"attribute '([^']+)'", message)
+    for el in root.iter():
+        if not isinstance(el.tag, str) or el.sourceline != line or el is root:
+            continue
+        if element and etree.QName(el).localname != element.group(1).rsplit("}", 1)[-1].rsplit(":", 1)[-1]:
+            continue
+        if attribute:
+            wanted = attribute.group(1).rsplit(":", 1)[-1].rsplit("}", 1)[-1]
+            for key in list(el.attrib):
+                if etree.QName(key).localname == wanted:
+                    del el.attrib[key]
+                    return True
+        parent = el.getparent()
+        if parent is not None:
+            parent.remove(el)
+            return True
+    return False
 
 
 def _read_form(name: str, content: bytes, linted: Linted, problems: _Problems) -> None:
@@ -242,12 +279,15 @@ def _read_form(name: str, content: bytes, linted: Linted, problems: _Problems) -
 
 
 def _json_line(content: bytes, path: Any) -> int:
-    """The line of the last key on the path, found in the text; 1 when it cannot be told."""
-    keys = [p for p in path if isinstance(p, str)]
-    if not keys:
-        return 1
-    at = content.find(orjson.dumps(keys[-1]))
-    return content.count(b"\n", 0, at) + 1 if at >= 0 else 1
+    """The line of the path's last key, found by looking for each key after the one before; 1 when it
+    cannot be told."""
+    at = 0
+    for key in (p for p in path if isinstance(p, str)):
+        found = content.find(orjson.dumps(key), at)
+        if found < 0:
+            break
+        at = found
+    return content.count(b"\n", 0, at) + 1
 
 
 def _form_keys(process: Any) -> set[str]:
@@ -305,7 +345,10 @@ def _check_messages(diagrams: list[ReadDiagram], deployed: Deployed, problems: _
         for expression in d.model.root.iter(f"{{{NSMAP['bpmn']}}}correlationPropertyRetrievalExpression"):
             name = d.model.message_name(expression.get("messageRef"))
             if name is not None:
-                thrown_or_correlated.setdefault(name, []).append(("", None, expression.sourceline or 1, "correlated"))
+                holder = expression.getparent()
+                thrown_or_correlated.setdefault(name, []).append(
+                    ("", Node(holder.get("id") or "", "correlationProperty", holder.get("name"),
+                              expression.sourceline or 1, "", holder), expression.sourceline or 1, "correlated"))
             for path in expression:
                 text = "".join(path.itertext()).strip()
                 for p in check_code(text, "eval") if text else []:
@@ -314,7 +357,7 @@ def _check_messages(diagrams: list[ReadDiagram], deployed: Deployed, problems: _
         for name, uses in thrown_or_correlated.items():
             catchers = caught.get(name, set()) | deployed.processes_catching(name)
             for pid, node, line, how in uses:
-                element = node.id if node is not None else None
+                element = (node.id or None) if node is not None else None
                 if not catchers:
                     problems.add("error", "message-not-caught", f"message {name!r} is {how} here, but nothing "
                                  "catches it: no start event, catch event, boundary event or receive task waits for "
@@ -350,17 +393,18 @@ def _check_with_spiffworkflow(diagrams: list[ReadDiagram], problems: _Problems) 
         try:
             parser.add_bpmn_xml(d.document.tree, d.file)
         except (ValidationException, SpiffWorkflowException, ValueError) as exc:
-            _spiff_problem(exc, d.file, problems)
+            _spiff_problem(exc, d, problems)
             continue
         for process in d.model.executable:
             try:
                 parser.get_subprocess_specs(process.id, require_call_activity_specs=False)
             except (ValidationException, SpiffWorkflowException, ValueError) as exc:
-                _spiff_problem(exc, d.file, problems)
+                _spiff_problem(exc, d, problems)
 
 
-def _spiff_problem(exc: Exception, file: str, problems: _Problems) -> None:
-    message = str(exc).split("\n")[0].replace(f"{{{NSMAP['bpmn']}}}", "bpmn:")
+def _spiff_problem(exc: Exception, d: ReadDiagram, problems: _Problems) -> None:
+    message = str(exc).split("\n")[0].replace(f"{{{NSMAP['bpmn']}}}", "bpmn:").strip()
     element = getattr(exc, "id", None) or None
-    line = getattr(exc, "line_number", None) or None
-    problems.add("error", "bpmn-parse", message, getattr(exc, "file_name", None) or file, line, element)
+    nodes = {nid: n for p in d.model.processes for nid, n in p.nodes.items()}
+    line = nodes[element].line if element in nodes else getattr(exc, "line_number", None) or None
+    problems.add("error", "bpmn-parse", message, d.file, line, element)

@@ -25,7 +25,7 @@ DEFAULT_MIN_TIMER_CYCLE = timedelta(minutes=1)
 STATUTORY = {"working_days_after": "working days", "calendar_months_after": "calendar months"}
 KIND_NAMES = {"timeDate": "a date (timeDate)", "timeDuration": "a duration (timeDuration)",
               "timeCycle": "a cycle (timeCycle)"}
-_ISO_LOOKING = re.compile(r"^(R\d*|P\d|PT\d|P[YMWD]|\d{4}-)", re.IGNORECASE)
+_ISO_LOOKING = re.compile(r"^PT?\d")            # a bare name such as P1X or PT5: ISO 8601 gone wrong
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def check_timer(timer: Timer, *, start_event: bool, min_cycle: timedelta) -> lis
         return [TimerProblem("error", "timer-missing", f"the timer's {timer.kind} is empty")]
     if is_iso_literal(text):
         return _check_literal(timer.kind, text, min_cycle)
-    problems = [TimerProblem("error", "timer-expression", f"timer expression {text!r}: {p.message}")
+    problems = [TimerProblem("error", "timer-expression", f"the timer expression {text!r} {p.message}")
                 for p in check_code(text, "eval")]
     if problems:
         return problems

@@ -32,6 +32,7 @@ ROUTES: dict[tuple[str, str], str | tuple[str, ...] | None] = {      # a tuple: 
     ("GET", "/api/v1/definitions"): R,
     ("GET", "/api/v1/definitions/{definition_id}"): R,
     ("GET", "/api/v1/definitions/{definition_id}/xml"): R,
+    ("GET", "/api/v1/definitions/{definition_id}/diff"): (D, R),
     ("POST", "/api/v1/instances"): S,
     ("GET", "/api/v1/instances"): R,
     ("GET", "/api/v1/instances/{instance_id}"): R,
