@@ -226,9 +226,8 @@ def forms_used(process: Process, forms: Mapping[str, Any]) -> dict[str, Any]:
     """The forms (of those given) that the process's user tasks name."""
     from engine.diagram.checks import form_key_of  # noqa: PLC0415
     used = {}
-    for node in process.nodes.values():
-        key = camunda(node.xml, "formKey") if node.tag == "userTask" else None
-        if key and (key in forms or form_key_of(key) in forms):
+    for key in sorted(process.form_keys()):
+        if key in forms or form_key_of(key) in forms:
             used[key] = forms.get(key) or forms[form_key_of(key)]
     return used
 

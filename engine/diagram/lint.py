@@ -148,7 +148,7 @@ def run(files: Sequence[Any], *, handler_topics: Collection[str] | None = None, 
                           known_process=lambda key: key in processes or deployed.has_process(key),
                           min_cycle=min_timer_cycle)
             check_paths(process, problems.on(d.file))
-            used_forms |= _form_keys(process)
+            used_forms |= {k for key in process.form_keys() for k in (key, form_key_of(key))}
     _check_messages(linted.diagrams, deployed, problems)
     for key, file in linted.form_files.items():
         if key not in used_forms and not problems.has_errors(file):
@@ -288,16 +288,6 @@ def _json_line(content: bytes, path: Any) -> int:
             break
         at = found
     return content.count(b"\n", 0, at) + 1
-
-
-def _form_keys(process: Any) -> set[str]:
-    from engine.diagram.model import camunda  # noqa: PLC0415
-    keys = set()
-    for node in process.nodes.values():
-        key = camunda(node.xml, "formKey") if node.tag == "userTask" else None
-        if key:
-            keys |= {key, form_key_of(key)}
-    return keys
 
 
 def _check_messages(diagrams: list[ReadDiagram], deployed: Deployed, problems: _Problems) -> None:

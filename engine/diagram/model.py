@@ -147,6 +147,10 @@ class Process:
     def flows(self) -> dict[str, Flow]:
         return {fid: f for s in self.scopes.values() for fid, f in s.flows.items()}
 
+    def form_keys(self) -> set[str]:
+        """The forms its user tasks name (camunda:formKey)."""
+        return {key for n in self.nodes.values() if n.tag == "userTask" and (key := camunda(n.xml, "formKey"))}
+
     def lane_of(self, node_id: str) -> str | None:
         for lane in self.xml.iter(f"{{{BPMN_NS}}}lane"):
             if any((ref.text or "").strip() == node_id for ref in children(lane, "flowNodeRef")):

@@ -7,6 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from lxml import etree
 
@@ -73,15 +74,10 @@ def _deployed_side(db: Database, definition_id: str) -> Side:
 
 
 def _file_side(key: str, files: Sequence[Any]) -> Side:
-    forms: dict[str, Any] = {}
+    """Process `key` from the diagram files given, with the forms (among the .json files) it names."""
     process, name = None, None
     for f in files:
         if f.name.lower().endswith(".json"):
-            import orjson  # noqa: PLC0415
-            try:
-                forms[form_key_of(f.name)] = orjson.loads(f.content)
-            except orjson.JSONDecodeError as exc:
-                raise Invalid(f"{f.name}: not valid JSON: {exc.msg}") from exc
             continue
         try:
             document = xml.read(f.content)
@@ -92,4 +88,13 @@ def _file_side(key: str, files: Sequence[Any]) -> Side:
             process, name = found[0], f.name
     if process is None:
         raise Invalid(f"no process {key!r} in {', '.join(f.name for f in files)}")
+    wanted = {form_key_of(k) for k in process.form_keys()}
+    forms: dict[str, Any] = {}
+    for f in files:
+        if f.name.lower().endswith(".json") and form_key_of(f.name) in wanted:
+            try:
+                forms[form_key_of(f.name)] = orjson.loads(f.content)
+            except orjson.JSONDecodeError as exc:
+                raise Invalid(f"{f.name}: not valid JSON: {exc.msg}") from exc
     return Side(VersionRef(name or key, key, None), process, forms_used(process, forms))
+
