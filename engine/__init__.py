@@ -66,7 +66,7 @@ from engine.errors import (
     VariablesInvalid,
     VersionConflict,
 )
-from engine.queries.diagrams import definition_diff, diff_versions, lint
+from engine.queries.diagrams import definition_diff, diff_versions, lint, list_deployments
 from engine.queries.reads import (
     definition_xml,
     get_definition,
@@ -85,6 +85,7 @@ from engine.results import (
     Actor,
     DefinitionInfo,
     DeployedDefinition,
+    DeploymentInfo,
     DeploymentResult,
     ExternalTaskInfo,
     HistoryEvent,
@@ -111,7 +112,7 @@ for _name in ("spiff", "spiff.task", "spiff.workflow", "spiff.data", "spiff.metr
 
 __all__ = [
     "Change", "ChangedItem", "DEFAULT_MIN_TIMER_CYCLE", "DefinitionDiff", "Item", "LintReport", "Problem", "Section",
-    "VersionRef", "definition_diff", "diff_versions", "lint",
+    "VersionRef", "definition_diff", "diff_versions", "lint", "DeploymentInfo", "list_deployments",
     "FetchResult", "LockedTask", "SIGNAL_EXTERNAL_TASK", "SIGNAL_TIMER", "TopicRequest",
     "complete_external_task", "extend_lock", "fetch_and_lock", "get_external_task", "handle_bpmn_error",
     "handle_failure", "list_external_tasks", "set_external_task_retries", "unlock_external_task",

@@ -52,6 +52,16 @@ class DeploymentResult:
 
 
 @dataclass(frozen=True)
+class DeploymentInfo:
+    """A deployment that made at least one new definition version."""
+
+    id: str
+    deployed_at: datetime
+    deployed_by: str
+    definition_ids: list[str]
+
+
+@dataclass(frozen=True)
 class UserTaskInfo:
     id: str
     instance_id: str

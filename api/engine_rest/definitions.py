@@ -47,6 +47,20 @@ async def create_deployment(request: Request, db: DbDep, actor: ActorDep) -> dic
             "deployedDecisionDefinitions": None, "deployedDecisionRequirementsDefinitions": None}
 
 
+@router.get("/deployment", dependencies=[Need(P.DEPLOY)])
+async def list_deployments(request: Request, db: DbDep) -> list[dict[str, Any]]:
+    """Deployments, oldest first (`sortOrder=desc`: newest first). Camunda Modeler calls
+    `GET /deployment?maxResults=0` with the user's credentials to check the endpoint before it deploys.
+    Deployment names and sources are not kept: they come back null."""
+    first, maximum = page(request)
+    if request.query_params.get("maxResults", "").strip() == "0":
+        return []
+    result = await call(db, engine.list_deployments, limit=maximum, offset=first,
+                        newest_first=request.query_params.get("sortOrder") == "desc")
+    return [{"links": [], "id": d.id, "name": None, "source": None, "tenantId": None,
+             "deploymentTime": fmt_date(d.deployed_at)} for d in result.data]
+
+
 @router.get("/process-definition", dependencies=[Need(P.READ_INSTANCE)])
 async def list_definitions(request: Request, db: DbDep) -> list[dict[str, Any]]:
     first, maximum = page(request)

@@ -21,6 +21,8 @@ from engine.diagram.model import read_diagram
 from engine.diagram.report import LintReport
 from engine.diagram.timers import DEFAULT_MIN_TIMER_CYCLE
 from engine.errors import DefinitionNotFound, Invalid
+from engine.queries.rows import aware
+from engine.results import DeploymentInfo, Page
 from engine.store.database import Database
 from engine.store.tables import definition
 
@@ -35,6 +37,26 @@ def lint(files: Sequence[Any], *, db: Database | None = None, handler_topics: Co
     with db.read() as conn:
         return _lint.lint(files, handler_topics=handler_topics, deployed=DeployedIn(conn),
                           min_timer_cycle=min_timer_cycle)
+
+
+def list_deployments(db: Database, *, limit: int = 50, offset: int = 0, newest_first: bool = False) -> \
+        Page[DeploymentInfo]:
+    """Deployments that made new definition versions, oldest first (or newest first)."""
+    first_at = sa.func.min(definition.c.deployed_at)
+    order = first_at.desc() if newest_first else first_at.asc()
+    with db.read() as conn:
+        count = conn.execute(sa.select(sa.func.count(sa.distinct(definition.c.deployment_id)))).scalar_one()
+        rows = conn.execute(sa.select(definition.c.deployment_id, first_at.label("deployed_at"),
+                                      sa.func.min(definition.c.deployed_by).label("deployed_by"))
+                            .group_by(definition.c.deployment_id).order_by(order, definition.c.deployment_id)
+                            .limit(limit).offset(offset)).all()
+        ids = [r.deployment_id for r in rows]
+        members: dict[str, list[str]] = {}
+        for row in conn.execute(sa.select(definition.c.deployment_id, definition.c.id)
+                                .where(definition.c.deployment_id.in_(ids)).order_by(definition.c.id)):
+            members.setdefault(row.deployment_id, []).append(row.id)
+    return Page([DeploymentInfo(r.deployment_id, aware(r.deployed_at), r.deployed_by, members.get(r.deployment_id, []))
+                 for r in rows], count)
 
 
 def definition_diff(db: Database, *, definition_id: str, against_id: str) -> DefinitionDiff:

@@ -68,6 +68,7 @@ ROUTES: dict[tuple[str, str], str | tuple[str, ...] | None] = {      # a tuple: 
     ("GET", "/engine-rest/external-task/{task_id}"): E,
     ("GET", "/engine-rest/external-task"): E,
     ("POST", "/engine-rest/deployment/create"): D,
+    ("GET", "/engine-rest/deployment"): D,
     ("GET", "/engine-rest/process-definition"): R,
     ("GET", "/engine-rest/process-definition/count"): R,
     ("GET", "/engine-rest/process-definition/key/{key}"): R,

@@ -81,3 +81,17 @@ def test_the_partnership_s_diagrams_deploy_without_warnings(db: engine.Database,
     result = deploy_directory(db, BPMN.parents[2] / "bpmn")
     assert result is not None and len(result.definitions) == 4
     assert result.warnings == ()
+
+
+def test_deployments_are_listed_camunda_style(client: httpx.Client) -> None:
+    first = client.post("/engine-rest/deployment/create", files=[part("no_candidate_group.bpmn")]).json()["id"]
+    second = client.post("/engine-rest/deployment/create", files=[part("unknown_topic.bpmn")]).json()["id"]
+    client.post("/engine-rest/deployment/create", files=[part("unknown_topic.bpmn")])      # unchanged: no deployment
+    listed = client.get("/engine-rest/deployment").json()
+    assert [d["id"] for d in listed] == [first, second]
+    assert set(listed[0]) == {"links", "id", "name", "source", "tenantId", "deploymentTime"}
+    assert [d["id"] for d in client.get("/engine-rest/deployment", params={"sortOrder": "desc"}).json()] == [
+        second, first]
+    assert [d["id"] for d in client.get("/engine-rest/deployment",
+                                        params={"firstResult": 1, "maxResults": 1}).json()] == [second]
+    assert client.get("/engine-rest/deployment", params={"maxResults": 0}).json() == []

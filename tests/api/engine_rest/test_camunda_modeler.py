@@ -9,8 +9,11 @@ What Camunda Modeler 5 sends (camunda/camunda-modeler, client/src/plugins/camund
   tenant-id                   only when one is typed in
   <diagram file name>         the diagram, as a text/xml blob named after the file (the part name too)
   <attachment file name>      each file attached in the dialog, as an untyped blob (application/octet-stream)
-The Modeler sent `deploy-changed-only=true` instead of `enable-duplicate-filtering` until March 2021
-(commit 0218a202b, Modeler 4.7); that older request is replayed too. A successful answer is read for
+Before it deploys, the dialog checks the endpoint with `GET /deployment?maxResults=0` — first without
+credentials (a 401 makes it ask for them), then with them — and will not deploy unless that answers 2xx.
+It then asks `GET /version`, and goes on when that fails. Modelers before 4.7 sent
+`deploy-changed-only=true` instead of `enable-duplicate-filtering` (commit 0218a202b, March 2021); that
+older request is replayed too. A successful answer is read for
 `id` and `deployedProcessDefinitions`; an error answer whose message starts with "ENGINE-09005 Could not
 parse BPMN process." is shown as a parse error, with the message as the list of problems.
 """
@@ -42,6 +45,13 @@ def modeler_request(parts: list[tuple[str, str | None, str | None, bytes]]) -> b
     return body + f"--{BOUNDARY}--\r\n".encode()
 
 
+def check_connection(server: Server, user: str | None = None, key: str | None = None) -> httpx.Response:
+    headers = {"accept": "application/json"}
+    if user is not None:
+        headers["authorization"] = "Basic " + base64.b64encode(f"{user}:{key}".encode()).decode()
+    return httpx.get(f"{server.url}/engine-rest/deployment?maxResults=0", headers=headers, timeout=10)
+
+
 def deploy_current_diagram(server: Server, user: str, key: str, *, diagram: bytes,
                            attachments: list[tuple[str, bytes]], tenant_id: str | None = None,
                            flag: str = "enable-duplicate-filtering") -> httpx.Response:
@@ -71,6 +81,9 @@ FORM = (DIAGRAM / "forms" / "decision.json").read_bytes()
 @pytest.mark.parametrize("flag", ["enable-duplicate-filtering", "deploy-changed-only"], ids=["Modeler 5", "Modeler 4"])
 def test_the_modeler_deploys_the_diagram_and_its_attached_form(db: engine.Database, server: Server, owner_key: str,
                                                                flag: str) -> None:
+    assert check_connection(server).status_code == 401                  # the dialog asks for credentials
+    checked = check_connection(server, "pat-owner", owner_key)
+    assert (checked.status_code, checked.json()) == (200, [])           # the dialog lets the deployment go
     diagram = (DIAGRAM / "review_pathway.bpmn").read_bytes()
     answer = deploy_current_diagram(server, "pat-owner", owner_key, diagram=diagram,
                                     attachments=[("decision.json", FORM)], tenant_id="partnership", flag=flag)
@@ -89,6 +102,8 @@ def test_the_modeler_deploys_the_diagram_and_its_attached_form(db: engine.Databa
                                    attachments=[("decision.json", FORM)], flag=flag)
     assert again.status_code == 200 and again.json()["deployedProcessDefinitions"] is None   # duplicate: nothing new
     assert engine.latest_definition(db, key="review_pathway").version == 1
+    listed = httpx.get(f"{server.url}/engine-rest/deployment", auth=("pat-owner", owner_key), timeout=10).json()
+    assert [d["id"] for d in listed] == [body["id"]]
 
 
 def test_a_diagram_with_problems_is_shown_by_the_modeler_as_a_parse_error(db: engine.Database, server: Server,
