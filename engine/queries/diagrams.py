@@ -92,7 +92,8 @@ def _deployed_side(db: Database, definition_id: str) -> Side:
         raise DefinitionNotFound(f"no process definition with id {definition_id}")
     model = read_diagram(etree.fromstring(row.xml.encode(), parser=SAFE_XML), row.resource_name)
     process = next(p for p in model.processes if p.id == row.key)
-    return Side(VersionRef(row.id, row.key, row.version), process, row.forms or {})
+    # a definition keeps the forms of the processes it calls too: compare only its own
+    return Side(VersionRef(row.id, row.key, row.version), process, forms_used(process, row.forms or {}))
 
 
 def _file_side(key: str, files: Sequence[Any]) -> Side:

@@ -14,6 +14,7 @@ from tests.conftest import BPMN, Server, bearer
 from tests.lint.test_cli import Done
 
 DIFF = BPMN / "lint" / "diff"
+ROOT = Path(__file__).parents[2]
 
 
 def version(n: int) -> list[engine.DeployFile]:
@@ -131,3 +132,12 @@ def test_reviewflow_diff_between_two_deployed_versions_and_against_a_file(
     same = cli("diff", "review_pathway", "2", str(DIFF / "v2" / "review_pathway.bpmn"))
     assert same.returncode == 0 and "no differences" in same.stdout
     assert cli("diff", "review_pathway", "1", "5").returncode == 2
+
+
+def test_a_deployed_pathway_compared_with_its_own_files_is_identical(db: engine.Database) -> None:
+    """rapid_review keeps the forms of the processes it calls; only its own are compared."""
+    from api.cli import deploy_directory
+    deploy_directory(db, ROOT / "bpmn")
+    files = [engine.DeployFile(str(p), p.read_bytes())
+             for p in [ROOT / "bpmn" / "rapid_review.bpmn", *sorted((ROOT / "bpmn" / "forms").glob("*.json"))]]
+    assert engine.diff_versions(db, key="rapid_review", base=1, target=files).identical
