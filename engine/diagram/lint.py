@@ -184,8 +184,7 @@ def _read_file(f: Any, linted: Linted, problems: _Problems) -> None:
     except etree.XMLSyntaxError as exc:
         problems.add("error", "xml-syntax", f"not well-formed XML: {exc.msg}", name, exc.lineno, None)
         return
-    if _schema_problems(document.tree, name, problems):
-        pass                                  # still check the rest: one round trip should show everything
+    _schema_problems(document.tree, name, problems)      # and check the rest too: one round trip shows all
     model = read_diagram(document.tree, name)
     if not model.processes and not problems.has_errors(name):
         problems.add("error", "no-process", "the file has no BPMN process", name, document.tree.sourceline, None)

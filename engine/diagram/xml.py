@@ -109,8 +109,9 @@ def read(content: bytes) -> XmlDocument:
         raise XmlRefused("diagrams with a DOCTYPE or ENTITY declaration are refused (they can expand "
                          "into huge or hidden content)", text.count("\n", 0, unsafe.start()) + 1)
     declaration = _DECLARATION.match(text)
-    if declaration is not None and _ENCODING.search(declaration.group(0)):
-        utf8 = _ENCODING.sub('encoding="UTF-8"', declaration.group(0), count=1)
+    declared = _ENCODING.search(declaration.group(0)) if declaration is not None else None
+    if declaration is not None and declared is not None and declared.group(2).lower() not in ("utf-8", "utf8"):
+        utf8 = _ENCODING.sub('encoding="UTF-8"', declaration.group(0), count=1)   # it is UTF-8 from now on
         text = utf8 + text[declaration.end():]
     tree = etree.fromstring(text.encode("utf-8"), parser=SAFE_XML)
     docinfo = tree.getroottree().docinfo
