@@ -131,7 +131,7 @@ def _check_node(diagram: Diagram, process: Process, node: Node, report: Report, 
             report("error", "script-language", f"the script is {node.xml.get('scriptFormat')}; scripts here are "
                                                "Python (scriptFormat=\"python\")", node, ())
         elif not code_of(node):
-            report("warning", "script-empty", "the script task has no script: it does nothing", node, ())
+            report("error", "script-empty", "the script task has no script", node, ())
     elif node.tag == "businessRuleTask":
         report("error", "unsupported", "business rule tasks (DMN) are not supported: use an exclusive gateway "
                                        "or a script task", node, ())

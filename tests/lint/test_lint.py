@@ -74,6 +74,14 @@ ONE_ERROR_EACH = {
     "boundary_host.bpmn": {("boundary-host", "late")},
     "unreachable.bpmn": {("unreachable", "forgotten")},
     "endless_loop.bpmn": {("no-end", "draft"), ("no-end", "redraft")},
+    "condition_empty.bpmn": {("condition-empty", "f_yes")},
+    "send_task_no_message.bpmn": {("message-none", "task")},
+    "script_empty.bpmn": {("script-empty", "task")},
+    "call_none.bpmn": {("call-none", "task")},
+    "call_expression.bpmn": {("bpmn-schema", "task"), ("call-expression", "task")},
+    "signal_undeclared.bpmn": {("signal-undeclared", "stop")},
+    "complex_gateway.bpmn": {("unsupported", "gw")},
+    "business_rule_task.bpmn": {("unsupported", "task")},
 }
 
 
@@ -94,6 +102,10 @@ def test_each_broken_diagram_gets_its_error_on_its_element(name: str, expected: 
     ("implicit_end.bpmn", "implicit-end", "task"),
     ("timer_no_timezone.bpmn", "timer-no-timezone", "wait"),
     ("no_candidate_group.bpmn", "form-none", "task"),
+    ("gateway_default_condition.bpmn", "gateway-default-condition", "gw"),
+    ("parallel_conditions.bpmn", "gateway-parallel-condition", "gw"),
+    ("message_unused.bpmn", "message-unused", "msg_old"),
+    ("timer_cycle_computed.bpmn", "timer-cycle-unchecked", "nag"),
 ])
 def test_warnings_do_not_stop_a_deployment(name: str, code: str, element_id: str) -> None:
     report = engine.lint(files(name), handler_topics=TOPICS)
@@ -141,6 +153,15 @@ def test_a_form_no_task_names_is_a_warning() -> None:
 def test_camunda_forms_and_dmn_are_refused_with_a_reason(name: str, code: str) -> None:
     report = engine.lint([*files("no_candidate_group.bpmn"), engine.DeployFile(name, b"{}")])
     assert [(p.code, p.file) for p in report.errors] == [(code, name)]
+
+
+def test_the_same_form_twice_and_nothing_to_check_are_errors() -> None:
+    form = b'{"type": "object"}'
+    report = engine.lint([*files("no_candidate_group.bpmn"), engine.DeployFile("forms/a.json", form),
+                          engine.DeployFile("a.schema.json", form)])
+    assert [(p.code, p.file) for p in report.errors] == [("form-duplicate", "a.schema.json")]
+    assert [p.code for p in engine.lint([]).errors] == ["no-files"]
+    assert [p.code for p in engine.lint([engine.DeployFile("forms/a.json", form)]).errors] == ["no-diagram"]
 
 
 def test_a_process_defined_twice_is_an_error() -> None:
