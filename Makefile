@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine with Python 3.11 and make:
 #   make run   — create .venv, install, migrate var/reviewflow.db, deploy bpmn/, serve on 127.0.0.1:8000
-#   make test  — create/update .venv with the test extras, check import boundaries, run pytest
+#   make test  — create/update .venv with the test extras, check import boundaries, lint bpmn/, run pytest
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -26,6 +26,7 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/lint-imports
 	$(BIN)/ruff check engine api workers timekeeping tests bench
+	$(BIN)/reviewflow lint bpmn
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test

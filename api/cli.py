@@ -1,4 +1,4 @@
-"""`reviewflow` — serve the API, migrate the database, deploy diagrams."""
+"""`reviewflow` — serve the API, migrate the database, check, compare and deploy diagrams."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ EPILOG = """configuration comes from environment variables:
   REVIEWFLOW_WORKERS             run the handlers inside `serve`, over HTTP (default true)
   REVIEWFLOW_WORKER_*            the worker's settings (`reviewflow worker --help`)
   REVIEWFLOW_CLOSURE_DAYS        the partnership's closure days, e.g. '["2026-12-29"]' (not working days)
+  REVIEWFLOW_MIN_TIMER_CYCLE     the shortest interval a repeating timer may have (default PT1M)
   REVIEWFLOW_LOG_LEVEL           DEBUG, INFO (default), WARNING, ERROR
 """
 
@@ -50,18 +52,23 @@ def diagram_files(directory: Path) -> list[engine.DeployFile]:
     return [engine.DeployFile(p.name if p.suffix == ".bpmn" else f"forms/{p.name}", p.read_bytes()) for p in paths]
 
 
-def deploy_directory(db: engine.Database, directory: Path) -> engine.DeploymentResult | None:
+def deploy_directory(db: engine.Database, directory: Path, *,
+                     min_timer_cycle: timedelta = engine.DEFAULT_MIN_TIMER_CYCLE) -> engine.DeploymentResult | None:
+    from api.uploads import handler_topics  # noqa: PLC0415
     files = diagram_files(directory)
     if not any(f.name.endswith(".bpmn") for f in files):
         log.info("no diagrams in %s", directory)
         return None
-    return engine.deploy(db, files=files, actor=engine.Actor.system("system:startup"))
+    return engine.deploy(db, files=files, actor=engine.Actor.system("system:startup"),
+                         handler_topics=handler_topics(), min_timer_cycle=min_timer_cycle)
 
 
 def _print_deployment(result: engine.DeploymentResult) -> None:
     for d in result.definitions:
         state = "deployed as new version" if d.created else "unchanged, still"
         print(f"  {d.definition.resource_name}: {d.definition.key} {state} {d.definition.version}")
+    for p in result.warnings:
+        print(f"  {p.format()}")
 
 
 def cmd_serve(args: argparse.Namespace, settings: ServerSettings) -> int:
@@ -74,7 +81,7 @@ def cmd_serve(args: argparse.Namespace, settings: ServerSettings) -> int:
     engine.upgrade(db)
     bootstrap_admin(db, settings.first_key_file)
     if settings.deploy_on_start and not args.no_deploy:
-        result = deploy_directory(db, settings.bpmn_dir)
+        result = deploy_directory(db, settings.bpmn_dir, min_timer_cycle=settings.min_timer_cycle)
         if result:
             print(f"deployed {settings.bpmn_dir}/:")
             _print_deployment(result)
@@ -330,9 +337,17 @@ def cmd_db(args: argparse.Namespace, db: engine.Database) -> int:
 
 @with_database
 def cmd_deploy(args: argparse.Namespace, db: engine.Database) -> int:
+    from api.uploads import handler_topics  # noqa: PLC0415
     files = [engine.DeployFile(Path(f).name if not f.endswith(".json") else f"forms/{Path(f).name}",
                                Path(f).read_bytes()) for f in args.files]
-    result = engine.deploy(db, files=files, actor=engine.Actor.system(args.actor))
+    try:
+        result = engine.deploy(db, files=files, actor=engine.Actor.system(args.actor),
+                               handler_topics=handler_topics(), min_timer_cycle=ServerSettings().min_timer_cycle)
+    except engine.DeploymentError as exc:
+        for p in exc.problems:
+            print(p.format(), file=sys.stderr)
+        print(f"error: nothing deployed ({len([p for p in exc.problems if p.is_error])} errors)", file=sys.stderr)
+        return 2
     _print_deployment(result)
     return 0
 
@@ -423,6 +438,24 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("files", nargs="+", metavar="FILE")
     deploy.add_argument("--actor", default="cli", help="who deploys, for the record (default cli)")
     deploy.set_defaults(func=cmd_deploy)
+
+    from api import diagram_cli  # noqa: PLC0415
+    lint = sub.add_parser("lint", help="check diagrams and forms without deploying: every problem, one per line",
+                          description="Check BPMN diagrams and their JSON Schema forms as deploy does, without "
+                                      "deploying, and report every problem as `file:line: element_id: severity: "
+                                      "message`. Exit status 1 when there is an error, 0 with warnings only, "
+                                      "2 when a path does not exist.")
+    diagram_cli.add_lint_arguments(lint)
+    lint.set_defaults(func=diagram_cli.run_lint)
+
+    diff = sub.add_parser("diff", help="what changed between two versions of a process",
+                          description="List the activities, flows, forms, timers and topics added, removed or "
+                                      "changed from V1 to V2. Each is a deployed version number, or a .bpmn file "
+                                      "(its forms are read from its folder and forms/): `reviewflow diff "
+                                      "rapid_review 3 bpmn/rapid_review.bpmn` shows what deploying would change. "
+                                      "Exit status 0 when they are the same, 1 when they differ, 2 on trouble.")
+    diagram_cli.add_diff_arguments(diff)
+    diff.set_defaults(func=diagram_cli.run_diff)
     return parser
 
 

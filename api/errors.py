@@ -1,4 +1,5 @@
-"""Engine errors become HTTP answers here, once per API: {"error": {code, message}} on /api/v1."""
+"""Engine errors become HTTP answers here, once per API: {"error": {code, message}} on /api/v1, Camunda's
+{type, message} on /engine-rest — a refused deployment with every problem lint found, on both."""
 
 from __future__ import annotations
 
@@ -76,9 +77,40 @@ def is_camunda(request: Request) -> bool:
     return request.url.path.startswith(CAMUNDA_PREFIX)
 
 
+def problem_json(p: engine.Problem) -> dict[str, Any]:
+    """One lint problem on /api/v1 (a deployment's warnings, a refused deployment's problems)."""
+    return {"severity": p.severity, "file": p.file, "line": p.line, "element_id": p.element_id, "message": p.message,
+            "code": p.code, "related_ids": list(p.related_ids)}
+
+
+PARSE_ERROR_PREFIX = "ENGINE-09005 Could not parse BPMN process. Errors: "
+
+
+def camunda_parse_exception(error: engine.DeploymentError) -> dict[str, Any]:
+    """Camunda 7's answer to a deployment that does not parse (ParseExceptionDto): every problem, per
+    resource, as `errors` and `warnings` of {message, line, column, mainElementId, elementIds}. The message
+    starts as Camunda's does, which is how Camunda Modeler recognises a parse error. (Camunda's own
+    ProblemDto spells elementIds with a Cyrillic "е" by mistake; we send the documented name.)"""
+    details: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    listed = []
+    for p in error.problems:
+        report = details.setdefault(p.file, {"errors": [], "warnings": []})
+        report["errors" if p.is_error else "warnings"].append({
+            "message": p.message, "line": p.line or 0, "column": 0, "mainElementId": p.element_id,
+            "elementIds": [i for i in (p.element_id, *p.related_ids) if i]})
+        if p.is_error:
+            listed.append(f"\n* {p.message} | resource {p.file}" + (f" | line {p.line}" if p.line else ""))
+    return {"type": "ParseException", "message": PARSE_ERROR_PREFIX + "".join(listed), "details": details}
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(engine.EngineError)
     async def _engine_error(request: Request, exc: engine.EngineError) -> JSONResponse:
+        if isinstance(exc, engine.DeploymentError):
+            if is_camunda(request):
+                return JSONResponse(camunda_parse_exception(exc), status_code=400)
+            return JSONResponse(error_body(exc.code, exc.message, **exc.details,
+                                           problems=[problem_json(p) for p in exc.problems]), status_code=400)
         if is_camunda(request):
             status, kind = camunda_error(exc)
             return JSONResponse({"type": kind, "message": exc.message}, status_code=status)

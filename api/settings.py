@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -60,6 +60,9 @@ class ServerSettings(BaseSettings):
         "threads that run engine calls off the event loop (at most this many database connections in use)"))
     first_key_file: Path = Field(Path("var/admin.key"), description=(
         "where the first administrator's key is written (readable only by its owner), never to the log"))
+    min_timer_cycle: timedelta = Field(timedelta(minutes=1), gt=timedelta(0), description=(
+        "the shortest interval a repeating timer (timeCycle) may have, checked by deploy and lint, as an ISO 8601 "
+        "duration (PT1M, PT1H); a timer start firing every millisecond would flood the service with cases"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024, description=(
         "largest request body accepted (413 above it); documents are at most max_document_bytes within it"))

@@ -1,6 +1,10 @@
-"""Reading deployment uploads: multipart files or one raw XML body."""
+"""Reading deployment uploads (multipart files or one raw XML body), and what deploy checks them against."""
 
 from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
@@ -8,6 +12,7 @@ from starlette.datastructures import UploadFile
 import engine
 
 MAX_FILES = 50
+log = logging.getLogger(__name__)
 
 
 async def read_deploy_files(request: Request, filename: str | None) -> list[engine.DeployFile]:
@@ -30,3 +35,20 @@ async def read_deploy_files(request: Request, filename: str | None) -> list[engi
         raise engine.Invalid("nothing to deploy: send .bpmn files as multipart 'files', or one diagram as "
                              "an application/xml body")
     return files
+
+
+@functools.cache
+def handler_topics() -> frozenset[str] | None:
+    """The topics the partnership's handlers (workers/handlers) serve, so that deploy and lint can warn
+    about a topic nobody serves; None (no such warning) when the handlers cannot be loaded."""
+    try:
+        from workers.handlers import discover  # noqa: PLC0415
+        return frozenset(h.topic for h in discover())
+    except Exception as exc:       # a broken handler stops the workers, not deployments
+        log.warning("handlers could not be loaded (%s): topics are not checked at deploy", type(exc).__name__)
+        return None
+
+
+def deploy_options(request: Request) -> dict[str, Any]:
+    """What deploy checks against besides the files: the handlers' topics and the timer minimum."""
+    return {"handler_topics": handler_topics(), "min_timer_cycle": request.app.state.settings.min_timer_cycle}

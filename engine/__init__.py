@@ -48,6 +48,9 @@ from engine.commands.instances import cancel_instance, start_instance
 from engine.commands.messages import Correlation, MessageAmbiguous, MessageNotCorrelated, correlate_message
 from engine.commands.timers import fire_due_timers, next_timer_due
 from engine.commands.user_tasks import assign_user_task, claim_user_task, complete_user_task, unclaim_user_task
+from engine.diagram.diff import Change, ChangedItem, DefinitionDiff, Item, Section, VersionRef
+from engine.diagram.report import LintReport, Problem
+from engine.diagram.timers import DEFAULT_MIN_TIMER_CYCLE
 from engine.errors import (
     Conflict,
     DefinitionNotFound,
@@ -68,6 +71,7 @@ from engine.errors import (
     VariablesInvalid,
     VersionConflict,
 )
+from engine.queries.diagrams import definition_diff, diff_versions, lint, list_deployments
 from engine.queries.filters import parse_query_filters as parse_variable_filters
 from engine.queries.reads import (
     definition_xml,
@@ -87,6 +91,7 @@ from engine.results import (
     Actor,
     DefinitionInfo,
     DeployedDefinition,
+    DeploymentInfo,
     DeploymentResult,
     ExternalTaskInfo,
     HistoryEvent,
@@ -114,6 +119,8 @@ for _name in ("spiff", "spiff.task", "spiff.workflow", "spiff.data", "spiff.metr
     _logging.getLogger(_name).setLevel(_logging.WARNING)
 
 __all__ = [
+    "Change", "ChangedItem", "DEFAULT_MIN_TIMER_CYCLE", "DefinitionDiff", "Item", "LintReport", "Problem", "Section",
+    "VersionRef", "definition_diff", "diff_versions", "lint", "DeploymentInfo", "list_deployments",
     "FetchResult", "LockedTask", "SIGNAL_EXTERNAL_TASK", "SIGNAL_TIMER", "TopicRequest",
     "complete_external_task", "extend_lock", "fetch_and_lock", "get_external_task", "handle_bpmn_error",
     "handle_failure", "list_external_tasks", "set_external_task_retries", "unlock_external_task",

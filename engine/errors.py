@@ -5,12 +5,15 @@
   + NotFound    DefinitionNotFound, InstanceNotFound, TaskNotFound, IncidentNotFound
   + Conflict    TaskNotOpen, TaskClaimedByOther, InstanceNotActive, InstanceSuspended, VersionConflict,
                 LockedByAnotherWorker
-  + Invalid     VariablesInvalid, DeploymentError(file, element_id, line)
+  + Invalid     VariablesInvalid, DeploymentError(file, element_id, line, problems)
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from engine.diagram.report import Problem
 
 
 class EngineError(Exception):
@@ -94,15 +97,37 @@ class VariablesInvalid(Invalid):
         self.field = field
 
 
+def _where(file: str | None, line: int | None, element_id: str | None) -> str:
+    return ", ".join(p for p in (file and f"file {file}", line and f"line {line}",
+                                 element_id and f"element {element_id}") if p)
+
+
 class DeploymentError(Invalid):
-    """A diagram that cannot be deployed; names the file, and the element and line where known."""
+    """Diagrams that cannot be deployed. `problems` holds every problem found (errors and warnings,
+    each with its file, line and element); `file`, `element_id` and `line` are the first error's."""
 
     code = "deployment_invalid"
 
     def __init__(self, message: str, *, file: str | None = None, element_id: str | None = None,
-                 line: int | None = None) -> None:
-        where = ", ".join(p for p in (file and f"file {file}", line and f"line {line}",
-                                      element_id and f"element {element_id}") if p)
+                 line: int | None = None, problems: Sequence[Problem] = ()) -> None:
+        where = _where(file, line, element_id)
         super().__init__(f"{where}: {message}" if where else message,
                          file=file, element_id=element_id, line=line)
         self.file, self.element_id, self.line = file, element_id, line
+        self.problems: tuple[Problem, ...] = tuple(problems) or (
+            Problem("error", file or "-", line, element_id, message, "deployment"),)
+
+    @classmethod
+    def of(cls, problems: Sequence[Problem]) -> DeploymentError:
+        """The refusal for a lint report with at least one error: every error in the message."""
+        errors = [p for p in problems if p.is_error]
+        first = errors[0]
+        if len(errors) == 1:
+            return cls(first.message, file=first.file, element_id=first.element_id, line=first.line,
+                       problems=problems)
+        listed = "; ".join(f"{_where(p.file, p.line, p.element_id)}: {p.message}" for p in errors)
+        error = cls(f"{len(errors)} errors stop this deployment: {listed}", problems=problems)
+        error.file, error.element_id, error.line = first.file, first.element_id, first.line
+        error.details.update({k: v for k, v in (("file", first.file), ("element_id", first.element_id),
+                                                ("line", first.line)) if v is not None})
+        return error

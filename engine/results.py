@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from engine.diagram.report import Problem
+
 T = TypeVar("T")
 
 
@@ -53,6 +55,17 @@ class DeploymentResult:
     deployment_id: str
     deployed_at: datetime
     definitions: list[DeployedDefinition]
+    warnings: tuple[Problem, ...] = ()   # what lint found that does not stop a deployment
+
+
+@dataclass(frozen=True)
+class DeploymentInfo:
+    """A deployment that made at least one new definition version."""
+
+    id: str
+    deployed_at: datetime
+    deployed_by: str
+    definition_ids: list[str]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from api.deps import ActorDep, DbDep, call
 from api.engine_rest.camunda import Lenient, PagingDep, fmt_date, links, plain_map, sorting, split
 from api.engine_rest.models import (
     CountResultDto,
+    DeploymentDto,
     ProcessDefinitionDiagramDto,
     ProcessDefinitionDto,
     ProcessInstanceDto,
@@ -21,7 +22,7 @@ from api.engine_rest.models import (
 )
 from api.security import Need
 from api.security import Permission as P
-from api.uploads import read_deploy_files
+from api.uploads import deploy_options, read_deploy_files
 
 router = APIRouter(tags=["engine-rest definitions"])
 
@@ -33,20 +34,38 @@ def definition_json(d: engine.DefinitionInfo) -> dict[str, Any]:
 @router.post("/deployment/create", summary="Deploy diagrams (multipart), Camunda style",
              dependencies=[Need(P.DEPLOY)])
 async def create_deployment(request: Request, db: DbDep, actor: ActorDep, audit: AuditDep) -> dict[str, Any]:
-    """Every file part is deployed; parts without a `.bpmn` name are taken as BPMN when they are XML
-    (pycamunda sends bytes as `resource-0`). Identical diagrams make no new version, as with
-    `enable-duplicate-filtering` (which is therefore always on)."""
+    """Every file part is deployed: `.bpmn` diagrams and the `.json` form schemas they name; parts
+    without a `.bpmn` name are taken as BPMN when they are XML (pycamunda sends bytes as `resource-0`).
+    This is what Camunda Modeler's "Deploy current diagram" sends (the diagram and its attached files).
+    Identical diagrams make no new version, as with `enable-duplicate-filtering` and
+    `deploy-changed-only` (so both are always on); `tenant-id` is accepted and not modelled.
+    A deployment with problems is refused as Camunda refuses one that does not parse: 400
+    `ParseException` with every error and warning per resource in `details`."""
     files = await read_deploy_files(request, None)
     form = await request.form()
     name = form.get("deployment-name")
     source = form.get("deployment-source")
-    result = await call(db, engine.deploy, files=files, actor=actor, audit=audit.entry())
+    result = await call(db, engine.deploy, files=files, actor=actor, **deploy_options(request), audit=audit.entry())
     created = {d.definition.id: definition_json(d.definition) for d in result.definitions if d.created}
     return {"links": links(request, f"/deployment/{result.deployment_id}"), "id": result.deployment_id,
             "name": name if isinstance(name, str) else None, "source": source if isinstance(source, str) else None,
             "tenantId": None, "deploymentTime": fmt_date(result.deployed_at),
             "deployedProcessDefinitions": created or None, "deployedCaseDefinitions": None,
             "deployedDecisionDefinitions": None, "deployedDecisionRequirementsDefinitions": None}
+
+
+@router.get("/deployment", dependencies=[Need(P.DEPLOY)], response_model=list[DeploymentDto])
+async def list_deployments(request: Request, paging: PagingDep, db: DbDep,
+                           sortOrder: Annotated[str | None, Query(description="asc or desc")] = None,
+                           ) -> list[DeploymentDto]:
+    """Deployments, oldest first (`sortOrder=desc`: newest first). Camunda Modeler calls
+    `GET /deployment?maxResults=0` with the user's credentials to check the endpoint before it deploys.
+    Deployment names and sources are not kept: they come back null."""
+    if paging.maximum == 0:
+        return []
+    result = await call(db, engine.list_deployments, limit=paging.maximum, offset=paging.first,
+                        newest_first=sortOrder == "desc")
+    return [DeploymentDto(id=d.id, deploymentTime=fmt_date(d.deployed_at)) for d in result.data]
 
 
 SORTS = {"id": "id", "key": "key", "name": "name", "version": "version", "deploymentId": "deploymentId"}

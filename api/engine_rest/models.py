@@ -160,6 +160,15 @@ class ProcessDefinitionDiagramDto(Dto):
     bpmn20Xml: str
 
 
+class DeploymentDto(Dto):
+    links: list[LinkDto] = Field(default_factory=list)
+    id: str
+    name: str | None = None
+    source: str | None = None
+    tenantId: str | None = None
+    deploymentTime: str | None = None
+
+
 class DeploymentWithDefinitionsDto(Dto):
     links: list[LinkDto] = Field(default_factory=list)
     id: str

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
 import engine
 from api.audit import AuditDep
 from api.deps import ActorDep, DbDep, call
 from api.schemas.common import ErrorOut, Limit, ListOut, Offset
-from api.schemas.definitions import DefinitionOut, DeploymentOut
-from api.security import Need
+from api.schemas.definitions import DefinitionOut, DeploymentErrorOut, DeploymentOut
+from api.schemas.diff import DefinitionDiffOut
+from api.security import CallerDep, Need
 from api.security import Permission as P
-from api.uploads import read_deploy_files
+from api.uploads import deploy_options, read_deploy_files
 
 router = APIRouter(tags=["definitions"])
 
@@ -33,19 +34,22 @@ DEPLOY_BODY = {
 @router.post("/deployments", status_code=201, dependencies=[Need(P.DEPLOY)], response_model=DeploymentOut,
              openapi_extra=DEPLOY_BODY,
              responses={200: {"model": DeploymentOut, "description": "every diagram unchanged: nothing new"},
-                        **_ERRORS})
+                        **_ERRORS, 400: {"model": DeploymentErrorOut, "description": (
+                            "refused: every problem lint found, each with its file, line and element")}})
 async def deploy(request: Request, db: DbDep, actor: ActorDep, audit: AuditDep,
                  filename: Annotated[str | None, Query(max_length=255, description=(
                      "raw XML bodies: the file name to record (default upload.bpmn)"))] = None) -> Response:
     """Deploy one or more diagrams, as multipart `files` or as one raw XML body.
 
-    Each executable process becomes a new version of its definition; a diagram byte-identical to
-    the latest version (forms included) makes no new version, and the answer says so (200 instead
-    of 201). A file that is not well-formed, not valid BPMN, or declares a DOCTYPE is refused with
-    400 naming the file and line; nothing is deployed then.
+    Every file is first checked as `reviewflow lint` checks it. Any error refuses the whole
+    deployment with 400 and the complete report (`error.problems`: every error and warning with its
+    file, line and element id); nothing is deployed then. Otherwise each executable process becomes a
+    new version of its definition; a diagram byte-identical to the latest version (forms included)
+    makes no new version, and the answer says so (200 instead of 201). Warnings come back in
+    `warnings`.
     """
     files = await read_deploy_files(request, filename)
-    result = await call(db, engine.deploy, files=files, actor=actor,
+    result = await call(db, engine.deploy, files=files, actor=actor, **deploy_options(request),
                         audit=audit.entry(status=201, status_if_unchanged=200))
     out = DeploymentOut.of(result)
     status = 201 if any(d.created for d in out.definitions) else 200
@@ -74,3 +78,21 @@ async def get_definition_xml(definition_id: str, db: DbDep) -> Response:
     """The BPMN XML exactly as deployed, for a modeler to open."""
     xml = await call(db, engine.definition_xml, definition_id=definition_id)
     return Response(xml, media_type="application/xml")
+
+
+async def _deploy_or_read(caller: CallerDep) -> None:
+    if not (caller.can(P.DEPLOY) or caller.can(P.READ_INSTANCE)):
+        raise HTTPException(403, "your role does not allow this (deploy or read_instance is needed)")
+
+
+@router.get("/definitions/{definition_id}/diff", response_model=DefinitionDiffOut, responses=_ERRORS,
+            dependencies=[Depends(_deploy_or_read)])
+async def diff_definition(definition_id: str, db: DbDep,
+                          against: Annotated[str, Query(max_length=300, description=(
+                              "the version to compare with, e.g. rapid_review:2 (the base: `added` means in "
+                              "{definition_id} and not in this one)"))]) -> DefinitionDiffOut:
+    """Two versions side by side: the activities, flows, forms, timers and topics added, removed or
+    changed from `against` to this version. For process owners (deploy) and those who read cases;
+    it shows diagrams and forms, never case data."""
+    return DefinitionDiffOut.of(await call(db, engine.definition_diff, definition_id=definition_id,
+                                           against_id=against))

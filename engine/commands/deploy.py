@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from datetime import timedelta
 from typing import Any
 
-import jsonschema
 import orjson
 import sqlalchemy as sa
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.defaults import ScriptTask, StartEvent
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine import clock
-from engine.bpmn.parser import NSMAP, SAFE_XML, ReviewflowParser, validator
-from engine.bpmn.script_engine import ForbiddenConstruct, check_source
+from engine.bpmn.parser import NSMAP, SAFE_XML, ReviewflowParser
 from engine.bpmn.specs import HumanTask
 from engine.bpmn.timers import first_firing
+from engine.diagram import lint
+from engine.diagram.checks import form_key_of
+from engine.diagram.deployed import DeployedIn
+from engine.diagram.timers import DEFAULT_MIN_TIMER_CYCLE
 from engine.errors import Conflict, DeploymentError
 from engine.results import Actor, DefinitionInfo, DeployedDefinition, DeploymentResult
 from engine.store.change import Audit, change
@@ -30,8 +33,6 @@ from engine.store.database import Database
 from engine.store.rows import aware
 from engine.store.specs import build_specs
 from engine.store.tables import definition, message_start, timer_start
-
-MAX_FILE_BYTES = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -48,18 +49,26 @@ class _Diagram:
     process_ids: list[str]
 
 
-def deploy(db: Database, *, files: list[DeployFile], actor: Actor, audit: Audit | None = None) -> DeploymentResult:
-    """Validate every file, then store each executable process as a new version — or, when it is
-    byte-identical to the latest version (forms included), report that version unchanged.
+def deploy(db: Database, *, files: list[DeployFile], actor: Actor, handler_topics: Collection[str] | None = None,
+           min_timer_cycle: timedelta = DEFAULT_MIN_TIMER_CYCLE, audit: Audit | None = None) -> DeploymentResult:
+    """Check every file as `reviewflow lint` does, then store each executable process as a new
+    version — or, when it is byte-identical to the latest version (forms included), report that
+    version unchanged. `handler_topics`: the topics that have a handler (None: not checked);
+    `min_timer_cycle`: the shortest interval a repeating timer may have.
 
-    Raises: DeploymentError (file, line and element named where known); Conflict on a concurrent
-    deployment of the same key.
+    Raises: DeploymentError carrying every problem lint found (file, line and element each), when
+    one of them is an error; Conflict on a concurrent deployment of the same key.
     """
     if not files:
         raise DeploymentError("no files to deploy")
-    forms, diagrams = _split(files)
-    if not diagrams:
-        raise DeploymentError("no BPMN diagram among the files")
+    with db.read() as conn:                  # checked outside the writer lock; what the database
+        linted = lint.run(files, handler_topics=handler_topics, deployed=DeployedIn(conn),  # decides is
+                          min_timer_cycle=min_timer_cycle)                                  # checked again below
+    if not linted.report.ok:
+        raise DeploymentError.of(linted.report.problems)
+    forms = linted.forms
+    diagrams = [_Diagram(DeployFile(d.file, d.content), d.document.tree, d.document.text,
+                         [p.id for p in d.model.executable]) for d in linted.diagrams]
     uploaded_ids = {pid for d in diagrams for pid in d.process_ids}
     now, deployment_id = clock.now(), str(uuid.uuid4())
 
@@ -97,67 +106,8 @@ def deploy(db: Database, *, files: list[DeployFile], actor: Actor, audit: Audit 
                 ch.after_commit(lambda i=row["id"], p=spec_pair, f=used_forms: db.specs.put(i, p, f))
                 deployed.append(DeployedDefinition(_info(row), created=True))
         ch.unchanged = not any(d.created for d in deployed)
-    return DeploymentResult(deployment_id=deployment_id, deployed_at=now, definitions=deployed)
-
-
-def _split(files: list[DeployFile]) -> tuple[dict[str, dict[str, Any]], list[_Diagram]]:
-    forms: dict[str, dict[str, Any]] = {}
-    diagrams: list[_Diagram] = []
-    for f in files:
-        if len(f.content) > MAX_FILE_BYTES:
-            raise DeploymentError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", file=f.name)
-        if f.name.lower().endswith(".json"):
-            forms[_form_key(f.name)] = _load_form(f)
-        else:
-            diagrams.append(_read_diagram(f))
-    return forms, diagrams
-
-
-def _form_key(name: str) -> str:
-    stem = PurePosixPath(name.replace("\\", "/")).name
-    for suffix in (".schema.json", ".form.json", ".json"):
-        if stem.lower().endswith(suffix):
-            return stem[: -len(suffix)]
-    return stem
-
-
-def _load_form(f: DeployFile) -> dict[str, Any]:
-    try:
-        schema = orjson.loads(f.content)
-    except orjson.JSONDecodeError as exc:
-        raise DeploymentError(f"form is not valid JSON: {exc}", file=f.name) from exc
-    if not isinstance(schema, dict):
-        raise DeploymentError("a form must be a JSON Schema object", file=f.name)
-    try:
-        jsonschema.Draft202012Validator.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise DeploymentError(f"form is not a valid JSON Schema: {exc.message}", file=f.name) from exc
-    return schema
-
-
-def _read_diagram(f: DeployFile) -> _Diagram:
-    head = f.content.upper()
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-        raise DeploymentError("diagrams with a DOCTYPE or ENTITY declaration are refused", file=f.name)
-    try:
-        tree = etree.fromstring(f.content, parser=SAFE_XML)
-    except etree.XMLSyntaxError as exc:
-        raise DeploymentError(f"not well-formed XML: {exc.msg}", file=f.name, line=exc.lineno) from exc
-    try:
-        validator().validate(tree, f.name)
-    except ValidationException as exc:
-        message = str(exc).replace(f"{{{NSMAP['bpmn']}}}", "bpmn:").rstrip(". ")
-        raise DeploymentError(f"not valid BPMN 2.0: {message}", file=f.name,
-                              line=exc.line_number or None) from exc
-    process_ids = [p.get("id") for p in tree.xpath("//bpmn:process", namespaces=NSMAP)
-                   if p.get("isExecutable", "true").lower() != "false"]
-    if not process_ids:
-        raise DeploymentError("the diagram has no executable process (isExecutable=\"true\")", file=f.name)
-    try:
-        xml_text = f.content.decode("utf-8")
-    except UnicodeDecodeError:
-        xml_text = etree.tostring(tree, encoding="unicode")
-    return _Diagram(f, tree, xml_text, process_ids)
+    return DeploymentResult(deployment_id=deployment_id, deployed_at=now, definitions=deployed,
+                            warnings=tuple(linted.report.warnings))
 
 
 def _add(parser: ReviewflowParser, d: _Diagram) -> None:
@@ -169,36 +119,11 @@ def _add(parser: ReviewflowParser, d: _Diagram) -> None:
 
 def _build(parser: ReviewflowParser, d: _Diagram, pid: str) -> Any:
     try:
-        pair = build_specs(parser, pid, pid)
+        return build_specs(parser, pid, pid)
     except ValidationException as exc:
         raise _deployment_error(exc, d.file.name) from exc
     except SpiffWorkflowException as exc:
         raise DeploymentError(str(exc), file=d.file.name) from exc
-    for spec in [pair[0], *pair[1].values()]:
-        for task_spec in spec.task_specs.values():
-            for code, mode in _code_of(task_spec):
-                try:
-                    check_source(code, mode)
-                except ForbiddenConstruct as exc:
-                    raise DeploymentError(f"code refused: {exc}", file=d.file.name,
-                                          element_id=task_spec.bpmn_id) from exc
-    return pair
-
-
-def _code_of(task_spec: Any) -> list[tuple[str, str]]:
-    """Every piece of code a task spec runs: script, gateway conditions, timer expressions."""
-    found: list[tuple[str, str]] = []
-    if isinstance(task_spec, ScriptTask) and task_spec.script:
-        found.append((task_spec.script, "exec"))
-    for condition, _ in getattr(task_spec, "cond_task_specs", None) or []:
-        text = condition.args[0] if condition is not None and getattr(condition, "args", None) else condition
-        if isinstance(text, str) and text.strip():
-            found.append((text, "eval"))
-    event = getattr(task_spec, "event_definition", None)
-    for ev in getattr(event, "event_definitions", None) or [event]:
-        if isinstance(ev, TimerEventDefinition) and isinstance(ev.expression, str):
-            found.append((ev.expression, "eval"))
-    return found
 
 
 def _deployment_error(exc: ValidationException, file: str) -> DeploymentError:
@@ -216,10 +141,7 @@ def _resolve_calls(conn: sa.Connection, parser: ReviewflowParser, diagrams: list
     for d, pid in pending:
         process = d.tree.xpath("//bpmn:process[@id=$pid]", pid=pid, namespaces=NSMAP)[0]
         for call in process.xpath(".//bpmn:callActivity", namespaces=NSMAP):
-            called = call.get("calledElement")
-            if not called:
-                raise DeploymentError("call activity names no calledElement", file=d.file.name,
-                                      element_id=call.get("id"), line=call.sourceline)
+            called = (call.get("calledElement") or "").strip()
             if called in uploaded_ids:
                 continue
             row = conn.execute(sa.select(definition.c.id, definition.c.xml, definition.c.resource_name)
@@ -243,7 +165,7 @@ def _forms_for(spec_pair: Any, forms: dict[str, dict[str, Any]], latest: Any, fi
         for task_spec in spec.task_specs.values():
             if isinstance(task_spec, HumanTask) and task_spec.form_key:
                 key = task_spec.form_key
-                schema = forms.get(key) or forms.get(_form_key(key)) or previous.get(key)
+                schema = forms.get(key) or forms.get(form_key_of(key)) or previous.get(key)
                 if schema is None:
                     raise DeploymentError(f"user task names form '{key}', but no form schema '{key}.json' "
                                           "was deployed with it", file=file, element_id=task_spec.bpmn_id)

@@ -55,7 +55,7 @@ def test_escape_attempts_in_conditions_are_refused_at_deployment(db: engine.Data
                                                                  condition: str) -> None:
     with pytest.raises(engine.DeploymentError) as raised:
         engine.deploy(db, files=[diagram(condition=condition)], actor=actor)
-    assert raised.value.element_id == "gw"
+    assert raised.value.element_id == "f4"          # the flow that carries the condition
 
 
 def test_an_endless_loop_fails_its_task_with_an_incident(db: engine.Database, actor: engine.Actor) -> None:
