@@ -36,7 +36,7 @@ from workers.services._files import digest, safe_name
 from workers.services._ics import Meeting, calendar
 from workers.services._mail import Attachment, Email, Mailer
 from workers.services._national_panel import NationalPanel, Receipt
-from workers.services._render import html_page, markdown_to_html
+from workers.services._render import clean_html, html_page, markdown_to_html
 from workers.services._services import Services, ServicesSettings, services_for
 from workers.services._text import html_to_markdown, html_to_text, names_found
 from workers.services._website import Page, Website
@@ -71,6 +71,7 @@ __all__ = [
     "Unavailable",
     "Website",
     "calendar",
+    "clean_html",
     "digest",
     "html_page",
     "html_to_markdown",
