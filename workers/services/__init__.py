@@ -36,16 +36,19 @@ from workers.services._files import digest, safe_name
 from workers.services._ics import Meeting, calendar
 from workers.services._mail import Attachment, Email, Mailer
 from workers.services._national_panel import NationalPanel, Receipt
+from workers.services._office import DOCX, ODT, XLSX, OfficeText, read_office
 from workers.services._render import clean_html, html_page, markdown_to_html
 from workers.services._services import Services, ServicesSettings, services_for
-from workers.services._text import html_to_markdown, html_to_text, names_found
-from workers.services._website import Page, Website
+from workers.services._text import fold, html_to_markdown, html_to_text, names_found, places_naming
+from workers.services._website import Page, PageFile, Website
+from workers.services._word import TEMPLATES, Templates
 
 __all__ = [
     "Agency",
     "Attachment",
     "BRIEFING_SECTIONS",
     "Briefing",
+    "DOCX",
     "Directory",
     "DirectoryError",
     "DocumentUnreadable",
@@ -56,7 +59,10 @@ __all__ = [
     "Meeting",
     "NationalPanel",
     "NeedsAttention",
+    "ODT",
+    "OfficeText",
     "Page",
+    "PageFile",
     "Person",
     "ROLES",
     "Receipt",
@@ -68,17 +74,23 @@ __all__ = [
     "ServicesSettings",
     "Smtp",
     "StoredDocument",
+    "TEMPLATES",
+    "Templates",
     "Unavailable",
     "Website",
+    "XLSX",
     "calendar",
     "clean_html",
     "digest",
+    "fold",
     "html_page",
     "html_to_markdown",
     "html_to_text",
     "load_directory",
     "markdown_to_html",
     "names_found",
+    "places_naming",
+    "read_office",
     "render_briefing",
     "resolve_directory_path",
     "safe_name",

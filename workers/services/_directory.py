@@ -222,6 +222,10 @@ class _Folders(_Table):
     site: Annotated[Path, Optional, Field(strict=False)] = Path("var/site")
 
 
+class _Documents(_Table):
+    templates: Annotated[Annotated[Path, Field(strict=False)] | None, Optional] = None
+
+
 class _File(_Table):
     """The whole file, as TOML reads it."""
 
@@ -234,6 +238,7 @@ class _File(_Table):
     website: WebsiteEndpoint = WebsiteEndpoint()
     mail: _Mail = _Mail()
     folders: _Folders = _Folders()
+    documents: _Documents = _Documents()
 
     @model_validator(mode="after")
     def _consistent(self) -> _File:
@@ -278,6 +283,7 @@ class Directory:
     panel_meeting_time: time = time(10, 0)
     panel_meeting_minutes: int = 120
     panel_meeting_location: str = ""
+    templates: Path | None = None          # the partnership's Word templates (else the defaults in bpmn/templates)
     source: Path | None = None
 
     # -- look-ups ------------------------------------------------------------------------------
@@ -366,7 +372,7 @@ def load_directory(path: Path, *, environ: Mapping[str, str] | None = None) -> D
         national_panel=f.national_panel, publishing=f.website, mail_from=f.mail.sender or f.partnership.contact_email,
         smtp=f.mail.smtp, outbox=f.folders.outbox, site=f.folders.site, panel_meetings=f.panel.meetings,
         panel_meeting_time=f.panel.meeting_time, panel_meeting_minutes=f.panel.meeting_minutes,
-        panel_meeting_location=f.panel.location.strip(), source=path)
+        panel_meeting_location=f.panel.location.strip(), templates=f.documents.templates, source=path)
 
 
 def _problem(error: Mapping[str, Any]) -> str:
@@ -385,7 +391,7 @@ def _problem(error: Mapping[str, Any]) -> str:
                 where = f"[[{'.'.join(tables)}]] #{part + 1}"
                 tables = []
         elif not keys and part in {"partnership", "agencies", "people", "reviewers", "panel", "national_panel",
-                                   "website", "mail", "smtp", "folders"} and not where:
+                                   "website", "mail", "smtp", "folders", "documents"} and not where:
             tables.append(part)
         else:
             keys.append(part)

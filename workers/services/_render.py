@@ -39,7 +39,8 @@ def clean_html(fragment: str) -> str:
     """`fragment` with everything but ordinary document markup removed (nh3): no scripts, styles,
     event handlers, forms or frames; links and images only by http(s), mailto or a relative path."""
     return nh3.clean(fragment, tags=_TAGS, attributes=_ATTRIBUTES, url_schemes={"http", "https", "mailto"},
-                     link_rel="noopener noreferrer", strip_comments=True)
+                     link_rel="noopener noreferrer", strip_comments=True,
+                     clean_content_tags={"script", "style", "title", "template", "noscript"})
 
 
 def markdown_to_html(markdown: str) -> str:
