@@ -100,6 +100,8 @@ def _runs(paragraph: Any, inline: Token) -> None:
     link: str | None = None
     for child in inline.children or []:
         if child.type in ("text", "code_inline"):
+            if not child.content:
+                continue
             run = paragraph.add_run(child.content)
             run.bold, run.italic = bold > 0 or None, italic > 0 or None
         elif child.type in ("softbreak", "hardbreak"):
