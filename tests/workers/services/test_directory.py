@@ -100,3 +100,13 @@ def test_the_directory_file_is_found_or_the_example_used_with_a_warning(tmp_path
     assert resolve_directory_path(Path("partnership.toml"), tmp_path) == tmp_path / "partnership.toml"
     with pytest.raises(DirectoryError, match="does not exist"):
         resolve_directory_path(Path("elsewhere.toml"), tmp_path)
+
+
+def test_the_partnership_s_word_templates_folder_is_read(tmp_path: Path) -> None:
+    path = write_directory(tmp_path)
+    assert load_directory(path, environ=ENVIRONMENT).templates is None          # the defaults in bpmn/templates
+    path.write_text(path.read_text() + '\n[documents]\ntemplates = "partnership-templates"\n')
+    assert load_directory(path, environ=ENVIRONMENT).templates == Path("partnership-templates")
+    path.write_text(path.read_text().replace('templates = "partnership-templates"', 'template = "x"'))
+    with pytest.raises(DirectoryError, match=r"\[documents\]: template: unknown key"):
+        load_directory(path, environ=ENVIRONMENT)
