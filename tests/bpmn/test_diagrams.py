@@ -540,6 +540,20 @@ def _send_notifications(db: engine.Database) -> list[str]:
     return kinds
 
 
+def one_step(db: engine.Database, actor: engine.Actor, instance_id: str) -> None:
+    """Complete the case's first open user task with its form data, else one external task of any topic."""
+    info = engine.get_instance(db, instance_id=instance_id)
+    if info.user_tasks:
+        task = engine.get_user_task(db, task_id=info.user_tasks[0].id)
+        engine.complete_user_task(db, actor=actor, task_id=task.id,
+                                  variables=form_data("lcspr")[task.activity_id](task.variables or {}, 1))
+        return
+    [locked] = engine.fetch_and_lock(db, worker_id="w", max_tasks=1, topics=[
+        engine.TopicRequest(name=t, lock_duration_ms=60_000) for t in sorted(TOPICS)]).tasks
+    engine.complete_external_task(db, task_id=locked.task.id, worker_id="w",
+                                  variables=worker_results(locked.variables, locked.task))
+
+
 def test_an_unreadable_chronology_goes_back_to_its_agency_alone_and_the_imr_is_kept(
         db: engine.Database, frozen: Any) -> None:
     """The check reads each agency's chronology as it is submitted; a problem goes back to that agency's leads
@@ -553,19 +567,11 @@ def test_an_unreadable_chronology_goes_back_to_its_agency_alone_and_the_imr_is_k
     topics = [engine.TopicRequest(name="chronology-merge", lock_duration_ms=60_000)]
     imr_tasks = []
     for _ in range(40):                                 # run to the agencies' IMR tasks
-        info = engine.get_instance(db, instance_id=started.id)
-        imr_tasks = [t for t in info.user_tasks if t.activity_id == "submit_imr"]
+        imr_tasks = [t for t in engine.get_instance(db, instance_id=started.id).user_tasks
+                     if t.activity_id == "submit_imr"]
         if len(imr_tasks) == 2:
             break
-        if info.user_tasks:
-            task = engine.get_user_task(db, task_id=info.user_tasks[0].id)
-            engine.complete_user_task(db, actor=actor, task_id=task.id,
-                                      variables=forms[task.activity_id](task.variables or {}, 1))
-            continue
-        [locked] = engine.fetch_and_lock(db, worker_id="w", max_tasks=1, topics=[
-            engine.TopicRequest(name=t, lock_duration_ms=60_000) for t in sorted(TOPICS)]).tasks
-        engine.complete_external_task(db, task_id=locked.task.id, worker_id="w",
-                                      variables=worker_results(locked.variables, locked.task))
+        one_step(db, actor, started.id)
     assert sorted(t.organisation for t in imr_tasks) == ["Health", "Police"]
     for task in imr_tasks:
         engine.complete_user_task(db, actor=actor, task_id=task.id,
@@ -601,16 +607,7 @@ def test_an_unreadable_chronology_goes_back_to_its_agency_alone_and_the_imr_is_k
         [merged] = engine.fetch_and_lock(db, worker_id="w", topics=topics, max_tasks=1).tasks or [None]
         if merged is not None:
             break
-        info = engine.get_instance(db, instance_id=started.id)
-        if info.user_tasks:
-            task = engine.get_user_task(db, task_id=info.user_tasks[0].id)
-            engine.complete_user_task(db, actor=actor, task_id=task.id,
-                                      variables=forms[task.activity_id](task.variables or {}, 1))
-            continue
-        [locked] = engine.fetch_and_lock(db, worker_id="w", max_tasks=1, topics=[
-            engine.TopicRequest(name=t, lock_duration_ms=60_000) for t in sorted(TOPICS)]).tasks
-        engine.complete_external_task(db, task_id=locked.task.id, worker_id="w",
-                                      variables=worker_results(locked.variables, locked.task))
+        one_step(db, actor, started.id)
     assert merged is not None and merged.task.extension_properties == {"step": "merge"}
     imrs = merged.variables["imrs"]
     assert imrs["Health"]["chronology_document_id"] == "DOC-CHR2-Health"

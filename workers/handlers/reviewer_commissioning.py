@@ -99,8 +99,8 @@ def choose_reviewer(directory: Directory, *, case: tuple[str, ...], agencies: li
                    f"Add or free a reviewer in {directory.source or 'the partnership directory'} and retry the task.")
 
 
-def terms_of_reference(i: Input, reviewer: Reviewer, due: date) -> str:
-    """The terms of reference as the panel agreed them, in Markdown (set in the Word template)."""
+def _scope(i: Input, due: date) -> list[str]:
+    """The terms of reference, key lines of enquiry, period and timetable: in the letter and the terms alike."""
     draft_due = timekeeping.to_date(timekeeping.calendar_months_after(i.decision_date, 4))
     lines = ["## Terms of reference", "", i.terms_of_reference.strip(), "",
              "## Key lines of enquiry", "",
@@ -108,18 +108,19 @@ def terms_of_reference(i: Input, reviewer: Reviewer, due: date) -> str:
     if i.review_period_start and i.review_period_end:
         lines += ["## Period under review", "",
                   f"From {plain_date(i.review_period_start)} to {plain_date(i.review_period_end)}.", ""]
-    lines += ["## Timetable", "",
-              f"- The decision to hold the review: {plain_date(i.decision_date)}.",
-              *(f"- Panel meeting {n}: {plain_date(m)}." for n, m in enumerate(i.panel_meetings, 1)),
-              f"- First draft report to the panel by {plain_date(draft_due)}.",
-              f"- Final report by {plain_date(due)}: 6 calendar months from the decision.", "",
-              "## Independent Lead Reviewer", "", reviewer.name, ""]
-    return "\n".join(lines)
+    return lines + ["## Timetable", "",
+                    f"- First draft report to the panel by {plain_date(draft_due)}.",
+                    *(f"- Panel meeting {n}: {plain_date(m)}." for n, m in enumerate(i.panel_meetings, 1)),
+                    f"- Final report by {plain_date(due)}: 6 calendar months from the decision.", ""]
+
+
+def terms_of_reference(i: Input, reviewer: Reviewer, due: date) -> str:
+    """The terms of reference as the panel agreed them, in Markdown (set in the Word template)."""
+    return "\n".join([*_scope(i, due), "## Independent Lead Reviewer", "", reviewer.name, ""])
 
 
 def commissioning_letter(i: Input, d: Directory, reviewer: Reviewer, due: date, *, today: date) -> str:
     """The commissioning letter, in Markdown."""
-    draft_due = timekeeping.to_date(timekeeping.calendar_months_after(i.decision_date, 4))
     lines = [
         f"# Commissioning letter: Independent Lead Reviewer, case {i.case_reference}", "",
         f"{d.name}, {plain_date(today)}", "",
@@ -129,18 +130,9 @@ def commissioning_letter(i: Input, d: Directory, reviewer: Reviewer, due: date, 
         f"of case {i.case_reference} (Children Act 2004 s16F; Child Safeguarding Practice Review and Relevant Agency "
         "(England) Regulations 2018, regulations 12 to 16). The review was decided on "
         f"{plain_date(i.decision_date)}.", "",
-        "## Terms of reference", "", i.terms_of_reference.strip(), "",
-        "## Key lines of enquiry", "",
-        *(f"{n}. {' '.join(k.split())}" for n, k in enumerate(i.key_lines_of_enquiry, 1)), "",
+        *_scope(i, due),
     ]
-    if i.review_period_start and i.review_period_end:
-        lines += ["## Period under review", "",
-                  f"From {plain_date(i.review_period_start)} to {plain_date(i.review_period_end)}.", ""]
-    lines += ["## Timetable", "",
-              f"- First draft report to the panel by {plain_date(draft_due)}.",
-              *(f"- Panel meeting {n}: {plain_date(m)}." for n, m in enumerate(i.panel_meetings, 1)),
-              f"- Final report by {plain_date(due)}: 6 calendar months from the decision.", "",
-              "The partners monitor the time taken and the quality of the review at regular intervals "
+    lines += ["The partners monitor the time taken and the quality of the review at regular intervals "
               "(regulation 14). They may ask you, in writing, for specified information or a draft of the report.",
               "",
               "## Independence", "",
