@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Iterable
 from html.parser import HTMLParser
 
-__all__ = ["contains_any_name", "fold", "html_to_markdown", "html_to_text", "names_found", "places_naming"]
+__all__ = ["fold", "html_to_markdown", "html_to_text", "names_found", "places_naming"]
 
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)  # soft hyphen, zero widths
@@ -44,11 +44,6 @@ def names_found(text: str, names: Iterable[str]) -> list[str]:
         if pattern is not None and pattern.search(folded):
             found.append(name)
     return found
-
-
-def contains_any_name(texts: Iterable[str], names: Iterable[str]) -> bool:
-    wanted = [n for n in names if isinstance(n, str) and n.strip()]
-    return any(names_found(text, wanted) for text in texts)
 
 
 def places_naming(passages: Iterable[tuple[str, str]], names: Iterable[str]) -> list[str]:

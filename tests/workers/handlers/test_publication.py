@@ -3,6 +3,8 @@ published); otherwise on the website or in the site folder, with a review date a
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -174,6 +176,11 @@ def test_the_same_file_without_the_name_is_published(make_services: ServicesFact
     [page] = website.publications.values()
     assert "<h1>Findings about Child X</h1>" in page["html"] and "delays in sharing" in page["html"]
     assert result["published_word_url"] == f"{result['published_url'].rstrip('/')}/lcspr-report.docx"
+    [file] = page["files"]                                          # the Word version goes with the page
+    assert (file["filename"], file["content_type"]) == ("lcspr-report.docx", publication.DOCX)
+    word = docx.Document(io.BytesIO(base64.b64decode(file["content_base64"])))
+    assert "Findings about Child X" in [p.text for p in word.paragraphs]
+    assert 'href="lcspr-report.docx"' in page["html"]
 
 
 @pytest.mark.parametrize(("kind", "place"), [(publication.DOCX, "comment"), (publication.DOCX, "tracked insertion"),
