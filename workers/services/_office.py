@@ -276,11 +276,12 @@ def _read_docx(content: bytes, what: str, depth: int) -> OfficeText:
             _properties(root, label, out)
         else:
             _everything(root, label, out)
+    style_names = {s.style_id: s.name or "" for s in document.styles}      # python-docx resolves each slowly
     for block in document.iter_inner_content():
         if hasattr(block, "rows"):
             out.body += _table_markdown([[c.text for c in row.cells] for row in block.rows])
         else:
-            style = (block.style.name if block.style is not None else "") or ""
+            style = style_names.get(block._p.style or "", "")
             level = re.match(r"(?:Heading (\d)|Title)$", style)
             text = block.text.strip()
             mark = "#" * int(level.group(1) or 1) + " " if level else ""

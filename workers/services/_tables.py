@@ -144,34 +144,39 @@ def _cell_text(value: str) -> str:
 def workbook(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]], *, title: str,
              widths: Sequence[int] = ()) -> bytes:
     """An .xlsx with one sheet per (name, header, rows): header in bold and frozen, an auto-filter over
-    the table, dates and times as real dates and times, text as text (never run as a formula)."""
+    the table, dates and times as real dates and times, text as text (never run as a formula).
+    Written in openpyxl's write-only mode: memory and time grow with the rows, no more."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
 
-    book = Workbook()
-    book.remove(book.active)
+    book = Workbook(write_only=True)
     used: set[str] = set()
+    bold, top, wrap = Font(bold=True), Alignment(vertical="top"), Alignment(wrap_text=True, vertical="top")
     for name, header, rows in sheets:
         sheet = book.create_sheet(_sheet_name(name, used))
-        sheet.append(list(header))
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for values in rows:
-            sheet.append([_cell_text(v) if isinstance(v, str) else v for v in values])
-            for cell in sheet[sheet.max_row]:
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"                  # "=…" stays text
-                    cell.alignment = Alignment(wrap_text=True, vertical="top")
-                elif isinstance(cell.value, datetime | date):
-                    cell.number_format = "dd/mm/yyyy"
-                    cell.alignment = Alignment(vertical="top")
-                elif isinstance(cell.value, time):
-                    cell.number_format = "hh:mm"
-                    cell.alignment = Alignment(vertical="top")
         sheet.freeze_panes = "A2"
-        sheet.auto_filter.ref = sheet.dimensions
+        sheet.auto_filter.ref = f"A1:{_letter(max(len(header), 1) - 1)}{len(rows) + 1}"
         for index, width in enumerate(widths):
             sheet.column_dimensions[_letter(index)].width = width
+
+        def cell(value: Any, sheet: Any = sheet) -> Any:
+            written = WriteOnlyCell(sheet, value=_cell_text(value) if isinstance(value, str) else value)
+            if isinstance(value, str):
+                written.data_type = "s"                   # "=…" stays text
+                written.alignment = wrap
+            elif isinstance(value, datetime | date):
+                written.number_format, written.alignment = "dd/mm/yyyy", top
+            elif isinstance(value, time):
+                written.number_format, written.alignment = "hh:mm", top
+            return written
+
+        titles = [cell(h) for h in header]
+        for title_cell in titles:
+            title_cell.font = bold
+        sheet.append(titles)
+        for values in rows:
+            sheet.append([cell(v) for v in values])
     book.properties.title = title
     book.properties.creator = "Reviewflow"
     out = io.BytesIO()
