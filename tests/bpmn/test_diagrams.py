@@ -362,6 +362,7 @@ def form_data(decision: str) -> dict[str, Callable[[dict[str, Any], int], dict[s
             "held_on": v["panel_meeting"], "attendees": ["Chair"], "decisions": "d"}},
         "record_practitioner_discussion": lambda v, n: {"practitioner_discussion": {
             "held_on": today(), "attendance": 6, "notes_document_id": "DOC-NOTES"}},
+        "resubmit_chronology": lambda v, n: {"corrected_chronology_document_id": f"DOC-CHR2-{v['agency']}"},
         "submit_imr": lambda v, n: {"imr": {
             "imr_document_id": f"DOC-IMR-{v['agency']}", "chronology_document_id": f"DOC-CHR-{v['agency']}",
             "author": "A", "author_independent": True, "senior_manager_sign_off": "S", "signed_off_on": today()}},
@@ -411,6 +412,8 @@ def worker_results(v: dict[str, Any], task: engine.ExternalTaskInfo) -> dict[str
                 "review_due_on": today(366)}
     if task.topic == "seven-minute-briefing":
         return {"briefing_document_id": "DOC-7MB"}
+    if task.topic == "chronology-merge" and task.extension_properties.get("step") == "check":
+        return {"imr": v["imr"], "chronology_entries": 2, "chronology_problem": None}
     if task.topic == "chronology-merge":
         assert len(v["imrs"]) == 3
         return {"integrated_chronology_id": "DOC-CHRONOLOGY"}
@@ -537,3 +540,78 @@ def _send_notifications(db: engine.Database) -> list[str]:
         kinds.append(locked.task.extension_properties.get("kind", ""))
         engine.complete_external_task(db, actor=WORKER, task_id=locked.task.id, worker_id="mailer")
     return kinds
+
+
+def one_step(db: engine.Database, actor: engine.Actor, instance_id: str) -> None:
+    """Complete the case's first open user task with its form data, else one external task of any topic."""
+    info = engine.get_instance(db, instance_id=instance_id)
+    if info.user_tasks:
+        task = engine.get_user_task(db, task_id=info.user_tasks[0].id)
+        engine.complete_user_task(db, actor=actor, task_id=task.id,
+                                  variables=form_data("lcspr")[task.activity_id](task.variables or {}, 1))
+        return
+    [locked] = engine.fetch_and_lock(db, actor=WORKER, worker_id="w", max_tasks=1, topics=[
+        engine.TopicRequest(name=t, lock_duration_ms=60_000) for t in sorted(TOPICS)]).tasks
+    engine.complete_external_task(db, actor=WORKER, task_id=locked.task.id, worker_id="w",
+                                  variables=worker_results(locked.variables, locked.task))
+
+
+def test_an_unreadable_chronology_goes_back_to_its_agency_alone_and_the_imr_is_kept(
+        db: engine.Database, frozen: Any) -> None:
+    """The check reads each agency's chronology as it is submitted; a problem goes back to that agency's leads
+    with the message, the others go on, and the merge waits for the corrected file."""
+    actor = engine.Actor("tester", GROUPS)
+    engine.deploy(db, files=deploy_files(), actor=actor)
+    started = engine.start_instance(db, actor=actor, definition_key="lcspr", business_key="LCSPR-CHR", variables={
+        "case_reference": "CR-CHR", "agencies": ["Police", "Health"], "decision_date": today(),
+        "confidential_names": ["Alex Example"]})
+    forms = form_data("lcspr")
+    topics = [engine.TopicRequest(name="chronology-merge", lock_duration_ms=60_000)]
+    imr_tasks = []
+    for _ in range(40):                                 # run to the agencies' IMR tasks
+        imr_tasks = [t for t in engine.get_instance(db, instance_id=started.id).user_tasks
+                     if t.activity_id == "submit_imr"]
+        if len(imr_tasks) == 2:
+            break
+        one_step(db, actor, started.id)
+    assert sorted(t.organisation for t in imr_tasks) == ["Health", "Police"]
+    for task in imr_tasks:
+        engine.complete_user_task(db, actor=actor, task_id=task.id,
+                                  variables=forms["submit_imr"]({"agency": task.organisation}, 1))
+    checks = engine.fetch_and_lock(db, actor=WORKER, worker_id="w", topics=topics, max_tasks=5).tasks
+    assert sorted(c.variables["agency"] for c in checks) == ["Health", "Police"]
+    assert all(c.task.extension_properties == {"step": "check"} for c in checks)
+    problem = "the chronology of Health: sheet 1, row 7, column A (the date): not understood"
+    for c in checks:
+        if c.variables["agency"] == "Health":
+            engine.handle_bpmn_error(db, actor=WORKER, task_id=c.task.id, worker_id="w", error_code="CHRONOLOGY_UNREADABLE",
+                                     variables={"chronology_problem": problem})
+        else:
+            engine.complete_external_task(db, actor=WORKER, task_id=c.task.id, worker_id="w",
+                                          variables=worker_results(c.variables, c.task))
+    info = engine.get_instance(db, instance_id=started.id)
+    [resubmit] = [t for t in info.user_tasks if t.activity_id == "resubmit_chronology"]
+    assert (resubmit.organisation, resubmit.candidate_groups) == ("Health", ["agency-leads"])
+    shown = engine.get_user_task(db, task_id=resubmit.id)
+    assert shown.form_key == "resubmit_chronology" and shown.variables["chronology_problem"] == problem
+    assert shown.variables["imr"]["imr_document_id"] == "DOC-IMR-Health"                  # the IMR is kept
+    assert not [t for t in info.external_tasks if t.activity_id == "merge_chronologies"]  # the merge waits
+    engine.complete_user_task(db, actor=actor, task_id=resubmit.id,
+                              variables={"corrected_chronology_document_id": "DOC-CHR2-Health"})
+    [again] = engine.fetch_and_lock(db, actor=WORKER, worker_id="w", topics=topics, max_tasks=5).tasks
+    assert again.variables["agency"] == "Health"
+    assert again.variables["corrected_chronology_document_id"] == "DOC-CHR2-Health"
+    imr = dict(again.variables["imr"], chronology_document_id="DOC-CHR2-Health")
+    engine.complete_external_task(db, actor=WORKER, task_id=again.task.id, worker_id="w",
+                                  variables={"imr": imr, "chronology_entries": 3, "chronology_problem": None})
+    merged = None
+    for _ in range(40):                                 # on to the merge, once the panel and practitioners are done
+        [merged] = engine.fetch_and_lock(db, actor=WORKER, worker_id="w", topics=topics, max_tasks=1).tasks or [None]
+        if merged is not None:
+            break
+        one_step(db, actor, started.id)
+    assert merged is not None and merged.task.extension_properties == {"step": "merge"}
+    imrs = merged.variables["imrs"]
+    assert imrs["Health"]["chronology_document_id"] == "DOC-CHR2-Health"
+    assert imrs["Health"]["imr_document_id"] == "DOC-IMR-Health"
+    assert imrs["Police"]["chronology_document_id"] == "DOC-CHR-Police"

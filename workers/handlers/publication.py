@@ -1,5 +1,5 @@
 """Publish the final report (or the improvements) or the 7-minute briefing on the partnership website,
-available for at least a year.
+as a web page and a Word document, available for at least a year.
 
 The service task's `document` property says which: `final_report` (publishes `final_report_id`, or
 `improvements_document_id` when the partners chose `improvements_only`) or `seven_minute_briefing`
@@ -7,40 +7,48 @@ The service task's `document` property says which: `final_report` (publishes `fi
 published instead. HTML, Markdown, plain text, Word (.docx) and OpenDocument (.odt) documents can be
 published; a PDF cannot be checked for names and is refused with an incident.
 
-Before anything is published, every word of the document — and of the page made from it — is
-searched for each of the case's `confidential_names` (whole words, any case). One found stops
-publication with BPMN error CONFIDENTIAL_NAME_FOUND, which the diagrams catch to have the names
-redacted; the error never repeats the name. Nothing is published while a name remains.
+Before anything is published the whole document is read — for Word and OpenDocument files every
+part: body, headers and footers, footnotes and endnotes, comments, tracked insertions and
+deletions, properties, alt text, embedded files' names (workers.services._office) — and searched
+for each of the case's `confidential_names`, ignoring case and diacritics, in hyphenated or spaced
+forms and possessives. A name found, or a Word/OpenDocument file that still has tracked changes or
+comments, stops publication with BPMN error CONFIDENTIAL_NAME_FOUND, which the diagrams catch to
+have the document redacted. The error — and `publication_check`, set on the case for the person who
+redacts — says where (part and paragraph), never the name. Nothing is published while a name remains.
 
-The page goes to the configured website, or by default to the site folder that `reviewflow serve`
-publishes at /site/, under an address that does not carry the case reference.
+The page is set from the checked text (never the uploaded file itself, whose hidden parts would go
+with it), and the Word version is made from the partnership's template (`report.docx` or
+`seven_minute_briefing.docx`) and checked again. Both go to the configured website, or by default to
+the site folder that `reviewflow serve` publishes at /site/, under an address without the case reference.
 
 Expects: case_reference, confidential_names, the document id (above), publication_scope (final report).
-Returns: published_url, published_on (today), review_due_on (12 calendar months later).
+Returns: published_url, published_word_url, published_on (today), review_due_on (12 calendar months later).
 """
 
 from __future__ import annotations
 
 import html
-import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 from datetime import timedelta
-from xml.etree import ElementTree
 
 import timekeeping
-from workers.handlers._case import chosen
+from workers.handlers._case import chosen, plain_date
 from workers.runtime import BpmnError, Complete, ExternalTask, Incident
 from workers.services import (
+    DOCX,
+    ODT,
     Page,
+    PageFile,
     Services,
+    clean_html,
     digest,
     html_page,
     html_to_markdown,
     html_to_text,
     markdown_to_html,
-    names_found,
+    places_naming,
+    read_office,
     services_for,
 )
 
@@ -50,6 +58,7 @@ LOCK = timedelta(minutes=2)
 CONFIDENTIAL_NAME_FOUND = "CONFIDENTIAL_NAME_FOUND"
 AVAILABLE_MONTHS = 12
 DOCUMENTS = ("final_report", "seven_minute_briefing")
+TEMPLATES = {"final_report": "report.docx", "seven_minute_briefing": "seven_minute_briefing.docx"}
 
 
 @dataclass(frozen=True)
@@ -65,9 +74,10 @@ class Input:
 
 @dataclass(frozen=True)
 class Readable:
-    html: str                 # the page to publish (a whole document)
-    markdown: str
-    texts: tuple[str, ...]    # everything that must be free of confidential names
+    markdown: str                               # the text to publish
+    body: str                                   # ... as HTML (cleaned)
+    passages: tuple[tuple[str, str], ...]       # (where, text): everything that must be free of names
+    unfinished: tuple[str, ...] = ()            # where tracked changes and comments are
 
 
 def handle(task: ExternalTask[Input], services: Services | None) -> Complete:
@@ -76,26 +86,61 @@ def handle(task: ExternalTask[Input], services: Services | None) -> Complete:
     document_id = which_document(document, task.input)
     title = page_title(document, task.input.publication_scope)
     content, content_type = s.documents.read(task.id, document_id)
-    readable = readable_document(content, content_type, title=title, partnership=s.directory.name,
-                                 document_id=document_id)
-    if any(names_found(text, task.input.confidential_names) for text in readable.texts):
-        task.logger.warning("publication stopped: a confidential name was found", extra={"document_id": document_id})
-        raise BpmnError(CONFIDENTIAL_NAME_FOUND, f"document {document_id} contains a name on the case's "
-                        "confidential list; redact it and record the redacted document")
+    readable = readable_document(content, content_type, document_id=document_id)
+    refuse_unless_clean(task, document_id, readable.passages, readable.unfinished)
+
     published_on = timekeeping.to_date(timekeeping.today())
     review_due_on = timekeeping.to_date(timekeeping.calendar_months_after(published_on, AVAILABLE_MONTHS))
     kind = {"final_report": "lcspr-report", "seven_minute_briefing": "seven-minute-briefing"}[document]
     if document == "final_report" and task.input.publication_scope == "improvements_only":
         kind = "lcspr-improvements"
     section = "reviews" if document == "final_report" else "learning"
+    word = s.templates.render(TEMPLATES[document], markdown=readable.markdown, context={
+        "title": title, "partnership": s.directory.name, "published_on": plain_date(published_on),
+        "review_due_on": plain_date(review_due_on), "date": plain_date(published_on)})
+    office = read_office(word, DOCX, what=f"the Word version of document {document_id}")
+    refuse_unless_clean(task, document_id, tuple(office.passages), ())       # the template adds text too
+    task.extend_lock()
     # stable for the case (a republication replaces the page), unguessable from its reference
     token = digest(task.process_instance_id or "", task.input.case_reference, length=12)
+    download = f"{kind}.docx"
+    link = (f'<p class="meta"><a href="{download}">Download this {html.escape(title)} as a Word document '
+            f"(.docx, {max(len(word) // 1024, 1)} KB)</a></p>\n")
     page = Page(slug=f"{section}/{kind}-{token}", title=title,
-                html=readable.html, markdown=readable.markdown, published_on=published_on.isoformat(),
-                review_due_on=review_due_on.isoformat())
+                html=html_page(title=title, body=link + readable.body, partnership=s.directory.name),
+                markdown=readable.markdown, published_on=published_on.isoformat(),
+                review_due_on=review_due_on.isoformat(), files=(PageFile(download, DOCX, word),))
     url = s.website.publish(page, idempotency_key=task.activity_instance_id)
     task.logger.info("%s published", document, extra={"document_id": document_id, "slug": page.slug})
-    return Complete(published_url=url, published_on=published_on.isoformat(), review_due_on=review_due_on.isoformat())
+    return Complete(published_url=url, published_word_url=f"{url.rstrip('/')}/{download}",
+                    published_on=published_on.isoformat(), review_due_on=review_due_on.isoformat(),
+                    publication_check=None)
+
+
+def refuse_unless_clean(task: ExternalTask[Input], document_id: str, passages: tuple[tuple[str, str], ...],
+                        unfinished: tuple[str, ...]) -> None:
+    """Raises: BpmnError CONFIDENTIAL_NAME_FOUND when a confidential name is in any passage, or the
+    document still has tracked changes or comments — saying where, never the name."""
+    places = places_naming(passages, task.input.confidential_names)
+    if not places and not unfinished:
+        return
+    reasons = []
+    if places:
+        reasons.append(f"a name on the case's confidential list is in {_list(places)}")
+    if unfinished:
+        reasons.append(f"it still has tracked changes or comments ({_list(unfinished)}): accept or reject every "
+                       "change and delete the comments")
+    message = f"document {document_id} cannot be published: {'; and '.join(reasons)}. Record a redacted document."
+    task.logger.warning("publication stopped", extra={"document_id": document_id, "places": len(places),
+                                                      "unfinished": len(unfinished)})
+    raise BpmnError(CONFIDENTIAL_NAME_FOUND, message, publication_check={
+        "document_id": document_id, "confidential_name_found_in": places, "tracked_changes_or_comments": list(
+            unfinished), "message": message})
+
+
+def _list(places: list[str] | tuple[str, ...], limit: int = 12) -> str:
+    shown = "; ".join(places[:limit])
+    return shown + (f"; and {len(places) - limit} more places" if len(places) > limit else "")
 
 
 def which_document(document: str, i: Input) -> str:
@@ -125,9 +170,12 @@ def page_title(document: str, scope: str | None) -> str:
     return "Local Child Safeguarding Practice Review"
 
 
-def readable_document(content: bytes, content_type: str, *, title: str, partnership: str,
-                      document_id: str) -> Readable:
-    """The page and the texts to check, from a stored document.
+def _paragraphs(text: str, label: str = "paragraph") -> list[tuple[str, str]]:
+    return [(f"{label} {n}", p) for n, p in enumerate((p for p in re.split(r"\n\s*\n", text) if p.strip()), 1)]
+
+
+def readable_document(content: bytes, content_type: str, *, document_id: str) -> Readable:
+    """The text to publish and the passages to check, from a stored document.
 
     Raises: Incident when the document is of a type whose text cannot be read and checked.
     """
@@ -137,66 +185,22 @@ def readable_document(content: bytes, content_type: str, *, title: str, partners
         except UnicodeDecodeError:
             raise Incident(f"document {document_id} is not UTF-8 text; it cannot be checked for names") from None
         if content_type == "text/html":
-            page = text if re.search(r"<html[\s>]", text, re.IGNORECASE) else html_page(
-                title=title, body=text, partnership=partnership)
-            markdown = html_to_markdown(page)
-            return Readable(page, markdown, (html_to_text(page), html.unescape(page), markdown))
+            body = clean_html(text)
+            markdown = html_to_markdown(body)
+            return Readable(markdown, body, (*_paragraphs(html_to_text(text)),
+                                             ("the page's markup (attributes, alt text, hidden parts)",
+                                              html.unescape(text)), *_paragraphs(markdown)))
         if content_type == "text/plain":
-            markdown = "\n\n".join(p.replace("\n", " ") for p in re.split(r"\n\s*\n", text))
-            body = "\n".join(f"<p>{html.escape(p.strip())}</p>" for p in re.split(r"\n\s*\n", text) if p.strip())
-        else:
-            markdown, body = text, markdown_to_html(text)
-        page = html_page(title=title, body=body, partnership=partnership)
-        return Readable(page, markdown, (text, markdown, html_to_text(page), html.unescape(page)))
+            blocks = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+            markdown = "\n\n".join(p.replace("\n", " ") for p in blocks)
+            body = "\n".join(f"<p>{html.escape(p)}</p>" for p in blocks)
+            return Readable(markdown, body, tuple(_paragraphs(text)))
+        return Readable(text, markdown_to_html(text), tuple(_paragraphs(text)))
     if content_type in (DOCX, ODT):
-        paragraphs, everything = _office_text(content, content_type, document_id)
-        markdown = "\n\n".join(paragraphs)
-        page = html_page(title=title, body=markdown_to_html(markdown), partnership=partnership)
-        return Readable(page, markdown, (everything, markdown, html_to_text(page)))
+        office = read_office(content, content_type, what=f"document {document_id}")
+        markdown = "\n\n".join(office.body) + "\n"
+        return Readable(markdown, markdown_to_html(markdown), tuple(office.passages),
+                        tuple(office.revisions + office.comments))
     raise Incident(f"document {document_id} is {content_type or 'of an unknown type'}, whose text cannot be checked "
                    "for confidential names; publish it as HTML, Markdown, text, .docx or .odt (e.g. record it as "
                    "the redacted document)")
-
-
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-ODT = "application/vnd.oasis.opendocument.text"
-_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
-
-
-def _office_text(content: bytes, content_type: str, document_id: str) -> tuple[list[str], str]:
-    """(the body's paragraphs as Markdown, the text of every part: headers, footnotes, comments)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as package:
-            parts = {n: package.read(n) for n in package.namelist()
-                     if n.endswith(".xml") and package.getinfo(n).file_size < 50 * 1024 * 1024}
-    except (zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise Incident(f"document {document_id} is not a readable {content_type.rsplit('.', 1)[-1]} file") from exc
-    body_part = "word/document.xml" if content_type == DOCX else "content.xml"
-    if body_part not in parts:
-        raise Incident(f"document {document_id} has no {body_part}")
-    everything: list[str] = []
-    paragraphs: list[str] = []
-    for name, data in parts.items():
-        try:
-            root = ElementTree.fromstring(data)
-        except ElementTree.ParseError as exc:
-            raise Incident(f"document {document_id}: part {name} is not well-formed XML") from exc
-        everything.append(" ".join(t.strip() for t in root.itertext() if t.strip()))
-        if name != body_part:
-            continue
-        if content_type == DOCX:
-            for p in root.iter(f"{_W}p"):
-                text = "".join(t.text or "" for t in p.iter(f"{_W}t")).strip()
-                style = p.find(f"{_W}pPr/{_W}pStyle")
-                level = (style.get(f"{_W}val", "") if style is not None else "").lower()
-                if text:
-                    paragraphs.append(("## " if level.startswith(("heading", "title")) else "") + text)
-        else:
-            for p in root.iter():
-                if p.tag in (f"{_TEXT}p", f"{_TEXT}h"):
-                    text = "".join(p.itertext()).strip()
-                    if text:
-                        paragraphs.append(("## " if p.tag == f"{_TEXT}h" else "") + text)
-    return paragraphs, "\n".join(everything)
-

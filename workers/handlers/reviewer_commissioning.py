@@ -5,11 +5,14 @@ none of their `conflicts` is one of the case's agencies, the case's business key
 person recorded as involved in the case — so the business unit orders the pool by preference. Writes
 the commissioning letter (terms of reference, key lines of enquiry, the deadline 6 calendar months
 after the decision, independence, data protection, reg 14 monitoring) as a Markdown document of kind
-`commissioning_letter` in the case, and tells the reviewer and the business unit where to find it.
+`commissioning_letter` in the case, and the terms of reference as a Word document of kind
+`terms_of_reference` (the partnership's `terms_of_reference.docx` template), and tells the reviewer
+and the business unit where to find them.
 
 Expects: case_reference, key_lines_of_enquiry, terms_of_reference, decision_date (agencies,
 review_period_start, review_period_end and panel_meetings when the case has them).
-Returns: lead_reviewer ({name, email}), commissioning_letter_id, final_report_due_on (YYYY-MM-DD).
+Returns: lead_reviewer ({name, email}), commissioning_letter_id, terms_of_reference_document_id,
+final_report_due_on (YYYY-MM-DD).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from datetime import date, timedelta
 import timekeeping
 from workers.handlers._case import case_keys, confidential_names, email_footer, key, plain_date, task_list_link
 from workers.runtime import Complete, ExternalTask, Incident
-from workers.services import Directory, Email, Reviewer, Services, digest, services_for
+from workers.services import DOCX, Directory, Email, Reviewer, Services, digest, services_for
 
 TOPIC = "reviewer-commissioning"
 LOCK = timedelta(minutes=2)
@@ -47,6 +50,12 @@ def handle(task: ExternalTask[Input], services: Services | None) -> Complete:
     letter_id = s.documents.add(task.id, filename=f"commissioning-letter-{digest(task.activity_instance_id)}.md",
                                 content=letter.encode("utf-8"), content_type="text/markdown",
                                 kind="commissioning_letter")
+    today = timekeeping.to_date(timekeeping.today())
+    terms = s.templates.render("terms_of_reference.docx", markdown=terms_of_reference(task.input, reviewer, due),
+                               context={"title": "Terms of reference: Local Child Safeguarding Practice Review",
+                                        "partnership": d.name, "reference": case, "date": plain_date(today)})
+    terms_id = s.documents.add(task.id, filename=f"terms-of-reference-{digest(task.activity_instance_id)}.docx",
+                               content=terms, content_type=DOCX, kind="terms_of_reference")
     task.extend_lock()
     link = task_list_link(d, case)
     s.mailer.send(Email(
@@ -60,7 +69,8 @@ def handle(task: ExternalTask[Input], services: Services | None) -> Complete:
         forbidden=confidential_names(task))
     task.logger.info("reviewer commissioned", extra={"reviewer_id": reviewer.id, "document_id": letter_id})
     return Complete(lead_reviewer={"name": reviewer.name, "email": reviewer.email},
-                    commissioning_letter_id=letter_id, final_report_due_on=due.isoformat())
+                    commissioning_letter_id=letter_id, terms_of_reference_document_id=terms_id,
+                    final_report_due_on=due.isoformat())
 
 
 def choose_reviewer(directory: Directory, *, case: tuple[str, ...], agencies: list[str]) -> Reviewer:
@@ -89,9 +99,28 @@ def choose_reviewer(directory: Directory, *, case: tuple[str, ...], agencies: li
                    f"Add or free a reviewer in {directory.source or 'the partnership directory'} and retry the task.")
 
 
+def _scope(i: Input, due: date) -> list[str]:
+    """The terms of reference, key lines of enquiry, period and timetable: in the letter and the terms alike."""
+    draft_due = timekeeping.to_date(timekeeping.calendar_months_after(i.decision_date, 4))
+    lines = ["## Terms of reference", "", i.terms_of_reference.strip(), "",
+             "## Key lines of enquiry", "",
+             *(f"{n}. {' '.join(k.split())}" for n, k in enumerate(i.key_lines_of_enquiry, 1)), ""]
+    if i.review_period_start and i.review_period_end:
+        lines += ["## Period under review", "",
+                  f"From {plain_date(i.review_period_start)} to {plain_date(i.review_period_end)}.", ""]
+    return lines + ["## Timetable", "",
+                    f"- First draft report to the panel by {plain_date(draft_due)}.",
+                    *(f"- Panel meeting {n}: {plain_date(m)}." for n, m in enumerate(i.panel_meetings, 1)),
+                    f"- Final report by {plain_date(due)}: 6 calendar months from the decision.", ""]
+
+
+def terms_of_reference(i: Input, reviewer: Reviewer, due: date) -> str:
+    """The terms of reference as the panel agreed them, in Markdown (set in the Word template)."""
+    return "\n".join([*_scope(i, due), "## Independent Lead Reviewer", "", reviewer.name, ""])
+
+
 def commissioning_letter(i: Input, d: Directory, reviewer: Reviewer, due: date, *, today: date) -> str:
     """The commissioning letter, in Markdown."""
-    draft_due = timekeeping.to_date(timekeeping.calendar_months_after(i.decision_date, 4))
     lines = [
         f"# Commissioning letter: Independent Lead Reviewer, case {i.case_reference}", "",
         f"{d.name}, {plain_date(today)}", "",
@@ -101,18 +130,9 @@ def commissioning_letter(i: Input, d: Directory, reviewer: Reviewer, due: date, 
         f"of case {i.case_reference} (Children Act 2004 s16F; Child Safeguarding Practice Review and Relevant Agency "
         "(England) Regulations 2018, regulations 12 to 16). The review was decided on "
         f"{plain_date(i.decision_date)}.", "",
-        "## Terms of reference", "", i.terms_of_reference.strip(), "",
-        "## Key lines of enquiry", "",
-        *(f"{n}. {' '.join(k.split())}" for n, k in enumerate(i.key_lines_of_enquiry, 1)), "",
+        *_scope(i, due),
     ]
-    if i.review_period_start and i.review_period_end:
-        lines += ["## Period under review", "",
-                  f"From {plain_date(i.review_period_start)} to {plain_date(i.review_period_end)}.", ""]
-    lines += ["## Timetable", "",
-              f"- First draft report to the panel by {plain_date(draft_due)}.",
-              *(f"- Panel meeting {n}: {plain_date(m)}." for n, m in enumerate(i.panel_meetings, 1)),
-              f"- Final report by {plain_date(due)}: 6 calendar months from the decision.", "",
-              "The partners monitor the time taken and the quality of the review at regular intervals "
+    lines += ["The partners monitor the time taken and the quality of the review at regular intervals "
               "(regulation 14). They may ask you, in writing, for specified information or a draft of the report.",
               "",
               "## Independence", "",

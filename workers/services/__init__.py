@@ -36,27 +36,35 @@ from workers.services._files import digest, safe_name
 from workers.services._ics import Meeting, calendar
 from workers.services._mail import Attachment, Email, Mailer
 from workers.services._national_panel import NationalPanel, Receipt
-from workers.services._render import html_page, markdown_to_html
+from workers.services._office import DOCX, ODT, XLSX, OfficeText, read_office
+from workers.services._render import clean_html, html_page, markdown_to_html
 from workers.services._services import Services, ServicesSettings, services_for
-from workers.services._text import html_to_markdown, html_to_text, names_found
-from workers.services._website import Page, Website
+from workers.services._tables import Grid, defuse, iter_nonblank, read_grids, workbook
+from workers.services._text import fold, html_to_markdown, html_to_text, names_found, places_naming
+from workers.services._website import Page, PageFile, Website
+from workers.services._word import TEMPLATES, Templates
 
 __all__ = [
     "Agency",
     "Attachment",
     "BRIEFING_SECTIONS",
     "Briefing",
+    "DOCX",
     "Directory",
     "DirectoryError",
     "DocumentUnreadable",
     "Documents",
     "Email",
     "Endpoint",
+    "Grid",
     "Mailer",
     "Meeting",
     "NationalPanel",
     "NeedsAttention",
+    "ODT",
+    "OfficeText",
     "Page",
+    "PageFile",
     "Person",
     "ROLES",
     "Receipt",
@@ -68,18 +76,29 @@ __all__ = [
     "ServicesSettings",
     "Smtp",
     "StoredDocument",
+    "TEMPLATES",
+    "Templates",
     "Unavailable",
     "Website",
+    "XLSX",
     "calendar",
+    "clean_html",
+    "defuse",
     "digest",
+    "fold",
     "html_page",
     "html_to_markdown",
     "html_to_text",
+    "iter_nonblank",
     "load_directory",
     "markdown_to_html",
     "names_found",
+    "places_naming",
+    "read_grids",
+    "read_office",
     "render_briefing",
     "resolve_directory_path",
     "safe_name",
     "services_for",
+    "workbook",
 ]

@@ -1,21 +1,37 @@
 """The partnership directory: agencies, people, the reviewer pool and where things are sent.
 
 One TOML file (`partnership.toml`; `docs/partnership-directory.md` explains each field), read once
-per process and checked whole: an unknown key, a duplicate id or a person of an unknown agency is
-refused at load with the file and the key named, not discovered when the first task needs it.
+per process and checked whole by pydantic models: an unknown key, a wrong type, a duplicate id or a
+person of an unknown agency is refused at load with the file and the TOML key named
+(`[[people]] #6: email: …`), not discovered when the first task needs it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    PrivateAttr,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from workers.services._errors import DirectoryError
 
@@ -52,21 +68,53 @@ ROLES = {
     "learning_from_practice": "a member of the Learning from Practice sub-group",
 }
 
-_ID = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,63}")
-_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
-
 
 def _norm(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-@dataclass(frozen=True)
-class Agency:
-    id: str
-    name: str
-    lead_email: str
-    statutory_partner: str | None = None
-    also_known_as: tuple[str, ...] = ()
+def _empty_is_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+def _http_url(value: str) -> str:
+    TypeAdapter(HttpUrl).validate_python(value)      # raises with pydantic's own message
+    return value
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Ident = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.\-]{0,63}$")]
+Url = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_http_url)]
+Optional = BeforeValidator(_empty_is_none)             # `key = ""` reads as "not set"
+Texts = Annotated[tuple[Text, ...], Field(strict=False)]
+Seconds = Annotated[float, Field(ge=1, le=300)]
+Role = Literal["senior_manager", "business_unit", "crg_member", "crg_chair", "panel_chair", "partnership_chair",
+               "safeguarding_partner", "learning_from_practice"]
+
+
+class _Table(BaseModel):
+    """A TOML table: unknown keys refused, no type coercion ("yes" is not true), immutable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _secret(info: ValidationInfo, name: str | None, what: str) -> str | None:
+    """The value of the environment variable `name` (from the validation context)."""
+    if name is None:
+        return None
+    environ: Mapping[str, str] = (info.context or {}).get("environ", os.environ)
+    value = environ.get(name)
+    if not value:
+        raise ValueError(f"{what} is read from the environment variable {name}, which is not set")
+    return value
+
+
+class Agency(_Table):
+    id: Ident
+    name: Text
+    lead_email: EmailStr
+    statutory_partner: Literal["local_authority", "icb", "police"] | None = None
+    also_known_as: Texts = ()
 
     def answers_to(self, name: str) -> bool:
         """True when a case names this agency `name` (its id, name or another name; any case)."""
@@ -74,14 +122,13 @@ class Agency:
         return wanted in {_norm(self.id), _norm(self.name), *(_norm(a) for a in self.also_known_as)}
 
 
-@dataclass(frozen=True)
-class Person:
-    id: str
-    name: str
-    email: str
-    agency: str
-    roles: tuple[str, ...] = ()
-    involved_in: tuple[str, ...] = ()
+class Person(_Table):
+    id: Ident
+    name: Text
+    email: EmailStr
+    agency: Ident
+    roles: Annotated[tuple[Role, ...], Field(strict=False)] = ()
+    involved_in: Texts = ()
 
     def is_involved_in(self, case_keys: Iterable[str | None]) -> bool:
         """Recorded as involved in the case known by any of `case_keys` (business key, case reference)."""
@@ -89,40 +136,135 @@ class Person:
         return any(_norm(c) in keys for c in self.involved_in)
 
 
-@dataclass(frozen=True)
-class Reviewer:
-    id: str
-    name: str
-    email: str
+class Reviewer(_Table):
+    id: Ident
+    name: Text
+    email: EmailStr
     available: bool = True
-    conflicts: tuple[str, ...] = ()
+    conflicts: Texts = ()
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    """An optional outbound HTTP endpoint; `url` None means "write to the outbox/site folder instead"."""
+class Endpoint(_Table):
+    """An optional outbound HTTP endpoint; `url` None means "write to the outbox/site folder instead".
+    The token is never in the file: `token_env` names the environment variable that holds it."""
 
-    url: str | None = None
-    token_env: str | None = None
-    token: str | None = field(default=None, repr=False)
-    timeout_seconds: float = 15.0
-    public_url: str | None = None   # website only: base of the URLs of pages written to the site folder
+    url: Annotated[Url | None, Optional] = None
+    token_env: Annotated[Text | None, Optional] = None
+    timeout_seconds: Seconds = 15.0
+    _token: str | None = PrivateAttr(default=None)
+
+    @property
+    def token(self) -> str | None:
+        return self._token
+
+    @model_validator(mode="after")
+    def _read_token(self, info: ValidationInfo) -> Endpoint:
+        if self.url is not None:
+            self._token = _secret(info, self.token_env, "the token")
+        return self
+
+    @property
+    def public_url(self) -> str | None:
+        return None
 
 
-@dataclass(frozen=True)
-class Smtp:
-    host: str
-    port: int = 587
-    security: str = "starttls"      # starttls | ssl | none
-    username: str | None = None
-    password_env: str | None = None
-    password: str | None = field(default=None, repr=False)
-    timeout_seconds: float = 30.0
+class WebsiteEndpoint(Endpoint):
+    public_url_: Annotated[Text | None, Optional] = Field(default=None, alias="public_url")
+
+    @property
+    def public_url(self) -> str | None:
+        return self.public_url_
+
+
+class Smtp(_Table):
+    host: Text
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: Annotated[Text | None, Optional] = None
+    password_env: Annotated[Text | None, Optional] = None
+    timeout_seconds: Seconds = 30.0
+    _password: str | None = PrivateAttr(default=None)
+
+    @property
+    def password(self) -> str | None:
+        return self._password
+
+    @model_validator(mode="after")
+    def _read_password(self, info: ValidationInfo) -> Smtp:
+        if (self.username is None) != (self.password_env is None):
+            raise ValueError("set both username and password_env, or neither")
+        self._password = _secret(info, self.password_env, "the password")
+        return self
+
+
+class _Partnership(_Table):
+    name: Text
+    contact_email: EmailStr
+    task_list_url: Url
+    website: Annotated[Url | None, Optional] = None
+
+
+class _Panel(_Table):
+    meetings: Literal[3, 4] = 4
+    meeting_time: Annotated[time, Field(strict=False)] = time(10, 0)
+    meeting_minutes: Annotated[int, Field(ge=15, le=480)] = 120
+    location: str = ""
+
+
+class _Mail(_Table):
+    model_config = ConfigDict(populate_by_name=True)
+    sender: Annotated[Text | None, Optional] = Field(default=None, alias="from")
+    smtp: Smtp | None = None
+
+
+class _Folders(_Table):
+    outbox: Annotated[Path, Optional, Field(strict=False)] = Path("var/outbox")
+    site: Annotated[Path, Optional, Field(strict=False)] = Path("var/site")
+
+
+class _Documents(_Table):
+    templates: Annotated[Annotated[Path, Field(strict=False)] | None, Optional] = None
+
+
+class _File(_Table):
+    """The whole file, as TOML reads it."""
+
+    partnership: _Partnership
+    agencies: Annotated[tuple[Agency, ...], Field(strict=False, min_length=1)]
+    people: Annotated[tuple[Person, ...], Field(strict=False)] = ()
+    reviewers: Annotated[tuple[Reviewer, ...], Field(strict=False)] = ()
+    panel: _Panel = _Panel()
+    national_panel: Endpoint = Endpoint()
+    website: WebsiteEndpoint = WebsiteEndpoint()
+    mail: _Mail = _Mail()
+    folders: _Folders = _Folders()
+    documents: _Documents = _Documents()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _File:
+        seen: dict[str, str] = {}
+        for table, entries in (("agencies", self.agencies), ("people", self.people), ("reviewers", self.reviewers)):
+            for n, entry in enumerate(entries, 1):
+                if entry.id in seen:
+                    raise ValueError(f"[[{table}]] #{n}: id {entry.id!r} is used twice (also by {seen[entry.id]})")
+                seen[entry.id] = f"[[{table}]] #{n}"
+        names: dict[str, str] = {}
+        for agency in self.agencies:
+            for alias in (agency.id, agency.name, *agency.also_known_as):
+                if names.setdefault(_norm(alias), agency.id) != agency.id:
+                    raise ValueError(f"[[agencies]]: the name {alias!r} is used by two agencies")
+        ids = {a.id for a in self.agencies}
+        for n, person in enumerate(self.people, 1):
+            if person.agency not in ids:
+                raise ValueError(f"[[people]] #{n}: agency {person.agency!r} is not the id of an agency in "
+                                 "[[agencies]]")
+        return self
 
 
 @dataclass(frozen=True)
 class Directory:
-    """Everything the handlers need to know about the partnership, read from one file."""
+    """Everything the handlers need to know about the partnership, read from one file (checked by
+    the models above)."""
 
     name: str
     contact_email: str
@@ -132,7 +274,7 @@ class Directory:
     people: tuple[Person, ...]
     reviewers: tuple[Reviewer, ...]
     national_panel: Endpoint = Endpoint()
-    publishing: Endpoint = Endpoint()
+    publishing: Endpoint = WebsiteEndpoint()
     mail_from: str = ""
     smtp: Smtp | None = None
     outbox: Path = Path("var/outbox")
@@ -141,6 +283,7 @@ class Directory:
     panel_meeting_time: time = time(10, 0)
     panel_meeting_minutes: int = 120
     panel_meeting_location: str = ""
+    templates: Path | None = None          # the partnership's Word templates (else the defaults in bpmn/templates)
     source: Path | None = None
 
     # -- look-ups ------------------------------------------------------------------------------
@@ -208,7 +351,7 @@ def load_directory(path: Path, *, environ: Mapping[str, str] | None = None) -> D
     """Read and check a directory file. Secrets are read from the environment variables it names
     (`token_env`, `password_env`) — `environ`, by default the process's.
 
-    Raises: DirectoryError naming the file and the offending key.
+    Raises: DirectoryError naming the file and every offending key.
     """
     # the one read of the environment outside settings: the secrets the file names
     env = os.environ if environ is None else environ
@@ -218,181 +361,47 @@ def load_directory(path: Path, *, environ: Mapping[str, str] | None = None) -> D
         raise DirectoryError(f"{path}: cannot read ({type(exc).__name__})") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DirectoryError(f"{path}: not valid TOML: {exc}") from exc
-    return _Reader(path, env).directory(data)
+    try:
+        f = _File.model_validate(data, context={"environ": env})
+    except ValidationError as exc:
+        problems = "; ".join(_problem(error) for error in exc.errors(include_url=False, include_input=False))
+        raise DirectoryError(f"{path}: {problems}") from None
+    return Directory(
+        name=f.partnership.name, contact_email=f.partnership.contact_email, task_list_url=f.partnership.task_list_url,
+        website=f.partnership.website, agencies=f.agencies, people=f.people, reviewers=f.reviewers,
+        national_panel=f.national_panel, publishing=f.website, mail_from=f.mail.sender or f.partnership.contact_email,
+        smtp=f.mail.smtp, outbox=f.folders.outbox, site=f.folders.site, panel_meetings=f.panel.meetings,
+        panel_meeting_time=f.panel.meeting_time, panel_meeting_minutes=f.panel.meeting_minutes,
+        panel_meeting_location=f.panel.location.strip(), templates=f.documents.templates, source=path)
 
 
-class _Reader:
-    def __init__(self, path: Path, env: Mapping[str, str]) -> None:
-        self.path = path
-        self.env = env
-
-    def fail(self, where: str, message: str) -> DirectoryError:
-        return DirectoryError(f"{self.path}: {where}: {message}")
-
-    def table(self, data: Any, where: str, allowed: set[str], required: Iterable[str] = ()) -> dict[str, Any]:
-        if not isinstance(data, dict):
-            raise self.fail(where, "expected a table")
-        if unknown := sorted(set(data) - allowed):
-            raise self.fail(where, f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}")
-        if missing := sorted(set(required) - set(data)):
-            raise self.fail(where, f"missing {', '.join(missing)}")
-        return data
-
-    def text(self, data: Mapping[str, Any], key: str, where: str, *, optional: bool = False) -> str | None:
-        value = data.get(key)
-        if value is None or (optional and value == ""):
-            if optional:
-                return None
-            raise self.fail(where, f"{key} is required")
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(where, f"{key} must be a non-empty string")
-        return value.strip()
-
-    def email(self, data: Mapping[str, Any], key: str, where: str) -> str:
-        value = self.text(data, key, where)
-        assert value is not None
-        if not _EMAIL.fullmatch(value):
-            raise self.fail(where, f"{key} is not an email address")
-        return value
-
-    def strings(self, data: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
-        value = data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise self.fail(where, f"{key} must be a list of non-empty strings")
-        return tuple(v.strip() for v in value)
-
-    def number(self, data: Mapping[str, Any], key: str, where: str, default: float, low: float,
-               high: float) -> float:
-        value = data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-            raise self.fail(where, f"{key} must be a number from {low:g} to {high:g}")
-        return float(value)
-
-    def ident(self, data: Mapping[str, Any], where: str, seen: set[str]) -> str:
-        value = self.text(data, "id", where)
-        assert value is not None
-        if not _ID.fullmatch(value):
-            raise self.fail(where, "id must be lower-case letters, digits, '.', '_' or '-' (at most 64)")
-        if value in seen:
-            raise self.fail(where, f"id {value!r} is used twice")
-        seen.add(value)
-        return value
-
-    def secret(self, name: str | None, where: str, what: str) -> str | None:
-        if name is None:
-            return None
-        value = self.env.get(name)
-        if not value:
-            raise self.fail(where, f"{what} is read from the environment variable {name}, which is not set")
-        return value
-
-    def endpoint(self, data: Any, where: str, *, website: bool = False) -> Endpoint:
-        allowed = {"url", "token_env", "timeout_seconds"} | ({"public_url"} if website else set())
-        data = self.table(data, where, allowed)
-        url = self.text(data, "url", where, optional=True)
-        if url is not None and not re.match(r"https?://", url):
-            raise self.fail(where, "url must start with http:// or https://")
-        token_env = self.text(data, "token_env", where, optional=True)
-        return Endpoint(url=url, token_env=token_env,
-                        token=self.secret(token_env, where, "the token") if url else None,
-                        timeout_seconds=self.number(data, "timeout_seconds", where, 15, 1, 300),
-                        public_url=self.text(data, "public_url", where, optional=True) if website else None)
-
-    def directory(self, data: dict[str, Any]) -> Directory:
-        self.table(data, "the file", {"partnership", "panel", "agencies", "people", "reviewers", "national_panel",
-                                      "website", "mail", "folders"}, {"partnership", "agencies"})
-        top = self.table(data["partnership"], "[partnership]", {"name", "contact_email", "task_list_url", "website"},
-                         {"name", "contact_email", "task_list_url"})
-        ids: set[str] = set()
-        agencies = []
-        for n, raw in enumerate(self._list(data, "agencies")):
-            where = f"[[agencies]] #{n + 1}"
-            item = self.table(raw, where, {"id", "name", "lead_email", "statutory_partner", "also_known_as"},
-                              {"id", "name", "lead_email"})
-            partner = self.text(item, "statutory_partner", where, optional=True)
-            if partner is not None and partner not in STATUTORY_PARTNERS:
-                raise self.fail(where, f"statutory_partner must be one of {', '.join(STATUTORY_PARTNERS)}")
-            agencies.append(Agency(id=self.ident(item, where, ids), name=str(self.text(item, "name", where)),
-                                   lead_email=self.email(item, "lead_email", where), statutory_partner=partner,
-                                   also_known_as=self.strings(item, "also_known_as", where)))
-        names: dict[str, str] = {}
-        for agency in agencies:
-            for alias in (agency.id, agency.name, *agency.also_known_as):
-                if names.setdefault(_norm(alias), agency.id) != agency.id:
-                    raise self.fail("[[agencies]]", f"the name {alias!r} is used by two agencies")
-        people = []
-        for n, raw in enumerate(self._list(data, "people")):
-            where = f"[[people]] #{n + 1}"
-            item = self.table(raw, where, {"id", "name", "email", "agency", "roles", "involved_in"},
-                              {"id", "name", "email", "agency"})
-            agency_id = self.text(item, "agency", where)
-            if agency_id not in {a.id for a in agencies}:
-                raise self.fail(where, f"agency {agency_id!r} is not the id of an agency in [[agencies]]")
-            roles = self.strings(item, "roles", where)
-            if unknown := sorted(set(roles) - set(ROLES)):
-                raise self.fail(where, f"unknown role(s) {', '.join(unknown)}; known: {', '.join(ROLES)}")
-            people.append(Person(id=self.ident(item, where, ids), name=str(self.text(item, "name", where)),
-                                 email=self.email(item, "email", where), agency=str(agency_id), roles=roles,
-                                 involved_in=self.strings(item, "involved_in", where)))
-        reviewers = []
-        for n, raw in enumerate(self._list(data, "reviewers")):
-            where = f"[[reviewers]] #{n + 1}"
-            item = self.table(raw, where, {"id", "name", "email", "available", "conflicts"}, {"id", "name", "email"})
-            available = item.get("available", True)
-            if not isinstance(available, bool):
-                raise self.fail(where, "available must be true or false")
-            reviewers.append(Reviewer(id=self.ident(item, where, ids), name=str(self.text(item, "name", where)),
-                                      email=self.email(item, "email", where), available=available,
-                                      conflicts=self.strings(item, "conflicts", where)))
-        panel = self.table(data.get("panel", {}), "[panel]",
-                           {"meetings", "meeting_time", "meeting_minutes", "location"})
-        meetings = panel.get("meetings", 4)
-        if meetings not in (3, 4) or isinstance(meetings, bool):
-            raise self.fail("[panel]", "meetings must be 3 or 4")
-        try:
-            meeting_time = time.fromisoformat(str(panel.get("meeting_time", "10:00")))
-        except ValueError:
-            raise self.fail("[panel]", "meeting_time must be HH:MM, e.g. \"10:00\"") from None
-        mail = self.table(data.get("mail", {}), "[mail]", {"from", "smtp"})
-        smtp = None
-        if "smtp" in mail:
-            raw = self.table(mail["smtp"], "[mail.smtp]", {"host", "port", "security", "username", "password_env",
-                                                           "timeout_seconds"}, {"host"})
-            security = raw.get("security", "starttls")
-            if security not in ("starttls", "ssl", "none"):
-                raise self.fail("[mail.smtp]", "security must be starttls, ssl or none")
-            password_env = self.text(raw, "password_env", "[mail.smtp]", optional=True)
-            username = self.text(raw, "username", "[mail.smtp]", optional=True)
-            if (username is None) != (password_env is None):
-                raise self.fail("[mail.smtp]", "set both username and password_env, or neither")
-            smtp = Smtp(host=str(self.text(raw, "host", "[mail.smtp]")),
-                        port=int(self.number(raw, "port", "[mail.smtp]", 587, 1, 65535)), security=security,
-                        username=username, password_env=password_env,
-                        password=self.secret(password_env, "[mail.smtp]", "the password"),
-                        timeout_seconds=self.number(raw, "timeout_seconds", "[mail.smtp]", 30, 1, 300))
-        folders = self.table(data.get("folders", {}), "[folders]", {"outbox", "site"})
-        contact = self.email(top, "contact_email", "[partnership]")
-        mail_from = self.text(mail, "from", "[mail]", optional=True) or contact
-        task_list_url = str(self.text(top, "task_list_url", "[partnership]"))
-        if not re.match(r"https?://", task_list_url):
-            raise self.fail("[partnership]", "task_list_url must start with http:// or https://")
-        return Directory(
-            name=str(self.text(top, "name", "[partnership]")), contact_email=contact, task_list_url=task_list_url,
-            website=self.text(top, "website", "[partnership]", optional=True),
-            agencies=tuple(agencies), people=tuple(people), reviewers=tuple(reviewers),
-            national_panel=self.endpoint(data.get("national_panel", {}), "[national_panel]"),
-            publishing=self.endpoint(data.get("website", {}), "[website]", website=True),
-            mail_from=mail_from, smtp=smtp,
-            outbox=Path(self.text(folders, "outbox", "[folders]", optional=True) or "var/outbox"),
-            site=Path(self.text(folders, "site", "[folders]", optional=True) or "var/site"),
-            panel_meetings=int(meetings), panel_meeting_time=meeting_time,
-            panel_meeting_minutes=int(self.number(panel, "meeting_minutes", "[panel]", 120, 15, 480)),
-            panel_meeting_location=self.text(panel, "location", "[panel]", optional=True) or "",
-            source=self.path,
-        )
-
-    def _list(self, data: Mapping[str, Any], key: str) -> list[Any]:
-        value = data.get(key, [])
-        if not isinstance(value, list):
-            raise self.fail(f"[[{key}]]", "expected an array of tables ([[" + key + "]])")
-        return value
+def _problem(error: Mapping[str, Any]) -> str:
+    """One pydantic error as the TOML key it is about: `[[people]] #6: email: value is not …`."""
+    loc = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-"))]
+    if error["type"] == "value_error" and not loc or error["type"] == "value_error" and loc == ["__root__"]:
+        return str(error["msg"]).removeprefix("Value error, ")
+    tables: list[str] = []
+    where = ""
+    keys: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            if keys:                       # an item of a list of values: roles[2]
+                keys[-1] += f"[{part + 1}]"
+            else:
+                where = f"[[{'.'.join(tables)}]] #{part + 1}"
+                tables = []
+        elif not keys and part in {"partnership", "agencies", "people", "reviewers", "panel", "national_panel",
+                                   "website", "mail", "smtp", "folders", "documents"} and not where:
+            tables.append(part)
+        else:
+            keys.append(part)
+    if not where:
+        lists = len(tables) == 1 and tables[0] in {"agencies", "people", "reviewers"}
+        where = (f"[[{tables[0]}]]" if lists else f"[{'.'.join(tables)}]") if tables else "the file"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (a typo?)"
+    key = ".".join(keys)
+    if error["type"] == "missing":
+        return f"{where}: {key} is required" if key else f"{where} is required"
+    return f"{where}: {key}: {message}" if key else f"{where}: {message}"

@@ -1,20 +1,27 @@
-"""iCalendar (RFC 5545) invitations: one VCALENDAR with one VEVENT per meeting.
+"""iCalendar (RFC 5545) invitations, made by the `icalendar` library: one VCALENDAR with
+METHOD:REQUEST and one VEVENT per meeting.
 
-Times are written in UTC (`…Z`), so no VTIMEZONE is needed; lines end in CRLF and are folded at 75
-octets; TEXT values are escaped (backslash, semicolon, comma, newline).
+Meetings are written in the partnership's time zone (Europe/London, with its VTIMEZONE), so a
+meeting at 10:00 stays at 10:00 across the change to and from British Summer Time in every
+calendar. Each VEVENT carries a UID that is stable across retries and updates, an ORGANIZER and one
+ATTENDEE per invitee (RSVP requested); the library escapes text and folds long lines.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vCalAddress, vRecur, vText
 
 import timekeeping
 
-__all__ = ["Meeting", "calendar"]
+__all__ = ["LONDON", "Meeting", "calendar", "london_timezone"]
 
 PRODID = "-//Reviewflow//Safeguarding case reviews//EN"
+LONDON = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True)
@@ -28,46 +35,63 @@ class Meeting:
     sequence: int = 0
 
 
-def _text(value: str) -> str:
-    return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\r\n", "\\n").replace("\n", "\\n"))
+def london_timezone() -> Timezone:
+    """Europe/London as a VTIMEZONE with the UK rules (as Outlook and Google send it): GMT from the
+    last Sunday of October at 02:00, BST from the last Sunday of March at 01:00."""
+    zone = Timezone()
+    zone.add("tzid", "Europe/London")
+    for part, start, offsets, name, month in (
+            (TimezoneStandard(), datetime(1970, 10, 25, 2), ("+0100", "+0000"), "GMT", 10),
+            (TimezoneDaylight(), datetime(1970, 3, 29, 1), ("+0000", "+0100"), "BST", 3)):
+        part.add("dtstart", start)
+        part.add("tzoffsetfrom", offsets[0], encode=False)
+        part.add("tzoffsetto", offsets[1], encode=False)
+        part.add("tzname", name)
+        part.add("rrule", vRecur(freq="YEARLY", bymonth=month, byday="-1SU"))
+        zone.add_component(part)
+    return zone
 
 
-def _utc(value: datetime) -> str:
+def _local(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("meeting times must be timezone-aware")
-    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return value.astimezone(LONDON)
 
 
-def _fold(line: str) -> str:
-    """Fold a content line into pieces of at most 75 octets, never splitting a UTF-8 character."""
-    out, current, size = [], "", 0
-    for char in line:
-        width = len(char.encode("utf-8"))
-        limit = 75 if not out else 74          # continuation lines start with a space
-        if size + width > limit:
-            out.append(current)
-            current, size = "", 0
-        current += char
-        size += width
-    out.append(current)
-    return "\r\n ".join(out)
+def _address(email: str, **params: str) -> vCalAddress:
+    address = vCalAddress(f"mailto:{email}")
+    for name, value in params.items():
+        address.params[name] = vText(value)
+    return address
 
 
 def calendar(meetings: Sequence[Meeting], *, organizer: str, attendees: Sequence[str] = (),
              method: str = "REQUEST", stamp: datetime | None = None) -> bytes:
     """An iCalendar object (`text/calendar`) with one VEVENT per meeting."""
-    now = _utc(stamp or timekeeping.now())
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN", f"METHOD:{method}"]
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", method)
+    cal.add_component(london_timezone())          # before the events that name it, as Outlook expects
+    now = stamp or timekeeping.now()
     for meeting in meetings:
-        lines += ["BEGIN:VEVENT", f"UID:{meeting.uid}", f"DTSTAMP:{now}", f"DTSTART:{_utc(meeting.start)}",
-                  f"DTEND:{_utc(meeting.end)}", f"SEQUENCE:{meeting.sequence}",
-                  f"SUMMARY:{_text(meeting.summary)}", f"ORGANIZER:mailto:{organizer}"]
-        lines += [f"ATTENDEE;ROLE=REQ-PARTICIPANT;RSVP=TRUE:mailto:{a}" for a in attendees]
+        event = Event()
+        event.add("uid", meeting.uid)
+        event.add("dtstamp", now)
+        event.add("dtstart", _local(meeting.start))
+        event.add("dtend", _local(meeting.end))
+        event.add("sequence", meeting.sequence)
+        event.add("summary", meeting.summary)
+        event.add("organizer", _address(organizer))
+        for attendee in attendees:
+            event.add("attendee", _address(attendee, ROLE="REQ-PARTICIPANT", PARTSTAT="NEEDS-ACTION",
+                                           RSVP="TRUE"))
         if meeting.description:
-            lines.append(f"DESCRIPTION:{_text(meeting.description)}")
+            event.add("description", meeting.description)
         if meeting.location:
-            lines.append(f"LOCATION:{_text(meeting.location)}")
-        lines += ["STATUS:CONFIRMED", "TRANSP:OPAQUE", "END:VEVENT"]
-    lines.append("END:VCALENDAR")
-    return ("\r\n".join(_fold(line) for line in lines) + "\r\n").encode("utf-8")
+            event.add("location", meeting.location)
+        event.add("status", "CONFIRMED")
+        event.add("transp", "OPAQUE")
+        cal.add_component(event)
+    return cal.to_ical()

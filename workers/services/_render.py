@@ -1,16 +1,20 @@
-"""Documents as HTML: a small, escaping Markdown renderer and the page every document is set in.
+"""Documents as HTML: Markdown by markdown-it-py, every fragment cleaned by nh3, and the page every
+document is set in.
 
-The Markdown is the subset our own templates write — `#` headings, paragraphs, `-` and `1.` lists,
-`**bold**`, `[links](https://…)` — everything else is text. Every piece of text is HTML-escaped, so
-a variable can never inject markup.
+Markdown is CommonMark plus tables, with raw HTML switched off (it is shown as text). What comes out
+— and any HTML a person uploads — goes through nh3 (the Ammonia sanitiser): only ordinary document
+elements survive, links only to http(s), mailto and the site's own paths, never a script, a style or
+an event handler.
 """
 
 from __future__ import annotations
 
 import html
-import re
 
-__all__ = ["html_page", "markdown_to_html"]
+import nh3
+from markdown_it import MarkdownIt
+
+__all__ = ["clean_html", "html_page", "markdown_to_html"]
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Arial, sans-serif; max-width: 46rem; margin: 2rem auto;
@@ -21,69 +25,34 @@ table { border-collapse: collapse; width: 100%; } th, td { border: 1px solid #bb
 .meta { color: #555; font-size: .9rem; }
 """.strip()
 
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
 
-def _inline(text: str) -> str:
-    out, pos = [], 0
-    for match in re.finditer(r"\*\*(.+?)\*\*|\[([^\]]+)\]\(((?:https?://|/|mailto:)[^)\s]+)\)", text):
-        out.append(html.escape(text[pos:match.start()]))
-        if match.group(1) is not None:
-            out.append(f"<strong>{html.escape(match.group(1))}</strong>")
-        else:
-            out.append(f'<a href="{html.escape(match.group(3))}">{html.escape(match.group(2))}</a>')
-        pos = match.end()
-    out.append(html.escape(text[pos:]))
-    return "".join(out)
+_TAGS = {"a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "div", "dl", "dt", "em", "h1", "h2",
+         "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "li", "ol", "p", "pre", "s", "section", "small", "span",
+         "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul"}
+_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title", "width", "height"},
+               "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan", "scope"}, "ol": {"start"},
+               "*": {"class"}}
+
+
+def clean_html(fragment: str) -> str:
+    """`fragment` with everything but ordinary document markup removed (nh3): no scripts, styles,
+    event handlers, forms or frames; links and images only by http(s), mailto or a relative path."""
+    return nh3.clean(fragment, tags=_TAGS, attributes=_ATTRIBUTES, url_schemes={"http", "https", "mailto"},
+                     link_rel="noopener noreferrer", strip_comments=True,
+                     clean_content_tags={"script", "style", "title", "template", "noscript"})
 
 
 def markdown_to_html(markdown: str) -> str:
-    """HTML for the Markdown subset described above; anything else is escaped text."""
-    blocks: list[str] = []
-    paragraph: list[str] = []
-    items: list[str] = []
-    list_tag = ""
-
-    def flush() -> None:
-        nonlocal list_tag
-        if paragraph:
-            blocks.append(f"<p>{_inline(' '.join(paragraph))}</p>")
-            paragraph.clear()
-        if items:
-            blocks.append(f"<{list_tag}>\n" + "\n".join(f"<li>{_inline(i)}</li>" for i in items) + f"\n</{list_tag}>")
-            items.clear()
-            list_tag = ""
-
-    for raw in markdown.splitlines():
-        line = raw.strip()
-        heading = re.match(r"(#{1,6})\s+(.*)", line)
-        bullet = re.match(r"[-*]\s+(.*)", line)
-        number = re.match(r"\d+[.)]\s+(.*)", line)
-        if not line:
-            flush()
-        elif heading:
-            flush()
-            level = len(heading.group(1))
-            blocks.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
-        elif bullet or number:
-            tag = "ul" if bullet else "ol"
-            if paragraph or (items and list_tag != tag):
-                flush()
-            list_tag = tag
-            items.append((bullet or number).group(1))  # type: ignore[union-attr]
-        elif items and raw.startswith(("  ", "\t")):
-            items[-1] += " " + line                    # a list item continued on the next line
-        else:
-            if items:
-                flush()
-            paragraph.append(line)
-    flush()
-    return "\n".join(blocks)
+    """HTML for CommonMark (with tables); raw HTML in the Markdown is escaped, and the result is cleaned."""
+    return clean_html(_MARKDOWN.render(markdown)).strip()
 
 
 def html_page(*, title: str, body: str, partnership: str, meta: str = "") -> str:
-    """A whole HTML document around `body` (already HTML). `title`, `partnership` and `meta` are text."""
+    """A whole HTML document around `body` (HTML, cleaned here). `title`, `partnership` and `meta` are text."""
     meta_html = f'<p class="meta">{html.escape(meta)}</p>\n' if meta else ""
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{html.escape(title)} | {html.escape(partnership)}</title>\n<style>\n{_STYLE}\n</style>\n"
             f"</head>\n<body>\n<header><p class=\"meta\">{html.escape(partnership)}</p></header>\n<main>\n"
-            f"{meta_html}{body}\n</main>\n</body>\n</html>\n")
+            f"{meta_html}{clean_html(body)}\n</main>\n</body>\n</html>\n")

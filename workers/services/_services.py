@@ -18,6 +18,7 @@ from workers.services._documents import Documents
 from workers.services._mail import Mailer
 from workers.services._national_panel import NationalPanel
 from workers.services._website import Website
+from workers.services._word import Templates
 
 __all__ = ["Services", "ServicesSettings", "services_for"]
 
@@ -36,14 +37,15 @@ class ServicesSettings(BaseSettings):
 @dataclass
 class Services:
     """What handlers use to reach the world: `directory`, `national_panel`, `website`, `mailer`,
-    `documents`. Build with `Services.build(directory, engine_url=…)` (tests aim it at fakes) or
-    `Services.from_settings()`."""
+    `documents`, and the partnership's Word `templates`. Build with `Services.build(directory,
+    engine_url=…)` (tests aim it at fakes) or `Services.from_settings()`."""
 
     directory: Directory
     national_panel: NationalPanel
     website: Website
     mailer: Mailer
     documents: Documents
+    templates: Templates
 
     @classmethod
     def build(cls, directory: Directory, *, engine_url: str, token: str | None = None, username: str | None = None,
@@ -56,6 +58,7 @@ class Services:
                           reply_to=directory.contact_email),
             documents=Documents(engine_url, token=token, username=username, password=password,
                                 timeout_seconds=timeout_seconds),
+            templates=Templates(directory.templates),
         )
 
     @classmethod

@@ -1,36 +1,62 @@
-"""Text helpers shared by the services and handlers: whole-word name search, HTML to text."""
+"""Text helpers shared by the services and handlers: the confidential-name search, HTML to text."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from html.parser import HTMLParser
 
-__all__ = ["contains_any_name", "html_to_markdown", "html_to_text", "names_found"]
+__all__ = ["fold", "html_to_markdown", "html_to_text", "names_found", "places_naming"]
+
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)  # soft hyphen, zero widths
+_SAME = str.maketrans({**dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d", "-"),
+                       **dict.fromkeys("\u2018\u2019\u02bc\u2032\u00b4\uff07`", "'"),
+                       "\u00a0": " ", "\u202f": " "})
+_SEPARATOR = r"[\s_.'\-]*"          # between the parts of a name: spaces, hyphens, dots, underscores, or nothing
+
+
+def fold(text: str) -> str:
+    """`text` for name matching: no diacritics ("Zoë" is "zoe"), one kind of hyphen and apostrophe, no
+    invisible characters (soft hyphens, zero-width spaces), a hyphen at a line end joined, case folded."""
+    text = unicodedata.normalize("NFKD", text.translate(_INVISIBLE))
+    text = "".join(c for c in text if not unicodedata.combining(c)).translate(_SAME)
+    return re.sub(r"-[ \t]*\r?\n[ \t]*", "", text).casefold()
 
 
 def _pattern(name: str) -> re.Pattern[str] | None:
-    words = name.split()
-    if not words:
+    parts = [p for p in re.split(r"[\s_.'\-]+", fold(name)) if p]
+    if not parts:
         return None
-    body = r"[\s\u00a0]+".join(re.escape(w) for w in words)  # any run of spaces between the words
-    return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
+    body = _SEPARATOR.join(re.escape(p) for p in parts)
+    # whole words only (a letter or digit on neither side), with a possessive: Jayden's, Jaydens', Jaydens
+    return re.compile(rf"(?<![^\W_]){body}(?:s(?=')|s)?(?![^\W_])")
 
 
 def names_found(text: str, names: Iterable[str]) -> list[str]:
-    """The names of `names` that occur in `text` as whole words, ignoring case (for the caller only:
-    never put them in a message)."""
+    """The names of `names` that occur in `text` as whole words — ignoring case and diacritics, in any
+    hyphenated or spaced form, possessives included (for the caller only: never put them in a message)."""
+    folded = fold(text)
     found = []
     for name in names:
         pattern = _pattern(name) if isinstance(name, str) else None
-        if pattern is not None and pattern.search(text):
+        if pattern is not None and pattern.search(folded):
             found.append(name)
     return found
 
 
-def contains_any_name(texts: Iterable[str], names: Iterable[str]) -> bool:
-    wanted = [n for n in names if isinstance(n, str) and n.strip()]
-    return any(names_found(text, wanted) for text in texts)
+def places_naming(passages: Iterable[tuple[str, str]], names: Iterable[str]) -> list[str]:
+    """Where (the first of each pair) any of `names` occurs in the text (the second), each place once, in
+    order. The places say where, never what: they may go into messages and logs."""
+    wanted = [p for p in (_pattern(n) for n in names if isinstance(n, str)) if p is not None]
+    places: list[str] = []
+    for where, text in passages:
+        if where not in places and text:
+            folded = fold(text)
+            if any(p.search(folded) for p in wanted):
+                places.append(where)
+    return places
 
 
 _BLOCK = {"p", "div", "section", "article", "header", "footer", "main", "br", "li", "tr", "h1", "h2", "h3", "h4",

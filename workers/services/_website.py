@@ -1,19 +1,21 @@
 """Publication on the partnership's website.
 
-With an endpoint configured, a page is POSTed as JSON (`slug`, `title`, `html`, `markdown`) with an
-`Idempotency-Key` header and the site answers its public `url`. Otherwise the page is written to the
-site folder as `<slug>/index.html` and `<slug>/index.md` — the folder `reviewflow serve` publishes
-at `/site/` — and an index of everything published is kept at `index.html`.
+With an endpoint configured, a page is POSTed as JSON (`slug`, `title`, `html`, `markdown`, and its
+downloadable `files`, each `{filename, content_type, content_base64}`) with an `Idempotency-Key`
+header and the site answers its public `url`. Otherwise the page is written to the site folder as
+`<slug>/index.html` and `<slug>/index.md`, with its files beside them — the folder `reviewflow serve`
+publishes at `/site/` — and an index of everything published is kept at `index.html`.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import logging
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -23,11 +25,21 @@ from workers.services._errors import NeedsAttention
 from workers.services._files import write_atomic
 from workers.services._http import bearer, call
 
-__all__ = ["Page", "Website"]
+__all__ = ["Page", "PageFile", "Website"]
 
 log = logging.getLogger(__name__)
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9\-]{0,79}(/[a-z0-9][a-z0-9\-]{0,79}){0,2}")
+_FILENAME = re.compile(r"[a-z0-9][a-z0-9\-]{0,79}\.(docx|pdf|odt)")
+
+
+@dataclass(frozen=True)
+class PageFile:
+    """A download published with a page (the Word version of a report): linked from it by `filename`."""
+
+    filename: str      # "lcspr-report.docx": lower-case words and an extension; no case data
+    content_type: str
+    content: bytes
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,7 @@ class Page:
     markdown: str
     published_on: str  # YYYY-MM-DD
     review_due_on: str
+    files: tuple[PageFile, ...] = field(default=())
 
 
 class Website:
@@ -61,12 +74,16 @@ class Website:
         """
         if not _SLUG.fullmatch(page.slug):
             raise ValueError(f"not a page slug: {page.slug!r}")
+        if bad := [f.filename for f in page.files if not _FILENAME.fullmatch(f.filename)]:
+            raise ValueError(f"not a file name for the site: {bad!r}")
         if self._http is None:
             return self._to_folder(page)
         url = self.endpoint.url
         assert url is not None
         body = {"slug": page.slug, "title": page.title, "html": page.html, "markdown": page.markdown,
-                "published_on": page.published_on, "review_due_on": page.review_due_on}
+                "published_on": page.published_on, "review_due_on": page.review_due_on,
+                "files": [{"filename": f.filename, "content_type": f.content_type,
+                           "content_base64": base64.b64encode(f.content).decode("ascii")} for f in page.files]}
         response = call("website publication",
                         lambda: self._http.post(url, json=body,  # type: ignore[union-attr]
                                                 headers={"Idempotency-Key": idempotency_key}),
@@ -86,6 +103,8 @@ class Website:
         with self._lock:
             write_atomic(folder / "index.html", page.html.encode("utf-8"))
             write_atomic(folder / "index.md", page.markdown.encode("utf-8"))
+            for file in page.files:
+                write_atomic(folder / file.filename, file.content)
             self._update_index(page)
         log.info("published to the site folder", extra={"slug": page.slug})
         return f"{self.public_url}{page.slug}/"

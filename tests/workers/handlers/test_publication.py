@@ -3,21 +3,24 @@ published); otherwise on the website or in the site folder, with a review date a
 
 from __future__ import annotations
 
+import base64
 import io
 import json
-import zipfile
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import docx
 import pytest
 
 import timekeeping
 from tests.workers.handlers.conftest import ServicesFactory, task_for
+from tests.workers.office_files import DOCX_PLACES, ODT_PLACES, docx_file, odt_file
 from tests.workers.services.fakes import FakeEngineDocuments, FakeWebsite
 from workers.handlers import publication
 from workers.runtime import BpmnError, Incident
-from workers.services import Services
+from workers.services import Services, read_office
 
 NAMES = ["Jayden Smith", "Kerry-Ann Smith", "Ann"]
 REPORT = """# Local Child Safeguarding Practice Review: Child X
@@ -136,19 +139,90 @@ def test_by_default_the_page_is_written_to_the_site_folder(services: Services,
     assert f'href="{slug}/"' in (site / "index.html").read_text()
 
 
-def test_a_word_document_is_checked_in_every_part(make_services: ServicesFactory,
-                                                 engine_documents: FakeEngineDocuments, website: FakeWebsite) -> None:
+HIDING_PLACES = [(publication.DOCX, place) for place in [*DOCX_PLACES, "custom property"]] + [
+    (publication.ODT, place) for place in ODT_PLACES]
+
+
+@pytest.mark.parametrize(("kind", "place"), HIDING_PLACES,
+                         ids=[f"{'docx' if k == publication.DOCX else 'odt'}-{p}" for k, p in HIDING_PLACES])
+def test_a_name_hidden_anywhere_in_an_office_file_is_found_and_publication_refused(
+        make_services: ServicesFactory, engine_documents: FakeEngineDocuments, website: FakeWebsite,
+        caplog: pytest.LogCaptureFixture, kind: str, place: str) -> None:
     services = make_services(website_url=website.pages_url)
-    clean = docx("Findings about Child X", footer="Prepared by the business unit")
-    named = docx("Findings about Child X", footer="Family of Jayden Smith")
-    kind = publication.DOCX
-    with pytest.raises(BpmnError, match="CONFIDENTIAL_NAME_FOUND"):
-        publish(services, variables(engine_documents.add(named, filename="r.docx", content_type=kind)))
-    result = publish(services, variables(engine_documents.add(clean, filename="r.docx", content_type=kind)),
-                     activity="publish_report:t2")
-    assert result["published_url"]
+    build = docx_file if kind == publication.DOCX else odt_file
+    name = "Jayden Smith"
+    document = engine_documents.add(build(place, name), filename="r.docx" if kind == publication.DOCX else "r.odt",
+                                    content_type=kind)
+    with caplog.at_level(logging.DEBUG), pytest.raises(BpmnError) as raised:
+        publish(services, variables(document))
+    assert raised.value.code == "CONFIDENTIAL_NAME_FOUND"
+    check = raised.value.variables["publication_check"]
+    assert check["confidential_name_found_in"], place                        # it says where ...
+    assert check["confidential_name_found_in"][0] in str(raised.value)
+    for text in (str(raised.value), json.dumps(check), caplog.text):         # ... never what
+        assert "jayden" not in text.lower() and "smith" not in text.lower()
+    assert website.requests == [] and website.publications == {}
+
+
+@pytest.mark.parametrize("build", [docx_file, odt_file], ids=["docx", "odt"])
+def test_the_same_file_without_the_name_is_published(make_services: ServicesFactory,
+                                                     engine_documents: FakeEngineDocuments, website: FakeWebsite,
+                                                     build: Callable[..., bytes]) -> None:
+    services = make_services(website_url=website.pages_url)
+    kind = publication.DOCX if build is docx_file else publication.ODT
+    document = engine_documents.add(build(), filename="r.docx" if build is docx_file else "r.odt",
+                                    content_type=kind)
+    result = publish(services, variables(document))
     [page] = website.publications.values()
-    assert "<h2>Findings about Child X</h2>" in page["html"] and "business unit" not in page["html"]
+    assert "<h1>Findings about Child X</h1>" in page["html"] and "delays in sharing" in page["html"]
+    assert result["published_word_url"] == f"{result['published_url'].rstrip('/')}/lcspr-report.docx"
+    [file] = page["files"]                                          # the Word version goes with the page
+    assert (file["filename"], file["content_type"]) == ("lcspr-report.docx", publication.DOCX)
+    word = docx.Document(io.BytesIO(base64.b64decode(file["content_base64"])))
+    assert "Findings about Child X" in [p.text for p in word.paragraphs]
+    assert 'href="lcspr-report.docx"' in page["html"]
+
+
+@pytest.mark.parametrize(("kind", "place"), [(publication.DOCX, "comment"), (publication.DOCX, "tracked insertion"),
+                                             (publication.DOCX, "tracked deletion"), (publication.ODT, "comment"),
+                                             (publication.ODT, "tracked insertion"),
+                                             (publication.ODT, "tracked deletion")])
+def test_a_document_with_tracked_changes_or_comments_is_refused_whatever_they_say(
+        make_services: ServicesFactory, engine_documents: FakeEngineDocuments, website: FakeWebsite, kind: str,
+        place: str) -> None:
+    services = make_services(website_url=website.pages_url)
+    build = docx_file if kind == publication.DOCX else odt_file
+    document = engine_documents.add(build(place, "a harmless remark"), filename="r.docx" if kind == publication.DOCX
+                                    else "r.odt", content_type=kind)
+    with pytest.raises(BpmnError, match="tracked changes or comments") as raised:
+        publish(services, variables(document))
+    check = raised.value.variables["publication_check"]
+    assert check["confidential_name_found_in"] == [] and check["tracked_changes_or_comments"]
+    assert website.publications == {}
+
+
+def test_the_published_word_version_is_made_from_the_template_and_reads_back(
+        services: Services, engine_documents: FakeEngineDocuments) -> None:
+    document = report(engine_documents, REPORT + "\n| Agency | Action |\n|---|---|\n| Police | Train staff |\n")
+    result = publish(services, variables(document))
+    site: Path = services.directory.site
+    [folder] = [p.parent for p in site.rglob("index.html") if p.parent != site]
+    word = docx.Document(folder / "lcspr-report.docx")
+    assert result["published_word_url"].endswith("/lcspr-report.docx")
+    assert 'href="lcspr-report.docx"' in (folder / "index.html").read_text()
+    styled = [(p.style.name, p.text) for p in word.paragraphs if p.text.strip()]
+    assert styled[0] == ("Title", "Local Child Safeguarding Practice Review")
+    assert ("Heading 1", "Local Child Safeguarding Practice Review: Child X") in styled
+    assert ("Heading 2", "Findings") in styled and ("Heading 2", "Improvements") in styled
+    assert ("List Number", "Share information about risks at home promptly.") in styled
+    assert [[c.text for c in row.cells] for row in word.tables[0].rows] == [["Agency", "Action"],
+                                                                            ["Police", "Train staff"]]
+    assert "29 February 2028" in styled[1][1] and "28 February 2029" in styled[1][1]
+    assert word.sections[0].header.paragraphs[0].text == services.directory.name
+    assert word.core_properties.author == services.directory.name
+    everything = read_office((folder / "lcspr-report.docx").read_bytes(), publication.DOCX, what="w")
+    assert not any("{{" in text or "{%" in text for _, text in everything.passages)     # no placeholder left
+    assert not everything.revisions and not everything.comments
 
 
 def test_a_pdf_cannot_be_checked_and_is_not_published(make_services: ServicesFactory,
@@ -172,16 +246,3 @@ def test_improvements_only_never_publishes_the_full_report(make_services: Servic
     publish(services, variables(full, publication_scope="improvements_only", improvements_document_id=improvements))
     [page] = website.publications.values()
     assert page["slug"].startswith("reviews/lcspr-improvements-") and "Findings" not in page["markdown"]
-
-
-def docx(heading: str, *, footer: str) -> bytes:
-    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
-    body = (f'<w:document {w}><w:body><w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>{heading}</w:t>'
-            '</w:r></w:p><w:p><w:r><w:t>The review found </w:t></w:r><w:r><w:t>delays.</w:t></w:r></w:p>'
-            '</w:body></w:document>')
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as package:
-        package.writestr("[Content_Types].xml", "<Types/>")
-        package.writestr("word/document.xml", body)
-        package.writestr("word/footer1.xml", f"<w:ftr {w}><w:p><w:r><w:t>{footer}</w:t></w:r></w:p></w:ftr>")
-    return out.getvalue()

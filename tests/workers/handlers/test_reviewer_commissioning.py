@@ -3,9 +3,11 @@ letter in the case with the terms of reference, the key lines of enquiry and the
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import docx
 import pytest
 
 import timekeeping
@@ -13,7 +15,7 @@ from tests.workers.handlers.conftest import outbox_mail, read_mail, task_for
 from tests.workers.services.fakes import FakeEngineDocuments
 from workers.handlers import reviewer_commissioning
 from workers.runtime import Incident
-from workers.services import Services
+from workers.services import DOCX, Services, read_office
 
 KLOES = ["How well did agencies share information about the risks at home?",
          "Was the voice of the child heard?",
@@ -87,5 +89,29 @@ def test_a_retried_task_adds_one_letter_and_sends_one_email(services: Services,
     again = reviewer_commissioning.handle(task_for(reviewer_commissioning, variables()), services)
     assert again == first
     assert len(engine_documents.of_kind("commissioning_letter")) == 1
-    assert len(engine_documents.uploads()) == 1
+    assert len(engine_documents.of_kind("terms_of_reference")) == 1
+    assert len(engine_documents.uploads()) == 2
     assert len(outbox_mail(services.directory.outbox.parent)) == 1
+
+
+def test_the_terms_of_reference_are_a_word_document_from_the_template(
+        services: Services, engine_documents: FakeEngineDocuments) -> None:
+    result = reviewer_commissioning.handle(task_for(reviewer_commissioning, variables(
+        panel_meetings=["2026-02-05", "2026-03-20", "2026-05-05"])), services)
+    [stored] = engine_documents.of_kind("terms_of_reference")
+    assert result.variables["terms_of_reference_document_id"] == stored.id and stored.content_type == DOCX
+    word = docx.Document(io.BytesIO(stored.content))
+    styled = [(p.style.name, p.text) for p in word.paragraphs if p.text.strip()]
+    assert styled[0] == ("Title", "Terms of reference: Local Child Safeguarding Practice Review")
+    assert styled[1] == ("Normal", "Case NB-TEST-1. Agreed by the LCSPR panel; recorded 20 January 2026.")
+    assert [t for s, t in styled if s == "Heading 2"] == ["Terms of reference", "Key lines of enquiry",
+                                                          "Period under review", "Timetable",
+                                                          "Independent Lead Reviewer"]
+    assert [t for s, t in styled if s == "List Number"] == KLOES
+    assert ("List Bullet", "Panel meeting 2: 20 March 2026.") in styled
+    assert ("Normal", "From 1 March 2024 to 30 November 2025.") in styled
+    header = [p.text for p in word.sections[0].header.paragraphs]
+    assert header == [services.directory.name, "OFFICIAL-SENSITIVE: for the review only"]
+    assert word.sections[0].footer.paragraphs[0].text == "Terms of reference · case NB-TEST-1 · 20 January 2026"
+    everything = read_office(stored.content, DOCX, what="terms")
+    assert not any("{{" in text or "{%" in text or "}}" in text for _, text in everything.passages)
