@@ -584,8 +584,8 @@ def test_an_unreadable_chronology_goes_back_to_its_agency_alone_and_the_imr_is_k
     problem = "the chronology of Health: sheet 1, row 7, column A (the date): not understood"
     for c in checks:
         if c.variables["agency"] == "Health":
-            engine.handle_bpmn_error(db, actor=WORKER, task_id=c.task.id, worker_id="w", error_code="CHRONOLOGY_UNREADABLE",
-                                     variables={"chronology_problem": problem})
+            engine.handle_bpmn_error(db, actor=WORKER, task_id=c.task.id, worker_id="w",
+                                     error_code="CHRONOLOGY_UNREADABLE", variables={"chronology_problem": problem})
         else:
             engine.complete_external_task(db, actor=WORKER, task_id=c.task.id, worker_id="w",
                                           variables=worker_results(c.variables, c.task))
