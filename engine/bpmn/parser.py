@@ -28,6 +28,11 @@ SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fal
 
 #: the extension property (camunda:properties) naming what else a user task shows, comma-separated
 READS = "reads"
+#: a plain reference to a variable, `${name}` or `${name.key}` (Camunda's expression syntax): who a task
+#: names may come from the case (engine.store.projection.resolve)
+REFERENCE = re.compile(r"^\$\{\s*([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*)\s*\}$")
+#: the extension property naming the variable that says whose task it is (e.g. action.agency)
+ORGANISATION = "organisation"
 
 _validator: BpmnValidator | None = None
 
@@ -80,7 +85,7 @@ class HumanTaskParser(_CamundaAware):
             candidate_groups=groups, candidate_users=_split(self.camunda("candidateUsers")),
             assignee=self.camunda("assignee") or None, form_key=self.camunda("formKey") or None,
             priority=self.int_attr("priority", 50), reads=_split(self.parse_extensions().get(READS)),
-            **self.bpmn_attributes)
+            organisation=self.parse_extensions().get(ORGANISATION) or None, **self.bpmn_attributes)
 
 
 class ExternalServiceTaskParser(_CamundaAware):

@@ -13,7 +13,7 @@ class HumanTask(UserTask):
     def __init__(self, wf_spec: Any, bpmn_id: str, *, candidate_groups: list[str] | None = None,
                  candidate_users: list[str] | None = None, assignee: str | None = None,
                  form_key: str | None = None, priority: int = 50, reads: list[str] | None = None,
-                 **kwargs: Any) -> None:
+                 organisation: str | None = None, **kwargs: Any) -> None:
         super().__init__(wf_spec, bpmn_id, **kwargs)
         self.candidate_groups = list(candidate_groups or [])
         self.candidate_users = list(candidate_users or [])
@@ -21,6 +21,7 @@ class HumanTask(UserTask):
         self.form_key = form_key
         self.priority = priority
         self.reads = list(reads or [])      # variables the task shows besides its form's fields
+        self.organisation = organisation    # the variable (path) saying whose task it is, if not the default
 
 
 class ExternalServiceTask(ServiceTask):

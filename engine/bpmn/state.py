@@ -33,7 +33,8 @@ class _HumanTaskConverter(BpmnTaskSpecConverter):
     def to_dict(self, spec: HumanTask) -> dict[str, Any]:
         return {**self.get_default_attributes(spec), "candidate_groups": spec.candidate_groups,
                 "candidate_users": spec.candidate_users, "assignee": spec.assignee,
-                "form_key": spec.form_key, "priority": spec.priority, "reads": spec.reads}
+                "form_key": spec.form_key, "priority": spec.priority, "reads": spec.reads,
+                "organisation": spec.organisation}
 
     def from_dict(self, dct: dict[str, Any]) -> HumanTask:
         return self.task_spec_from_dict(dct)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import timedelta
 from typing import Any
 
-from engine.bpmn.parser import group_for_lane
+from engine.bpmn.parser import REFERENCE, group_for_lane
 from engine.diagram.code import check_code
 from engine.diagram.model import (
     GATEWAYS,
@@ -179,9 +179,12 @@ def _check_user_task(process: Process, node: Node, report: Report, forms: Mappin
     groups = camunda(node.xml, "candidateGroups")
     users, assignee = camunda(node.xml, "candidateUsers"), camunda(node.xml, "assignee")
     for attribute, value in (("candidateGroups", groups), ("candidateUsers", users), ("assignee", assignee)):
-        if value and ("${" in value or "#{" in value):
-            report("error", "task-expression", f"camunda:{attribute} {value!r} is a Camunda expression; it would be "
-                   "taken literally here: name the groups or people", node, ())
+        parts = [p.strip() for p in (value or "").split(",") if p.strip()]
+        for part in parts:
+            if ("${" in part or "#{" in part) and not REFERENCE.match(part):
+                report("error", "task-expression", f"camunda:{attribute} {part!r} is a Camunda expression this "
+                       "engine does not evaluate: name the groups or people, or refer to a variable that holds "
+                       "them as ${variable} or ${variable.key}", node, ())
     if not groups and not group_for_lane(process.lane_of(node.id)):
         who = "only " + ", ".join(p for p in (users, assignee) if p) if (users or assignee) else \
             "only those who see every case (business unit, administrators)"

@@ -15,7 +15,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn import state
-from engine.bpmn.parser import group_for_lane
+from engine.bpmn.parser import REFERENCE, group_for_lane
 from engine.bpmn.specs import ExternalServiceTask, HumanTask
 
 _LIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.ERROR
@@ -85,11 +85,41 @@ def fired_timers(wf: BpmnWorkflow, before: Snapshot, after: Snapshot) -> list[tu
     return fired
 
 
+
+
+def _lookup(data: dict[str, Any], path: str) -> Any:
+    value: Any = data
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def resolve(values: list[str], data: dict[str, Any]) -> list[str]:
+    """Who a task names, with `${variable}` or `${variable.key}` (Camunda's expression syntax, for
+    a plain reference) taken from the task's data when it opens: a text names one, a list several,
+    nothing none."""
+    out: list[str] = []
+    for value in values:
+        match = REFERENCE.match(value)
+        if match is None:
+            out.append(value)
+            continue
+        found = _lookup(data, match.group(1))
+        items = found if isinstance(found, list) else [found]
+        out += [str(item) for item in items
+                if isinstance(item, str | int) and not isinstance(item, bool) and item != ""]
+    return out
+
+
 def user_task_row(task: Task, organisation_variable: str | None = None) -> dict[str, Any]:
     spec = task.task_spec
-    organisation = task.data.get(organisation_variable) if organisation_variable else None
+    path = getattr(spec, "organisation", None) or organisation_variable
+    organisation = _lookup(task.data, REFERENCE.sub(r"\1", path)) if path else None
     if isinstance(spec, HumanTask):
-        groups, users, assignee = spec.candidate_groups, spec.candidate_users, spec.assignee
+        groups, users = resolve(spec.candidate_groups, task.data), resolve(spec.candidate_users, task.data)
+        assignee = (resolve([spec.assignee], task.data) or [None])[0] if spec.assignee else None
         form_key, priority = spec.form_key, spec.priority
     else:                                   # manual task or plain <task>: the lane says who
         lane_group = group_for_lane(spec.lane)

@@ -233,7 +233,7 @@ def test_the_partnership_s_diagrams_lint_clean() -> None:
     names = sorted(PATHWAY.glob("*.bpmn")) + sorted((PATHWAY / "forms").glob("*.json"))
     report = engine.lint([engine.DeployFile(str(p.relative_to(PATHWAY)), p.read_bytes()) for p in names],
                          handler_topics=handler_topics())
-    assert len(report.files) == 28
+    assert len(report.files) == len(names)
     assert [p.format() for p in report.problems] == []
 
 
