@@ -26,12 +26,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import engine
 from api.deps import call
-from api.errors import error_body
+from api.errors import RETRY_AFTER_S, error_body
 
 log = logging.getLogger(__name__)
 
 UNAUDITED = ("/api/v1/health", "/api/v1/ready", "/metrics", "/site/", "/site", "/static/")
 _FAILED = orjson.dumps(error_body("audit_unavailable", "the audit trail could not be written"))
+_UNAVAILABLE = orjson.dumps(error_body("database_unavailable", "the database is unavailable; try again shortly"))
 
 
 @dataclass
@@ -107,12 +108,14 @@ class AuditTrail:
             nonlocal recorded, suppressed
             if message["type"] == "http.response.start" and not recorded:
                 recorded = True
-                if not await self._record(scope, message["status"]):
+                refusal = await self._record(scope, message["status"])
+                if refusal is not None:
                     suppressed = True
-                    await send({"type": "http.response.start", "status": 500,
+                    status, body, extra = refusal
+                    await send({"type": "http.response.start", "status": status,
                                 "headers": [(b"content-type", b"application/json"),
-                                            (b"content-length", str(len(_FAILED)).encode())]})
-                    await send({"type": "http.response.body", "body": _FAILED})
+                                            (b"content-length", str(len(body)).encode()), *extra]})
+                    await send({"type": "http.response.body", "body": body})
                     return
             if suppressed:
                 return
@@ -120,16 +123,18 @@ class AuditTrail:
 
         await self.app(scope, receive, audited_send)
 
-    async def _record(self, scope: Scope, status: int) -> bool:
+    async def _record(self, scope: Scope, status: int) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
+        """None once the entry is written (or needs none); else the answer to give instead: 503 with
+        Retry-After when the database is unavailable, 500 otherwise."""
         state = scope.get("state") or {}
         caller = state.get("caller")
         if caller is None:
-            return True                        # no one signed in: api.throttle counted the failure
+            return None                        # no one signed in: api.throttle counted the failure
         audit: RequestAudit | None = state.get("audit")
         if audit is None:
             audit = describe(scope)
         if audit.written and 200 <= status < 300:
-            return True                        # committed with the change, saying just this
+            return None                        # committed with the change, saying just this
         db: engine.Database = scope["app"].state.db
         try:
             cases: list[str | None] = list(audit.cases)
@@ -138,7 +143,10 @@ class AuditTrail:
                 cases = [await call(db, engine.instance_of_task, task_id=task_id)]
             await call(db, engine.append_audit, actor=caller.id, action=audit.action, target=audit.target,
                        status=status, instance_ids=cases or [None], client=audit.client)
-            return True
+            return None
+        except engine.Unavailable:
+            log.warning("the database is unavailable: the audit entry cannot be written; answering 503")
+            return 503, _UNAVAILABLE, [(b"retry-after", str(RETRY_AFTER_S).encode())]
         except Exception:
             log.exception("could not write the audit trail; refusing the answer")
-            return False
+            return 500, _FAILED, []

@@ -328,7 +328,15 @@ def cmd_db(args: argparse.Namespace, db: engine.Database) -> int:
         engine.upgrade(db, args.revision)
         print(f"database at revision {engine.current_revision(db)}")
     elif args.db_command == "downgrade":
-        engine.downgrade(db, args.revision)
+        lost = engine.would_drop_audit(db, args.revision)
+        if lost:
+            print("this downgrade drops the audit trail, the principals and their keys: "
+                  + ", ".join(f"{n} rows of {t}" for t, n in lost.items()), file=sys.stderr)
+            if not args.drop_audit:
+                print("refused: export the audit trail first (reviewflow audit export --instance …, or "
+                      "reviewflow db backup), then run again with --drop-audit", file=sys.stderr)
+                return 2
+        engine.downgrade(db, args.revision, drop_audit=args.drop_audit)
         print(f"database at revision {engine.current_revision(db)}")
     elif args.db_command == "current":
         print(engine.current_revision(db) or "empty (no revision)")
@@ -378,8 +386,13 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     up = db_sub.add_parser("upgrade", help="migrate up (default: to the latest revision)")
     up.add_argument("revision", nargs="?", default="head")
-    down = db_sub.add_parser("downgrade", help="migrate down to REVISION ('base' empties the database)")
+    down = db_sub.add_parser("downgrade", help="migrate down to REVISION ('base' empties the database)",
+                             description="Migrate down to REVISION. A downgrade that would drop the audit trail, "
+                                         "the principals and their keys is refused, after saying what it would "
+                                         "drop, unless --drop-audit is given.")
     down.add_argument("revision")
+    down.add_argument("--drop-audit", action="store_true",
+                      help="allow dropping the audit trail, principals and keys (export them first)")
     db_sub.add_parser("current", help="print the database's revision")
     db.set_defaults(func=cmd_db)
 

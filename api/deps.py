@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
 
 import engine
 from api.security import CallerDep
@@ -26,6 +28,11 @@ async def get_actor(caller: CallerDep) -> engine.Actor:
 
 DbDep = Annotated[engine.Database, Depends(get_db)]
 ActorDep = Annotated[engine.Actor, Depends(get_actor)]
+
+
+def model_response(model: BaseModel, status: int = 200) -> Response:
+    """A pydantic model as a JSON answer (for routes that answer with a Response of their own)."""
+    return Response(model.model_dump_json(), status_code=status, media_type="application/json")
 
 
 async def call(db: engine.Database, fn: Callable[..., T], /, **kwargs: Any) -> T:

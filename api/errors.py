@@ -12,7 +12,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import engine
 
+RETRY_AFTER_S = 5                 # what a 503 asks the client to wait
+
 STATUS_BY_ERROR: list[tuple[type[engine.EngineError], int]] = [
+    (engine.Unavailable, 503),
     (engine.Forbidden, 403),
     (engine.NotFound, 404),
     (engine.Conflict, 409),
@@ -58,6 +61,8 @@ CAMUNDA_PREFIX = "/engine-rest"
 
 def camunda_error(error: engine.EngineError) -> tuple[int, str]:
     """Camunda's status and exception type for an engine error (reference: camunda7-rest-contract.md)."""
+    if isinstance(error, engine.Unavailable):
+        return 503, "ServiceUnavailableException"
     if isinstance(error, engine.TaskClaimedByOther):
         return 500, "TaskAlreadyClaimedException"
     if isinstance(error, engine.Forbidden):
@@ -111,10 +116,12 @@ def install(app: FastAPI) -> None:
                 return JSONResponse(camunda_parse_exception(exc), status_code=400)
             return JSONResponse(error_body(exc.code, exc.message, **exc.details,
                                            problems=[problem_json(p) for p in exc.problems]), status_code=400)
+        headers = {"Retry-After": str(RETRY_AFTER_S)} if isinstance(exc, engine.Unavailable) else None
         if is_camunda(request):
             status, kind = camunda_error(exc)
-            return JSONResponse({"type": kind, "message": exc.message}, status_code=status)
-        return JSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=status_of(exc))
+            return JSONResponse({"type": kind, "message": exc.message}, status_code=status, headers=headers)
+        return JSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=status_of(exc),
+                            headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -14,12 +14,14 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 import engine
 
 log = logging.getLogger(__name__)
 
 JOB = "fire-due-timers"
+HOUSEKEEPING = "housekeeping"
 LONGEST_NAP = timedelta(hours=1)
 
 
@@ -36,7 +38,18 @@ class TimerScheduler:
     def start(self) -> None:
         self._scheduler.start()
         self._db.signals.subscribe(self._on_signal)
+        self._scheduler.add_job(self._housekeeping, IntervalTrigger(hours=1), id=HOUSEKEEPING,
+                                next_run_time=datetime.now(UTC) + timedelta(minutes=1))
         self.wake()
+
+    def _housekeeping(self) -> None:
+        """Hourly: forget idempotency keys older than a day."""
+        try:
+            forgotten = engine.forget_requests(self._db)
+            if forgotten:
+                log.info("idempotency keys forgotten", extra={"count": forgotten})
+        except Exception:
+            log.exception("housekeeping failed; trying again in an hour")
 
     def stop(self) -> None:
         """No job is added once this has begun (a firing job re-arming itself while the scheduler

@@ -43,6 +43,7 @@ from engine.commands.external_tasks import (
 )
 from engine.commands.external_tasks import set_retries as set_external_task_retries
 from engine.commands.external_tasks import unlock as unlock_external_task
+from engine.commands.idempotency import StoredRequest, find_request, forget_requests, store_answer
 from engine.commands.incidents import retry_incident
 from engine.commands.instances import cancel_instance, start_instance
 from engine.commands.messages import Correlation, MessageAmbiguous, MessageNotCorrelated, correlate_message
@@ -52,11 +53,14 @@ from engine.diagram.diff import Change, ChangedItem, DefinitionDiff, Item, Secti
 from engine.diagram.report import LintReport, Problem
 from engine.diagram.timers import DEFAULT_MIN_TIMER_CYCLE
 from engine.errors import (
+    BusinessKeyInUse,
     Conflict,
     DefinitionNotFound,
     DeploymentError,
+    DuplicateRequest,
     EngineError,
     Forbidden,
+    IdempotencyKeyReused,
     IncidentNotFound,
     InstanceNotActive,
     InstanceNotFound,
@@ -68,6 +72,7 @@ from engine.errors import (
     TaskClaimedByOther,
     TaskNotFound,
     TaskNotOpen,
+    Unavailable,
     VariablesInvalid,
     VersionConflict,
 )
@@ -101,12 +106,13 @@ from engine.results import (
     UserTaskInfo,
     VariableFilter,
 )
-from engine.store.change import Audit
+from engine.store.change import Audit, IdempotencyKey
 from engine.store.command import ProcessFailed
 from engine.store.database import Database
 from engine.store.migrate import check as check_schema
 from engine.store.migrate import current as current_revision
-from engine.store.migrate import downgrade, upgrade
+from engine.store.migrate import downgrade, upgrade, would_drop_audit
+from engine.store.migrate import head as schema_head
 from engine.store.signals import AUDIT_HEAD as SIGNAL_AUDIT_HEAD
 from engine.store.signals import EXTERNAL_TASK as SIGNAL_EXTERNAL_TASK
 from engine.store.signals import TIMER as SIGNAL_TIMER
@@ -132,6 +138,8 @@ __all__ = [
     "authenticate_key",
     "case_audit", "count_principals", "create_principal", "disable_principal", "get_principal", "instance_of_task",
     "issue_key", "list_keys", "list_principals", "revoke_key", "share_case", "verify_audit",
+    "BusinessKeyInUse", "DuplicateRequest", "IdempotencyKey", "IdempotencyKeyReused", "StoredRequest",
+    "Unavailable", "find_request", "forget_requests", "store_answer", "schema_head", "would_drop_audit",
     "Actor", "Conflict", "Database", "Forbidden", "InstanceSuspended", "NotACandidate", "assign_user_task",
     "DefinitionInfo", "DefinitionNotFound", "DeployFile", "DeployedDefinition",
     "DeploymentError", "DeploymentResult", "EngineError", "ExternalTaskInfo", "HistoryEvent", "IncidentInfo",

@@ -1,10 +1,11 @@
 """Errors the engine raises. Each has a stable `code`; messages name ids, never case data.
 
 * EngineError
+  + Unavailable (the database cannot be reached now: retry; an unknown outcome says so)
   + Forbidden   NotACandidate
   + NotFound    DefinitionNotFound, InstanceNotFound, TaskNotFound, IncidentNotFound
   + Conflict    TaskNotOpen, TaskClaimedByOther, InstanceNotActive, InstanceSuspended, VersionConflict,
-                LockedByAnotherWorker
+                LockedByAnotherWorker, BusinessKeyInUse, DuplicateRequest, IdempotencyKeyReused
   + Invalid     VariablesInvalid, DeploymentError(file, element_id, line, problems)
 """
 
@@ -25,6 +26,14 @@ class EngineError(Exception):
         super().__init__(message)
         self.message = message
         self.details = {k: v for k, v in details.items() if v is not None}
+
+
+class Unavailable(EngineError):
+    """The database could not be reached, or went away during the command. Nothing was changed —
+    unless the connection was lost while committing, which the message says: then the outcome is
+    unknown, and a retry with the same Idempotency-Key finds out."""
+
+    code = "database_unavailable"
 
 
 class Forbidden(EngineError):
@@ -79,6 +88,22 @@ class InstanceNotActive(Conflict):
 
 class InstanceSuspended(Conflict):
     code = "instance_suspended"
+
+
+class BusinessKeyInUse(Conflict):
+    code = "business_key_in_use"
+
+
+class DuplicateRequest(Conflict):
+    """A request with this idempotency key is being (or has just been) carried out."""
+
+    code = "duplicate_request"
+
+
+class IdempotencyKeyReused(Conflict):
+    """The idempotency key was used before for a different request."""
+
+    code = "idempotency_key_reused"
 
 
 class VersionConflict(Conflict):

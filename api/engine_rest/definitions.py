@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 import engine
 from api.audit import AuditDep, RequestAudit
@@ -20,6 +20,7 @@ from api.engine_rest.models import (
     ProcessInstanceWithVariablesDto,
     variables_dto,
 )
+from api.idempotency import OnceDep, RequestOnce
 from api.security import Need
 from api.security import Permission as P
 from api.uploads import deploy_options, read_deploy_files
@@ -136,35 +137,45 @@ class StartIn(Lenient):
 
 
 async def _start(request: Request, db: engine.Database, actor: engine.Actor, body: StartIn, audit: RequestAudit,
-                 **which: str) -> Any:
+                 once: RequestOnce, **which: str) -> Response:
     if body.startInstructions:
         raise engine.Invalid("startInstructions are not supported")
-    started = await call(db, engine.start_instance, actor=actor, variables=plain_map(body.variables),
-                         business_key=body.businessKey, audit=audit.entry(), **which)
-    instance = ProcessInstanceDto.of(request, started)
-    if not body.withVariablesInReturn:
-        return JSONResponse(instance.model_dump())           # Camunda leaves `variables` out then
-    return ProcessInstanceWithVariablesDto(**instance.model_dump(), variables=variables_dto(started.variables))
+
+    def answer(started: engine.InstanceInfo) -> Response:
+        instance = ProcessInstanceDto.of(request, started)
+        if not body.withVariablesInReturn:
+            return JSONResponse(instance.model_dump())           # Camunda leaves `variables` out then
+        return JSONResponse(ProcessInstanceWithVariablesDto(**instance.model_dump(),
+                                                            variables=variables_dto(started.variables)).model_dump())
+
+    async def produce(key: engine.IdempotencyKey | None) -> Response:
+        return answer(await call(db, engine.start_instance, actor=actor, variables=plain_map(body.variables),
+                                 business_key=body.businessKey, audit=audit.entry(), idempotency=key, **which))
+
+    async def lost(stored: engine.StoredRequest) -> Response:
+        return answer(await call(db, engine.get_instance, instance_id=stored.instance_id or "", viewer=actor))
+
+    return await once.answer(db, produce, lost)
 
 
 @router.post("/process-definition/key/{key}/start", dependencies=[Need(P.START)],
              response_model=ProcessInstanceWithVariablesDto)
 async def start_by_key(key: str, body: StartIn, request: Request, db: DbDep, actor: ActorDep,
-                       audit: AuditDep) -> ProcessInstanceWithVariablesDto:
-    """Start the latest version; 404 for an unknown key."""
-    return await _start(request, db, actor, body, audit, definition_key=key)
+                       audit: AuditDep, once: OnceDep) -> Response:
+    """Start the latest version; 404 for an unknown key. `Idempotency-Key` makes a retry safe."""
+    return await _start(request, db, actor, body, audit, once, definition_key=key)
 
 
 @router.post("/process-definition/key/{key}/tenant-id/{tenant_id}/start", dependencies=[Need(P.START)],
              response_model=ProcessInstanceWithVariablesDto)
 async def start_by_key_for_tenant(key: str, tenant_id: str, body: StartIn, request: Request, db: DbDep,
-                                  actor: ActorDep, audit: AuditDep) -> ProcessInstanceWithVariablesDto:
+                                  actor: ActorDep, audit: AuditDep, once: OnceDep) -> Response:
     """Tenants are not modelled: the same as starting by key."""
-    return await _start(request, db, actor, body, audit, definition_key=key)
+    return await _start(request, db, actor, body, audit, once, definition_key=key)
 
 
 @router.post("/process-definition/{definition_id}/start", dependencies=[Need(P.START)],
              response_model=ProcessInstanceWithVariablesDto)
 async def start_by_id(definition_id: str, body: StartIn, request: Request, db: DbDep,
-                      actor: ActorDep, audit: AuditDep) -> ProcessInstanceWithVariablesDto:
-    return await _start(request, db, actor, body, audit, definition_id=definition_id)
+                      actor: ActorDep, audit: AuditDep, once: OnceDep) -> Response:
+    return await _start(request, db, actor, body, audit, once, definition_id=definition_id)

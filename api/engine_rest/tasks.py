@@ -13,6 +13,7 @@ from api.audit import AuditDep
 from api.deps import ActorDep, DbDep, call
 from api.engine_rest.camunda import Lenient, PagingDep, plain_map, sorting, split, typed_map
 from api.engine_rest.models import CountResultDto, TaskDto, VariableValueDto, variables_dto
+from api.idempotency import OnceDep
 from api.security import Need
 from api.security import Permission as P
 
@@ -136,12 +137,19 @@ class CompleteIn(Lenient):
 @router.post("/{task_id}/complete", status_code=204, response_class=Response,
              responses={200: {"description": "withVariablesInReturn: the variables the task shows",
                               "model": dict[str, VariableValueDto]}})
-async def complete(task_id: str, body: CompleteIn, db: DbDep, actor: ActorDep, audit: AuditDep) -> Response:
+async def complete(task_id: str, body: CompleteIn, db: DbDep, actor: ActorDep, audit: AuditDep,
+                   once: OnceDep) -> Response:
     """204, or 200 with the variables the task shows (as the task left them) when
-    `withVariablesInReturn` is true."""
+    `withVariablesInReturn` is true. `Idempotency-Key` makes a retry safe."""
     with_variables = bool(body.withVariablesInReturn)
-    result = await call(db, engine.complete_user_task, actor=actor, task_id=task_id,
-                        variables=plain_map(body.variables), audit=audit.entry(status=200 if with_variables else 204))
-    if with_variables:
-        return JSONResponse(typed_map(result.variables))
-    return Response(status_code=204)
+
+    async def produce(key: engine.IdempotencyKey | None) -> Response:
+        result = await call(db, engine.complete_user_task, actor=actor, task_id=task_id,
+                            variables=plain_map(body.variables),
+                            audit=audit.entry(status=200 if with_variables else 204), idempotency=key)
+        return JSONResponse(typed_map(result.variables)) if with_variables else Response(status_code=204)
+
+    async def lost(stored: engine.StoredRequest) -> Response:
+        return Response(status_code=204)
+
+    return await once.answer(db, produce, lost)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 
 import engine
 from api.audit import AuditDep
-from api.deps import ActorDep, DbDep, call
+from api.deps import ActorDep, DbDep, call, model_response
+from api.idempotency import OnceDep
 from api.schemas.common import ErrorOut, Limit, ListOut, Offset
 from api.schemas.instances import CancelInstanceIn, HistoryEventOut, InstanceOut, InstanceSummaryOut, StartInstanceIn
 from api.security import Need
@@ -20,15 +22,26 @@ _ERRORS = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": Er
 
 
 @router.post("", status_code=201, response_model=InstanceOut, responses=_ERRORS, dependencies=[Need(P.START)])
-async def start_instance(body: StartInstanceIn, db: DbDep, actor: ActorDep, audit: AuditDep) -> InstanceOut:
+async def start_instance(body: StartInstanceIn, db: DbDep, actor: ActorDep, audit: AuditDep,
+                         once: OnceDep) -> Response:
     """Start the latest version of `definition_key` (or exactly `definition_id`) with these variables.
 
     The instance runs to its first wait state inside this request: the answer lists the user tasks,
-    external tasks and timers it now waits on.
+    external tasks and timers it now waits on. With an `Idempotency-Key`, a retry gives the first
+    answer instead of a second case. 409 `business_key_in_use` when the process keeps business keys
+    unique among its open cases.
     """
-    return InstanceOut.of(await call(db, engine.start_instance, actor=actor, definition_key=body.definition_key,
-                                     definition_id=body.definition_id, variables=body.variables,
-                                     business_key=body.business_key, audit=audit.entry()))
+    async def produce(key: engine.IdempotencyKey | None) -> Response:
+        info = await call(db, engine.start_instance, actor=actor, definition_key=body.definition_key,
+                          definition_id=body.definition_id, variables=body.variables,
+                          business_key=body.business_key, audit=audit.entry(), idempotency=key)
+        return model_response(InstanceOut.of(info), 201)
+
+    async def lost(stored: engine.StoredRequest) -> Response:
+        info = await call(db, engine.get_instance, instance_id=stored.instance_id or "", viewer=actor)
+        return model_response(InstanceOut.of(info), 201)
+
+    return await once.answer(db, produce, lost)
 
 
 @router.get("", response_model=ListOut[InstanceSummaryOut], dependencies=[Need(P.READ_INSTANCE)])

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import engine
 from api.audit import AuditDep
-from api.deps import ActorDep, DbDep, call
+from api.deps import ActorDep, DbDep, call, model_response
+from api.idempotency import OnceDep
 from api.schemas.common import ErrorOut
 from api.schemas.instances import InstanceOut
 from api.security import Need
@@ -42,7 +43,7 @@ class CorrelationOut(BaseModel):
     201: {"model": CorrelationOut, "description": "a message start event started a new instance"},
     400: {"model": ErrorOut}, 404: {"model": ErrorOut, "description": "nothing waits for it; nothing stored"},
     409: {"model": ErrorOut, "description": "several candidates; their ids are in error.candidates"}})
-async def correlate(body: MessageIn, db: DbDep, actor: ActorDep, audit: AuditDep) -> Any:
+async def correlate(body: MessageIn, db: DbDep, actor: ActorDep, audit: AuditDep, once: OnceDep) -> Any:
     """Deliver a message to the one instance waiting for it (intermediate catch event, receive task,
     boundary event or event-based gateway) whose business key and correlation keys match, or start
     the process whose message start event has this name.
@@ -52,9 +53,16 @@ async def correlate(body: MessageIn, db: DbDep, actor: ActorDep, audit: AuditDep
     arrives before the instance waits for it is **refused, not buffered**: send it again once the
     case waits for it.
     """
-    [result] = await call(db, engine.correlate_message, actor=actor, message_name=body.message_name,
-                          business_key=body.business_key, correlation_keys=body.correlation_keys,
-                          variables=body.variables, audit=audit.entry(status=200))
-    out = CorrelationOut(result=result.kind, activity_id=result.activity_id, instance=InstanceOut.of(result.instance))
-    return Response(out.model_dump_json(), status_code=201 if result.kind == "started" else 200,
-                    media_type="application/json")
+    async def produce(key: engine.IdempotencyKey | None) -> Response:
+        [result] = await call(db, engine.correlate_message, actor=actor, message_name=body.message_name,
+                              business_key=body.business_key, correlation_keys=body.correlation_keys,
+                              variables=body.variables, audit=audit.entry(status=200), idempotency=key)
+        out = CorrelationOut(result=result.kind, activity_id=result.activity_id,
+                             instance=InstanceOut.of(result.instance))
+        return model_response(out, 201 if result.kind == "started" else 200)
+
+    async def lost(stored: engine.StoredRequest) -> Response:
+        info = await call(db, engine.get_instance, instance_id=stored.instance_id or "", viewer=actor)
+        return model_response(CorrelationOut(result="delivered", activity_id="", instance=InstanceOut.of(info)))
+
+    return await once.answer(db, produce, lost)

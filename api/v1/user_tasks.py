@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 import engine
 from api.audit import AuditDep
-from api.deps import ActorDep, DbDep, call
+from api.deps import ActorDep, DbDep, call, model_response
+from api.idempotency import OnceDep
 from api.schemas.common import ErrorOut, Limit, ListOut, Offset
 from api.schemas.instances import (
     AssignUserTaskIn,
@@ -81,13 +83,20 @@ async def unclaim_user_task(task_id: str, db: DbDep, actor: ActorDep, audit: Aud
 
 @router.post("/{task_id}/complete", response_model=InstanceOut, responses=_ERRORS, dependencies=[Need(P.WORK_TASKS)])
 async def complete_user_task(task_id: str, body: CompleteUserTaskIn, db: DbDep, actor: ActorDep,
-                             audit: AuditDep) -> InstanceOut:
+                             audit: AuditDep, once: OnceDep) -> Response:
     """Complete the task with its form data; the instance runs on to its next wait state.
 
     The answer shows what the task shows — its variables as the task left them, and the case's
     open tasks you may see. 400 when a variable fails the task's form schema (the error names the
     field); 409 when the task is no longer open or is claimed by someone else. Either way nothing
-    changes.
+    changes. With an `Idempotency-Key`, a retry gives the first answer.
     """
-    return InstanceOut.of(await call(db, engine.complete_user_task, actor=actor, task_id=task_id,
-                                     variables=body.variables, audit=audit.entry()))
+    async def produce(key: engine.IdempotencyKey | None) -> Response:
+        return model_response(InstanceOut.of(await call(db, engine.complete_user_task, actor=actor, task_id=task_id,
+                                                         variables=body.variables, audit=audit.entry(),
+                                                         idempotency=key)))
+
+    async def lost(stored: engine.StoredRequest) -> Response:
+        return Response(status_code=200, content=b'{"replayed": true}', media_type="application/json")
+
+    return await once.answer(db, produce, lost)

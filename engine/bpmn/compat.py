@@ -128,12 +128,19 @@ class MergingProcessSpec(BpmnProcessSpec):
         self.end.__class__ = MergingEndJoin       # the same object, with the merging behaviour
 
 
+_CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
+_BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+
+
 class MergingProcessParser(ProcessParser):
     def create_spec(self) -> BpmnProcessSpec:
         if not self.process_executable:
             raise ValidationException(f"Process {self.bpmn_id} is not executable.", node=self.node,
                                       file_name=self.filename)
-        return MergingProcessSpec(name=self.bpmn_id, description=self.get_name(), filename=self.filename)
+        spec = MergingProcessSpec(name=self.bpmn_id, description=self.get_name(), filename=self.filename)
+        found = self.node.xpath("./b:extensionElements/c:properties/c:property", namespaces={"b": _BPMN, "c": _CAMUNDA})
+        spec.rf_properties = {p.get("name"): p.get("value") for p in found if p.get("name")}
+        return spec
 
 
 #: parser classes the engine's parser overrides, by BPMN tag (see engine.bpmn.parser)

@@ -12,7 +12,7 @@ from engine.commands.variables import check_variables
 from engine.errors import DefinitionNotFound, InstanceNotFound, Invalid
 from engine.queries.visibility import can_see_instance
 from engine.results import Actor, InstanceInfo
-from engine.store.change import Audit
+from engine.store.change import Audit, IdempotencyKey
 from engine.store.command import instance_command, new_instance_command
 from engine.store.database import Database
 from engine.store.tables import definition
@@ -42,11 +42,12 @@ def check_text(value: str, what: str, *, max_length: int = MAX_BUSINESS_KEY) -> 
 
 def start_instance(db: Database, *, actor: Actor, definition_key: str | None = None,
                    definition_id: str | None = None, variables: Mapping[str, Any] | None = None,
-                   business_key: str | None = None, audit: Audit | None = None) -> InstanceInfo:
+                   business_key: str | None = None, audit: Audit | None = None,
+                   idempotency: IdempotencyKey | None = None) -> InstanceInfo:
     """Start the latest version of `definition_key` (or exactly `definition_id`) and run it to its
     first wait state.
 
-    Raises: DefinitionNotFound, VariablesInvalid, Invalid.
+    Raises: DefinitionNotFound, VariablesInvalid, Invalid, BusinessKeyInUse, DuplicateRequest.
     """
     if (definition_key is None) == (definition_id is None):
         raise Invalid("give either a definition key or a definition id")
@@ -68,7 +69,7 @@ def start_instance(db: Database, *, actor: Actor, definition_key: str | None = N
         wf.task_tree.data.update(data)
 
     with new_instance_command(db, actor=actor, business_key=business_key, resolve=resolve,
-                              prepare=prepare, audit=audit) as cmd:
+                              prepare=prepare, audit=audit, idempotency=idempotency) as cmd:
         cmd.record("instance_started", definition_id=cmd.definition_id, business_key=business_key)
     return cmd.result
 

@@ -30,7 +30,7 @@ from engine.commands.variables import check_variables
 from engine.errors import Conflict, Invalid, NotFound
 from engine.queries.visibility import can_see_instance, instance_clause
 from engine.results import Actor, InstanceInfo
-from engine.store.change import Audit
+from engine.store.change import Audit, IdempotencyKey
 from engine.store.command import instance_command, new_instance_command
 from engine.store.database import Database
 from engine.store.tables import instance, message_start, message_subscription
@@ -58,7 +58,7 @@ class Correlation:
 def correlate_message(db: Database, *, actor: Actor, message_name: str, business_key: str | None = None,
                       correlation_keys: Mapping[str, Any] | None = None, variables: Mapping[str, Any] | None = None,
                       instance_id: str | None = None, all_matches: bool = False,
-                      audit: Audit | None = None) -> list[Correlation]:
+                      audit: Audit | None = None, idempotency: IdempotencyKey | None = None) -> list[Correlation]:
     """Deliver `message_name` with `variables` to the one instance waiting for it whose business key
     and correlation keys (process variable values) match — among the instances the actor may see —
     or, when none waits, start the process whose message start event has that name. Each delivery
@@ -103,17 +103,19 @@ def correlate_message(db: Database, *, actor: Actor, message_name: str, business
         if sub.instance_id in seen:
             continue
         seen.add(sub.instance_id)
-        results.append(_deliver(db, actor, sub.instance_id, sub.task_id, message_name, data, audit))
+        results.append(_deliver(db, actor, sub.instance_id, sub.task_id, message_name, data, audit,
+                                None if results else idempotency))       # the key goes with the first change
         if not all_matches:
             break
     for start in starts[: (None if all_matches else 1)]:
-        results.append(_start(db, actor, start, message_name, business_key, data, audit))
+        results.append(_start(db, actor, start, message_name, business_key, data, audit,
+                              None if results else idempotency))
     return results
 
 
 def _deliver(db: Database, actor: Actor, instance_id: str, task_id: str, name: str,
-             data: dict[str, Any], audit: Audit | None) -> Correlation:
-    with instance_command(db, actor=actor, instance_id=instance_id, audit=audit) as cmd:
+             data: dict[str, Any], audit: Audit | None, idempotency: IdempotencyKey | None) -> Correlation:
+    with instance_command(db, actor=actor, instance_id=instance_id, audit=audit, idempotency=idempotency) as cmd:
         task = cmd.before.messages.get((task_id, name))
         if task is None or not can_see_instance(cmd.conn, actor, instance_id):
             raise MessageNotCorrelated(f"process instance {instance_id} no longer waits for message '{name}'")
@@ -132,9 +134,9 @@ def catch(task: Any, name: str, data: dict[str, Any]) -> None:
 
 
 def _start(db: Database, actor: Actor, start: Any, name: str, business_key: str | None,
-           data: dict[str, Any], audit: Audit | None) -> Correlation:
+           data: dict[str, Any], audit: Audit | None, idempotency: IdempotencyKey | None) -> Correlation:
     with new_instance_command(db, actor=actor, definition_id=start.definition_id, definition_key=start.definition_key,
-                              business_key=business_key, audit=audit) as cmd:
+                              business_key=business_key, audit=audit, idempotency=idempotency) as cmd:
         try:
             task = enter_at(cmd.workflow, start.activity_id)     # begin here, not at another start event
         except ValueError as exc:

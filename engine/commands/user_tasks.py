@@ -19,7 +19,7 @@ from engine.commands.variables import check_variables
 from engine.errors import Invalid, NotACandidate, TaskClaimedByOther, TaskNotFound, TaskNotOpen, VariablesInvalid
 from engine.queries.visibility import answer_for, can_see_task, exposed_names, is_candidate
 from engine.results import Actor, InstanceInfo, UserTaskInfo
-from engine.store.change import Audit, Change, change
+from engine.store.change import Audit, Change, IdempotencyKey, change
 from engine.store.command import instance_command, lock_task_and_instance
 from engine.store.database import Database
 from engine.store.rows import user_task_info
@@ -33,7 +33,7 @@ _principal = sa.select(principal.c.id, principal.c.groups, principal.c.organisat
 
 
 def complete_user_task(db: Database, *, actor: Actor, task_id: str, variables: Mapping[str, Any] | None = None,
-                       audit: Audit | None = None) -> InstanceInfo:
+                       audit: Audit | None = None, idempotency: IdempotencyKey | None = None) -> InstanceInfo:
     """Complete an open user task with its form data and run the instance to its next wait state.
     The answer shows what the task exposes (see queries.visibility.answer_for).
 
@@ -41,7 +41,7 @@ def complete_user_task(db: Database, *, actor: Actor, task_id: str, variables: M
     VariablesInvalid (names the field that fails the task's form schema).
     """
     data = check_variables(variables or {})
-    with instance_command(db, actor=actor, task_id=task_id, audit=audit) as cmd:
+    with instance_command(db, actor=actor, task_id=task_id, audit=audit, idempotency=idempotency) as cmd:
         if not can_see_task(cmd.conn, actor, task_id):
             raise TaskNotFound(f"user task {task_id} does not exist")
         assignee = cmd.task_row.assignee

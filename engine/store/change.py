@@ -18,13 +18,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine import clock
+from engine.errors import DuplicateRequest
 from engine.results import Actor
 from engine.store import auditing
 from engine.store.database import Database
 from engine.store.signals import EXTERNAL_TASK, TIMER
-from engine.store.tables import history_event
+from engine.store.tables import history_event, idempotency_key
 
 _insert_history = history_event.insert()
+_insert_key = idempotency_key.insert()
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,24 @@ class Audit:
         return replace(self, status=self.status_if_unchanged or self.status)
 
 
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A retried request's key (RFC draft 'Idempotency-Key'), recorded in the change's transaction:
+    the key exists exactly when the change committed. `scope` is who sent it; `fingerprint` a hash
+    of the request, so the same key with another request is told apart."""
+
+    scope: str
+    key: str
+    fingerprint: str
+
+
 class Change:
     """One write transaction's bookkeeping. Commands record history events and name what to wake;
     `finish` writes the events and the audit entries (one per case touched) before the commit."""
 
-    def __init__(self, db: Database, conn: sa.Connection, actor: Actor, audit: Audit | None) -> None:
-        self.db, self.conn, self.actor, self.audit = db, conn, actor, audit
+    def __init__(self, db: Database, conn: sa.Connection, actor: Actor, audit: Audit | None,
+                 idempotency: IdempotencyKey | None = None) -> None:
+        self.db, self.conn, self.actor, self.audit, self.idempotency = db, conn, actor, audit, idempotency
         self.now: datetime = clock.now()
         self.events: list[dict[str, Any]] = []
         self.touched: list[str] = []                      # instances, in the order first touched
@@ -87,6 +101,14 @@ class Change:
         dialect = self.db.dialect
         if self.events:
             dialect.execute(self.conn, _insert_history, self.events)
+        if self.idempotency is not None:
+            key = self.idempotency
+            try:                                  # a concurrent twin commits its key first: refused
+                self.conn.execute(_insert_key, {"scope": key.scope, "key": key.key, "fingerprint": key.fingerprint,
+                                                "created_at": self.now,
+                                                "instance_id": self.touched[0] if self.touched else None})
+            except sa.exc.IntegrityError as exc:
+                raise DuplicateRequest("a request with this Idempotency-Key was carried out just now") from exc
         if self.topics:
             dialect.notify(self.conn, EXTERNAL_TASK, self.topics)
         if self.timer_due is not None:
@@ -112,11 +134,12 @@ class Change:
 
 
 @contextmanager
-def change(db: Database, *, actor: Actor, audit: Audit | None = None) -> Iterator[Change]:
-    """One write transaction with its history, audit entry and wake-ups. On any exception nothing
-    is written, the audit entry included."""
+def change(db: Database, *, actor: Actor, audit: Audit | None = None,
+           idempotency: IdempotencyKey | None = None) -> Iterator[Change]:
+    """One write transaction with its history, audit entry, idempotency key and wake-ups. On any
+    exception nothing is written, the audit entry included."""
     with db.write() as conn:
-        ch = Change(db, conn, actor, audit)
+        ch = Change(db, conn, actor, audit, idempotency)
         yield ch
         ch.finish()
     ch.committed()

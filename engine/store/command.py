@@ -35,13 +35,14 @@ from engine.errors import (
 )
 from engine.results import Actor, InstanceInfo
 from engine.store import incidents, projection, saving
-from engine.store.change import Audit, Change, change
+from engine.store.change import Audit, Change, IdempotencyKey, change
 from engine.store.database import Database
 from engine.store.tables import history_event
 
 log = logging.getLogger(__name__)
 
 MAX_ENGINE_ROUNDS = 100
+UNIQUE_KEY = "businessKeyUnique"      # a process's extension property: its business keys are unique while open
 
 _task_seen = sa.select(history_event.c.instance_id).where(history_event.c.task_id == sa.bindparam("id")).limit(1)
 
@@ -206,10 +207,11 @@ def lock_task_and_instance(ch: Change, task_id: str, kind: str, *, skip_locked: 
 @contextmanager
 def instance_command(db: Database, *, actor: Actor, instance_id: str | None = None, task_id: str | None = None,
                      task_kind: str = "user", require_active: bool = True, allow_suspended: bool = False,
-                     skip_locked: bool = False, audit: Audit | None = None) -> Iterator[Command]:
+                     skip_locked: bool = False, audit: Audit | None = None,
+                     idempotency: IdempotencyKey | None = None) -> Iterator[Command]:
     """Lock the instance (named, or owning the open task `task_id`), load its state, let the caller
     apply one change, run, save — one transaction."""
-    with change(db, actor=actor, audit=audit) as ch:
+    with change(db, actor=actor, audit=audit, idempotency=idempotency) as ch:
         if instance_id is not None:
             row, task_row = lock_instance(ch, instance_id, skip_locked=skip_locked), None
         elif task_id is not None:
@@ -235,6 +237,7 @@ class _NewRow:
         self.id, self.definition_id, self.definition_key = instance_id, definition_id, definition_key
         self.business_key, self.version, self.status, self.variables = business_key, 0, "active", {}
         self.has_incidents, self.suspended = False, False
+        self.unique_key: str | None = None
 
 
 class NotClaimed(Exception):
@@ -247,20 +250,25 @@ def new_instance_command(db: Database, *, actor: Actor, business_key: str | None
                          resolve: Callable[[sa.Connection], tuple[str, str]] | None = None,
                          prepare: Callable[[BpmnWorkflow], None] | None = None,
                          claim: Callable[[sa.Connection], bool] | None = None,
-                         audit: Audit | None = None) -> Iterator[Command]:
+                         audit: Audit | None = None, idempotency: IdempotencyKey | None = None) -> Iterator[Command]:
     """Create an instance in one transaction, of `definition_id` or of what `resolve` finds in that
     transaction; `claim`, if given, runs first and may decline (NotClaimed), e.g. when another
-    server already started it."""
-    with change(db, actor=actor, audit=audit) as ch:
+    server already started it. A definition whose process declares `businessKeyUnique` refuses a
+    business key another of its open instances has (BusinessKeyInUse)."""
+    with change(db, actor=actor, audit=audit, idempotency=idempotency) as ch:
         if claim is not None and not claim(ch.conn):
             raise NotClaimed
         if resolve is not None:
             definition_id, definition_key = resolve(ch.conn)
         if definition_id is None or definition_key is None:
             raise ValueError("a definition is required")
-        wf = state.new_workflow(db.specs.get(definition_id))
+        spec_pair = db.specs.get(definition_id)
+        wf = state.new_workflow(spec_pair)
         if prepare is not None:
             prepare(wf)
-        cmd = Command(ch, _NewRow(str(uuid.uuid4()), definition_id, definition_key, business_key), wf)
+        row = _NewRow(str(uuid.uuid4()), definition_id, definition_key, business_key)
+        if business_key is not None and getattr(spec_pair[0], "rf_properties", {}).get(UNIQUE_KEY) == "true":
+            row.unique_key = f"{definition_key}:{business_key}"
+        cmd = Command(ch, row, wf)
         yield cmd
         cmd.conclude()

@@ -9,7 +9,11 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from engine.errors import Unavailable
 from engine.store.dialects import Dialect, open_dialect
+
+#: what a database that cannot be reached, is locked by another process, is full or went away raises
+_UNREACHABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError)
 
 
 def normalize_url(url: str) -> str:
@@ -49,26 +53,42 @@ class Database:
 
     @contextmanager
     def write(self, *, relaxed: bool = False) -> Iterator[sa.Connection]:
-        """One write transaction: commits on exit, rolls back on any exception."""
-        with self.dialect.write(relaxed=relaxed) as conn:
-            yield conn
+        """One write transaction: commits on exit, rolls back on any exception. Raises Unavailable
+        when the database cannot be reached or goes away."""
+        committing = False
+        try:
+            with self.dialect.write(relaxed=relaxed) as conn:
+                yield conn
+                committing = True
+        except _UNREACHABLE as exc:
+            raise Unavailable("the database went away while committing: the outcome is unknown; retry with the "
+                              "same Idempotency-Key to find out" if committing else
+                              "the database is unavailable; nothing was changed; try again shortly") from exc
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
-        """A read-only connection (a consistent snapshot on SQLite WAL and PostgreSQL)."""
-        with self.dialect.read() as conn:
-            yield conn
+        """A read-only connection (a consistent snapshot on SQLite WAL and PostgreSQL). Raises
+        Unavailable."""
+        try:
+            with self.dialect.read() as conn:
+                yield conn
+        except _UNREACHABLE as exc:
+            raise Unavailable("the database is unavailable; try again shortly") from exc
 
     def read_one(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> Any:
-        """The first row of one SELECT built at import, or None (lookups made on every request)."""
-        return self.dialect.read_one(statement, params)
+        """The first row of one SELECT built at import, or None (lookups made on every request).
+        Raises Unavailable."""
+        try:
+            return self.dialect.read_one(statement, params)
+        except _UNREACHABLE as exc:
+            raise Unavailable("the database is unavailable; try again shortly") from exc
 
     def ping(self) -> bool:
         try:
             with self.read() as conn:
                 conn.execute(sa.text("SELECT 1"))
             return True
-        except sa.exc.SQLAlchemyError:
+        except (sa.exc.SQLAlchemyError, Unavailable):
             return False
 
     def dispose(self) -> None:

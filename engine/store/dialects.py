@@ -16,6 +16,8 @@ Nothing outside this module asks which database it runs on: the rest of the engi
 
 from __future__ import annotations
 
+import fcntl
+import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -197,7 +199,11 @@ class SQLiteDialect(Dialect):
         @event.listens_for(engine, "begin")
         def _on_begin(conn: sa.Connection) -> None:
             write = conn.get_execution_options().get("rf_write", False)
-            conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")  # type: ignore[union-attr]
+            statement = "BEGIN IMMEDIATE" if write else "BEGIN"
+            try:
+                conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+            except sqlite3.Error as exc:             # as SQLAlchemy raises errors of statements it runs
+                raise sa.exc.DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
     @contextmanager
     def write(self, *, relaxed: bool = False) -> Iterator[sa.Connection]:
@@ -236,6 +242,21 @@ class SQLiteDialect(Dialect):
 
     def lock_instance(self, conn: sa.Connection, instance_id: str, *, skip_locked: bool = False) -> Any:
         return fast.first(conn, _instance_with_incidents, {"id": instance_id})     # the writer lock is held
+
+    @contextmanager
+    def migration_lock(self, conn: sa.Connection) -> Iterator[None]:
+        """A lock file beside the database: SQLite runs each migration statement on its own, so two
+        processes migrating at once would both find the schema missing."""
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.migrate.lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def json_field(self, column: Any, name: str) -> JsonField:
         path = f'$."{name}"'

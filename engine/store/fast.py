@@ -52,6 +52,8 @@ def execute(conn: sa.Connection, statement: UpdateBase, rows: Params | Sequence[
         else:
             cursor.executemany(plan.sql, [plan.bind(row) for row in batch])
         return cursor.rowcount
+    except conn.dialect.dbapi.Error as exc:  # type: ignore[union-attr]  # the dialect's DBAPI module
+        raise _translated(exc, plan.sql, conn.dialect) from exc
     finally:
         cursor.close()
 
@@ -71,9 +73,16 @@ def first_on_driver(driver_connection: Any, dialect: sa.Dialect, statement: sa.S
     try:
         cursor.execute(plan.sql, plan.bind(params))
         raw = cursor.fetchone()
+    except dialect.dbapi.Error as exc:  # type: ignore[union-attr]  # the dialect's DBAPI module
+        raise _translated(exc, plan.sql, dialect) from exc
     finally:
         cursor.close()
     return None if raw is None else plan.row(raw)  # type: ignore[misc]
+
+
+def _translated(exc: Exception, sql: str, dialect: sa.Dialect) -> Exception:
+    """The DBAPI error as SQLAlchemy would raise it (conn.execute and the fast path raise alike)."""
+    return sa.exc.DBAPIError.instance(sql, None, exc, dialect.dbapi.Error)  # type: ignore[union-attr]
 
 
 def _plan(dialect: sa.Dialect, statement: sa.Executable, names: tuple[str, ...]) -> _Plan:

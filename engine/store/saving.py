@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from SpiffWorkflow.task import Task
 
 from engine.bpmn import state
-from engine.errors import VersionConflict
+from engine.errors import BusinessKeyInUse, VersionConflict
 from engine.results import InstanceInfo
 from engine.store import projection
 from engine.store.rows import OPEN_INCIDENTS_OF, aware, external_task_info, incident_info, user_task_info
@@ -58,12 +58,18 @@ def save(cmd: Command) -> Saved:
     if status is not None:
         values.update(status=status, ended_at=now, end_reason=cmd.ending[1] if cmd.ending else None)
     saved = Saved(values, after)
+    if ended:
+        values["unique_key"] = None                        # an ended case frees its business key
     if cmd.row.version == 0:
-        dialect.execute(ch.conn, _insert_instance, {
-            "id": cmd.instance_id, "definition_id": cmd.definition_id, "definition_key": cmd.row.definition_key,
-            "business_key": cmd.row.business_key, "status": "active", "ended_at": None, "end_reason": None,
-            "state_format": state.STATE_FORMAT, "started_at": now, "started_by": ch.actor.id, "suspended": False,
-            **values})
+        try:
+            dialect.execute(ch.conn, _insert_instance, {
+                "id": cmd.instance_id, "definition_id": cmd.definition_id, "definition_key": cmd.row.definition_key,
+                "business_key": cmd.row.business_key, "status": "active", "ended_at": None, "end_reason": None,
+                "state_format": state.STATE_FORMAT, "started_at": now, "started_by": ch.actor.id, "suspended": False,
+                "unique_key": None, **values} | ({"unique_key": cmd.row.unique_key} if not ended else {}))
+        except sa.exc.IntegrityError as exc:
+            raise BusinessKeyInUse(f"process {cmd.row.definition_key} already has an open case with business key "
+                                   f"{cmd.row.business_key}; its business keys are unique while open") from exc
     elif dialect.execute(ch.conn, _update_instance, {"b_id": cmd.instance_id, "b_version": cmd.row.version,
                                                      **values}) != 1:
         raise VersionConflict(f"instance {cmd.instance_id} was changed by someone else; try again")

@@ -49,6 +49,7 @@ instance = sa.Table(
     sa.Column("ended_at", Timestamp),
     sa.Column("end_reason", sa.Text),
     sa.Column("suspended", sa.Boolean, nullable=False, server_default=sa.false()),   # no completions, no timers
+    sa.Column("unique_key", sa.String(600), unique=True),             # "key:business key" while open, where unique
     sa.Index("ix_instance_status_started_at", "status", "started_at"),          # lists, newest first
     sa.Index("ix_instance_status_next_timer_at", "status", "next_timer_at"),    # the timer scheduler
 )
@@ -194,6 +195,19 @@ audit_event = sa.Table(
     sa.Column("client", sa.String(255)),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+)
+
+
+idempotency_key = sa.Table(
+    "idempotency_key", metadata,                                       # retried requests answer as the first did
+    sa.Column("scope", sa.String(255), primary_key=True),             # who sent it
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),          # of the request: method, path, body
+    sa.Column("instance_id", sa.String(36)),                          # the case it changed
+    sa.Column("status", sa.Integer),                                   # the answer, once stored
+    sa.Column("content_type", sa.String(100)),
+    sa.Column("body", sa.LargeBinary),
+    sa.Column("created_at", Timestamp, nullable=False, index=True),
 )
 
 

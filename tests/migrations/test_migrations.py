@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -27,6 +31,14 @@ def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[engine.
         yield db
         db.dispose()
         drop_schema(schema)
+
+
+def _connect_args(db: engine.Database) -> dict[str, Any]:
+    """A second handle on the same database (the same search path on PostgreSQL)."""
+    if db.dialect.name == "sqlite":
+        return {}
+    with db.engine.connect() as conn:
+        return {"options": f"-csearch_path={conn.exec_driver_sql('SHOW search_path').scalar()}"}
 
 
 def tables(db: engine.Database) -> set[str]:
@@ -56,3 +68,44 @@ def test_a_model_change_without_migration_is_detected(empty_db: engine.Database)
             engine.check_schema(empty_db)
     finally:
         metadata.tables["instance"]._columns.remove(extra)
+
+
+def test_a_downgrade_that_would_drop_the_audit_trail_is_refused_unless_asked(empty_db: engine.Database) -> None:
+    engine.upgrade(empty_db)
+    engine.create_principal(empty_db, principal_id="alice", roles=["admin"])
+    engine.append_audit(empty_db, actor="alice", action="GET /x", target="/x", status=200)
+    assert engine.would_drop_audit(empty_db, "8d3f1e6b2a90") == {"audit_event": 1, "principal": 1}
+    assert engine.would_drop_audit(empty_db, "e7b2c5d8a413") == {}        # later revisions keep them
+    with pytest.raises(engine.Invalid, match="--drop-audit"):
+        engine.downgrade(empty_db, "base")
+    assert "audit_event" in tables(empty_db)
+    engine.downgrade(empty_db, "base", drop_audit=True)
+    assert tables(empty_db) == set()
+
+
+def test_servers_starting_at_once_migrate_an_empty_database_once(empty_db: engine.Database) -> None:
+    url = empty_db.url.replace("postgresql+psycopg://", "postgresql://")
+    env = {**os.environ, "REVIEWFLOW_DATABASE_URL": url}
+    if empty_db.dialect.name != "sqlite":
+        env["PGOPTIONS"] = _connect_args(empty_db)["options"]
+    starts = [subprocess.Popen([sys.executable, "-m", "api.cli", "db", "upgrade"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2]) for _ in range(3)]
+    outcomes = [(p.wait(timeout=120), p.stderr.read()) for p in starts]   # type: ignore[union-attr]
+    assert [code for code, _ in outcomes] == [0, 0, 0], outcomes
+    assert engine.current_revision(empty_db) == engine.schema_head()
+    engine.check_schema(empty_db)
+
+
+def test_the_cli_says_what_a_downgrade_would_drop_and_refuses(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    db = engine.Database(url)
+    engine.upgrade(db)
+    engine.append_audit(db, actor="alice", action="GET /x", target="/x", status=200)
+    db.dispose()
+    env = {**os.environ, "REVIEWFLOW_DATABASE_URL": url}
+    refused = subprocess.run([sys.executable, "-m", "api.cli", "db", "downgrade", "base"], env=env,
+                             capture_output=True, text=True, cwd=Path(__file__).parents[2])
+    assert refused.returncode == 2 and "1 rows of audit_event" in refused.stderr and "--drop-audit" in refused.stderr
+    done = subprocess.run([sys.executable, "-m", "api.cli", "db", "downgrade", "base", "--drop-audit"], env=env,
+                          capture_output=True, text=True, cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr
