@@ -63,6 +63,27 @@ from engine.errors import (
     VariablesInvalid,
     VersionConflict,
 )
+from engine.queries.casework import (
+    Activity,
+    CaseOverview,
+    ProcessProgress,
+    TaskRecord,
+    WaitingOn,
+    activity_index,
+    case_diagram_xml,
+    case_progress,
+    completed_task_data,
+    open_cases,
+)
+from engine.queries.milestones import (
+    Milestones,
+    MilestoneStatus,
+    WorkingDays,
+    evaluate_milestones,
+    load_milestones,
+    next_deadline,
+    rag,
+)
 from engine.queries.reads import (
     definition_xml,
     get_definition,
@@ -77,6 +98,7 @@ from engine.queries.reads import (
     list_instances,
     list_user_tasks,
 )
+from engine.queries.reports import TimelinessItem, TimelinessReport, TimelinessSection, case_facts, timeliness_report
 from engine.results import (
     Actor,
     DefinitionInfo,
@@ -88,6 +110,14 @@ from engine.results import (
     InstanceInfo,
     Page,
     UserTaskInfo,
+)
+from engine.sessions import (
+    OpenedSession,
+    SessionInfo,
+    close_session,
+    open_key_session,
+    open_token_session,
+    resolve_session,
 )
 from engine.store.command import ProcessFailed
 from engine.store.database import Database, note_next_write
@@ -126,4 +156,9 @@ __all__ = [
     "definition_xml", "deploy", "downgrade", "get_definition", "get_incident", "get_instance", "get_user_task",
     "instance_history", "latest_definition", "list_definitions", "list_incidents", "list_instances",
     "list_user_tasks", "retry_incident", "start_instance", "unclaim_user_task", "upgrade",
+    "Activity", "CaseOverview", "ProcessProgress", "TaskRecord", "WaitingOn", "activity_index", "case_diagram_xml",
+    "case_progress", "completed_task_data", "open_cases",
+    "Milestones", "MilestoneStatus", "WorkingDays", "evaluate_milestones", "load_milestones", "next_deadline", "rag",
+    "TimelinessItem", "TimelinessReport", "TimelinessSection", "case_facts", "timeliness_report",
+    "OpenedSession", "SessionInfo", "close_session", "open_key_session", "open_token_session", "resolve_session",
 ]
