@@ -84,7 +84,7 @@ def cmd_serve(args: argparse.Namespace, settings: ServerSettings) -> int:
     workers = None if args.no_workers or not settings.workers else EmbeddedWorkers(
         settings, token=embedded_worker_key(db))
     server = _Server(config, workers)
-    print(f"Reviewflow serving on http://{settings.host}:{settings.port}  (API docs: /docs)"
+    print(f"Reviewflow serving on http://{settings.host}:{settings.port}  (console: /, API docs: /docs)"
           + (f"; workers for {len(workers.handlers)} topics run in-process over HTTP" if workers else ""),
           flush=True)
     try:

@@ -91,6 +91,8 @@ ROUTES: dict[tuple[str, str], str | tuple[str, ...] | None] = {      # a tuple: 
     ("POST", "/engine-rest/task/{task_id}/complete"): W,
     ("GET", "/engine-rest/incident"): R,
     ("POST", "/engine-rest/message"): S,
+    ("GET", "/api/v1/reports/timeliness"): R,
+    ("GET", "/api/v1/reports/timeliness.csv"): R,
 }
 # what each role may do (the oracle: written out here, not read from the code under test)
 ROLE_GRANTS = {
