@@ -41,7 +41,7 @@ def timeline(points: list[Point], today: date, *, width: int = 960) -> Markup:
     for i, p in enumerate(sorted(points, key=lambda p: p.day)):
         px = x(p.day)
         row = axis_y + 36 + (i % lanes) * 34
-        text_anchor = "end" if px > width * 0.75 else "start"
+        text_anchor = "end" if px > width * 0.5 else "start"
         dx = -4 if text_anchor == "end" else 4
         parts.append(f'<line class="rf-chart__gridline" x1="{px:.1f}" y1="{axis_y}" x2="{px:.1f}" y2="{row - 12}"/>')
         parts.append(f'<circle class="rf-dot--{escape(p.status)}" cx="{px:.1f}" cy="{axis_y}" r="8"/>')
