@@ -83,6 +83,7 @@ from engine.queries.milestones import (
     load_milestones,
     next_deadline,
     rag,
+    working_days,
 )
 from engine.queries.reads import (
     definition_xml,
@@ -159,6 +160,7 @@ __all__ = [
     "Activity", "CaseOverview", "ProcessProgress", "TaskRecord", "WaitingOn", "activity_index", "case_diagram_xml",
     "case_progress", "completed_task_data", "open_cases",
     "Milestones", "MilestoneStatus", "WorkingDays", "evaluate_milestones", "load_milestones", "next_deadline", "rag",
+    "working_days",
     "TimelinessItem", "TimelinessReport", "TimelinessSection", "case_facts", "timeliness_report",
     "OpenedSession", "SessionInfo", "close_session", "open_key_session", "open_token_session", "resolve_session",
 ]

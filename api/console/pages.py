@@ -78,7 +78,7 @@ def describe_stage(case: engine.CaseOverview, m: engine.Milestones) -> tuple[str
 
 
 def case_rows(cases: list[engine.CaseOverview], m: engine.Milestones, day: date) -> list[CaseRow]:
-    days = engine.WorkingDays(day)
+    days = engine.working_days(day)
     rows = []
     for case in cases:
         statuses = engine.evaluate_milestones(m, variables=case.variables, completed=case.completed, today=day,
@@ -142,7 +142,7 @@ async def task_list(request: Request, signed: SignedDep, view: str = "team", gro
     if found.data and signed.can(P.READ_INSTANCE):
         cases = await call(request, engine.open_cases, viewer=signed.actor, variables=m.variables(),
                            completed_activities=m.activities(), instance_ids=[t.instance_id for t in found.data])
-        days = engine.WorkingDays(today())
+        days = engine.working_days(today())
         for case in cases:
             deadlines[case.id] = engine.next_deadline(engine.evaluate_milestones(
                 m, variables=case.variables, completed=case.completed, today=today(), days=days))
@@ -307,7 +307,7 @@ async def case_page(request: Request, instance_id: str, signed: SignedDep) -> Re
             completed.setdefault(e.activity_id, e.at)
     day = today()
     statuses = engine.evaluate_milestones(m, variables=case.variables, completed=completed, today=day,
-                                          days=engine.WorkingDays(day))
+                                          days=engine.working_days(day))
     points = [svg.Point(s.done_on or s.due_on, s.rule.label, s.status) for s in statuses  # type: ignore[arg-type]
               if (s.done_on or s.due_on) is not None]
     timeline = svg.timeline(points, day) if points else Markup("")

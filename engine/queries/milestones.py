@@ -8,7 +8,6 @@ does not move for the partnership's closure days); months are calendar months.
 
 from __future__ import annotations
 
-import bisect
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -167,41 +166,61 @@ def as_date(value: Any) -> date | None:
 
 
 class WorkingDays:
-    """England and Wales working days over a span of years, counted in O(log n) from an index
-    built once: fast enough to count thousands of cases' deadlines per request."""
+    """England and Wales working days over a span of years, counted in O(1) from an index built
+    once (and kept for the day by `working_days`): fast enough for thousands of deadlines a request."""
 
     def __init__(self, around: date, years: int = 3, calendar: BusinessCalendar | None = None) -> None:
         self.calendar = calendar or BusinessCalendar()          # bank holidays only: the law's clock
-        self.start = date(around.year - years, 1, 1)
-        self.end = date(around.year + years, 12, 31)
-        self.days: list[date] = []
-        day = self.start
-        while day <= self.end:
-            if self.calendar.is_working_day(day):
-                self.days.append(day)
-            day += timedelta(days=1)
+        self.first = date(around.year - years, 1, 1).toordinal()
+        self.last = date(around.year + years, 12, 31).toordinal()
+        self.days: list[int] = []                               # ordinals of the working days
+        self.upto: list[int] = []                               # day - first -> working days up to it
+        for ordinal in range(self.first, self.last + 1):
+            if self.calendar.is_working_day(date.fromordinal(ordinal)):
+                self.days.append(ordinal)
+            self.upto.append(len(self.days))
 
-    def _inside(self, day: date) -> bool:
-        return self.start <= day <= self.end
+    def _count(self, day: date) -> int | None:
+        ordinal = day.toordinal()
+        return self.upto[ordinal - self.first] if self.first <= ordinal <= self.last else None
 
     def add(self, start: date, n: int) -> date:
-        """The n-th working day after `start` (negative: before)."""
-        if not self._inside(start):
-            return self.calendar.add_working_days(start, n)
-        if n >= 0:
-            i = bisect.bisect_right(self.days, start) + n - 1
-        else:
-            i = bisect.bisect_left(self.days, start) + n
-        if 0 <= i < len(self.days):
-            return self.days[i]
+        """The n-th working day after `start` (negative: before; 0: `start` itself)."""
+        counted = self._count(start)
+        if n == 0:
+            return start
+        if counted is not None:
+            if n > 0:
+                i = counted + n - 1
+            else:
+                before = counted - (1 if counted and self.days[counted - 1] == start.toordinal() else 0)
+                i = before + n
+            if 0 <= i < len(self.days):
+                return date.fromordinal(self.days[i])
         return self.calendar.add_working_days(start, n)
 
     def between(self, today: date, due: date) -> int:
         """Working days left from today to `due`: 0 when due today, 1 when due the next working
         day; negative once past (-1 the first working day after)."""
-        if due >= today:
-            return bisect.bisect_right(self.days, due) - bisect.bisect_right(self.days, today)
-        return -(bisect.bisect_right(self.days, today) - bisect.bisect_right(self.days, due))
+        a, b = self._count(today), self._count(due)
+        if a is None or b is None:                              # outside the index: count day by day
+            low, high = min(today, due), max(today, due)
+            n = sum(self.calendar.is_working_day(low + timedelta(days=k)) for k in range(1, (high - low).days + 1))
+            return n if due >= today else -n
+        return b - a
+
+
+_by_day: dict[date, WorkingDays] = {}
+
+
+def working_days(today: date) -> WorkingDays:
+    """The working-day index around `today`, built once a day."""
+    found = _by_day.get(today)
+    if found is None:
+        found = WorkingDays(today)
+        _by_day.clear()
+        _by_day[today] = found
+    return found
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,8 @@ def test_a_change_needs_the_csrf_token_and_a_same_site_origin(console_db: engine
     before = table_counts(console_db)
     refused = [
         client.post(f"/tasks/{task.id}/claim", data={}, headers={"Sec-Fetch-Site": "same-origin"}),
-        client.post(f"/tasks/{task.id}/claim", data={"csrf_token": "forged"}, headers={"Sec-Fetch-Site": "same-origin"}),
+        client.post(f"/tasks/{task.id}/claim", data={"csrf_token": "forged"},
+                    headers={"Sec-Fetch-Site": "same-origin"}),
         client.post(f"/tasks/{task.id}/claim", data={"csrf_token": token}, headers={"Sec-Fetch-Site": "cross-site"}),
         client.post(f"/tasks/{task.id}/claim", data={"csrf_token": token}, headers={"Origin": "http://evil.example"}),
         client.post(f"/tasks/{task.id}/claim", data={"csrf_token": token}),          # says nowhere where it came from
