@@ -4,14 +4,15 @@ on the server (issue 17) — measured here, never asserted in a test.
 
   python -m bench.console [--cases 10000] [--requests 30] [--workdir var/bench-console] [--reuse]
 
-The cases are real: the bpmn/ diagrams, each case started and its notification recorded through the
-engine (40% then wait for the business unit, 60% have had their agencies asked and wait for three
-agencies' scoping documents; one in ten is shared with the Case Review Group), with notification
+The cases are real: the bpmn/ diagrams, each case started and its notification recorded through
+the engine (40% then wait for the business unit, 60% have had their agencies asked and wait for
+three agencies' scoping documents; one in ten is shared with the Case Review Group), notification
 dates spread over the last 18 months so that every RAG status occurs. `reviewflow serve` (one
-uvicorn process, a subprocess on 127.0.0.1) serves them; one client signs in through /sign-in and times GET requests on one keep-alive connection: the time
-to the whole answer is the server's render plus a loopback round trip. Each row is timed for a
-person who sees every case (business unit) and for one who sees cases by need-to-know (a Case
-Review Group member). --reuse keeps a database built by an earlier run with the same --cases.
+uvicorn process, a subprocess on 127.0.0.1) serves them; one client signs in through /sign-in and
+times GET requests on one keep-alive connection: the time to the whole answer is the server's
+render plus a loopback round trip. Each row is timed for a person who sees every case (business
+unit) and for one who sees cases by need-to-know (a Case Review Group member). --reuse keeps a
+database built by an earlier run with the same --cases.
 """
 
 from __future__ import annotations
