@@ -31,6 +31,9 @@ EPILOG = """configuration comes from environment variables:
   REVIEWFLOW_WORKER_*            the worker's settings (`reviewflow worker --help`)
   REVIEWFLOW_CLOSURE_DAYS        the partnership's closure days, e.g. '["2026-12-29"]' (not working days)
   REVIEWFLOW_LOG_LEVEL           DEBUG, INFO (default), WARNING, ERROR
+  REVIEWFLOW_CONSOLE             serve the web console at / (default true; `make run` builds its assets)
+  REVIEWFLOW_CONSOLE_SESSION_MINUTES, _IDLE_MINUTES  a console sign-in lasts 480, ends after 30 idle
+  REVIEWFLOW_OIDC_CLIENT_ID, _CLIENT_SECRET  with REVIEWFLOW_OIDC_ISSUER: console sign-in by OpenID Connect
 """
 
 
@@ -323,9 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="migrate, deploy bpmn/ and serve the API",
+    serve = sub.add_parser("serve", help="migrate, deploy bpmn/ and serve the API and the console",
                            description="Migrate the database to the latest schema, deploy every diagram "
-                                       "in REVIEWFLOW_BPMN_DIR, and serve the API.")
+                                       "in REVIEWFLOW_BPMN_DIR, and serve the API and the web console.")
     serve.add_argument("--host", help="address to listen on (default REVIEWFLOW_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default REVIEWFLOW_PORT or 8000)")
     serve.add_argument("--no-deploy", action="store_true", help="do not deploy the diagram folder at start-up")

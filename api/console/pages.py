@@ -81,9 +81,8 @@ def case_rows(cases: list[engine.CaseOverview], m: engine.Milestones, day: date)
     days = engine.working_days(day)
     rows = []
     for case in cases:
-        statuses = engine.evaluate_milestones(m, variables=case.variables, completed=case.completed, today=day,
-                                              days=days)
-        deadline = engine.next_deadline(statuses)
+        deadline = engine.next_deadline(engine.evaluate_milestones(
+            m, variables=case.variables, completed=case.completed, today=day, days=days, statutory_only=True))
         path, stage = describe_stage(case, m)
         rows.append(CaseRow(case.id, case.business_key, path, stage, deadline, engine.rag(deadline, m),
                             case.open_incidents, case.started_at))
@@ -99,8 +98,9 @@ async def dashboard(request: Request, signed: SignedDep, page: int = 1, rag: str
     if not signed.can(P.READ_INSTANCE):
         return redirect("/tasks")
     m = milestones(request)
-    cases = await call(request, engine.open_cases, viewer=signed.actor, variables=m.variables(),
-                       completed_activities=m.activities())
+    cases = await call(request, engine.open_cases, viewer=signed.actor,
+                       variables=m.milestone_variables(statutory_only=True),
+                       completed_activities=m.activities(statutory_only=True))
     rows = case_rows(cases, m, today())
     counts = Counter(r.rag for r in rows)
     shown = [r for r in rows if r.rag == rag] if rag in ("red", "amber", "green") else rows
@@ -140,12 +140,15 @@ async def task_list(request: Request, signed: SignedDep, view: str = "team", gro
     m = milestones(request)
     deadlines: dict[str, engine.MilestoneStatus | None] = {}
     if found.data and signed.can(P.READ_INSTANCE):
-        cases = await call(request, engine.open_cases, viewer=signed.actor, variables=m.variables(),
-                           completed_activities=m.activities(), instance_ids=[t.instance_id for t in found.data])
+        cases = await call(request, engine.open_cases, viewer=signed.actor,
+                           variables=m.milestone_variables(statutory_only=True),
+                           completed_activities=m.activities(statutory_only=True),
+                           instance_ids=[t.instance_id for t in found.data])
         days = engine.working_days(today())
         for case in cases:
             deadlines[case.id] = engine.next_deadline(engine.evaluate_milestones(
-                m, variables=case.variables, completed=case.completed, today=today(), days=days))
+                m, variables=case.variables, completed=case.completed, today=today(), days=days,
+                statutory_only=True))
     pages = max(1, -(-found.count // PAGE_SIZE))
     base = {"view": view, "group": group, "assignee": assignee}
     return renderer(request).page(

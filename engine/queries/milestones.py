@@ -74,8 +74,16 @@ class Milestones:
     amber_within_working_days: int = 5
     report_year_starts: int = 1               # month
 
+    def milestone_variables(self, *, statutory_only: bool = False) -> list[str]:
+        """The variables the milestones read (dates and words; not the report's lists)."""
+        names: list[str] = []
+        for m in self.milestones:
+            if m.statutory or not statutory_only:
+                names += [n for n in (m.due and m.due.variable, m.done_variable, m.when and m.when[0]) if n]
+        return list(dict.fromkeys(names))
+
     def variables(self) -> list[str]:
-        """Every variable the milestones read."""
+        """Every variable the milestones and the report read."""
         names: list[str] = []
         for m in self.milestones:
             names += [n for n in (m.due and m.due.variable, m.done_variable, m.when and m.when[0]) if n]
@@ -83,8 +91,9 @@ class Milestones:
             names += [*r.reasons, *([r.reason_text] if r.reason_text else []), *([r.items] if r.items else [])]
         return list(dict.fromkeys(names))
 
-    def activities(self) -> list[str]:
-        return list(dict.fromkeys(m.done_activity for m in self.milestones if m.done_activity))
+    def activities(self, *, statutory_only: bool = False) -> list[str]:
+        return list(dict.fromkeys(m.done_activity for m in self.milestones
+                                  if m.done_activity and (m.statutory or not statutory_only)))
 
     def get(self, milestone_id: str) -> MilestoneRule:
         for m in self.milestones:
@@ -245,11 +254,12 @@ def day_of(moment: datetime) -> date:
 
 
 def evaluate_milestones(milestones: Milestones, *, variables: Mapping[str, Any], completed: Mapping[str, datetime],
-             today: date, days: WorkingDays) -> list[MilestoneStatus]:
-    """Each milestone that applies to a case with these variables and completed activities."""
+                        today: date, days: WorkingDays, statutory_only: bool = False) -> list[MilestoneStatus]:
+    """Each milestone that applies to a case with these variables and completed activities (only
+    the statutory ones, when that is all the caller needs)."""
     out = []
     for rule in milestones.milestones:
-        if not rule.applies(variables):
+        if (statutory_only and not rule.statutory) or not rule.applies(variables):
             continue
         due_on = rule.due.due_on(variables, days) if rule.due else None
         done_on, done = None, False
