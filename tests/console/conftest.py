@@ -34,8 +34,10 @@ PEOPLE = {   # id: (roles, groups, organisation)
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium for a module: Playwright's sync API holds an event loop while it runs, which
+    would stop later tests from calling asyncio.run()."""
     if shutil.which("chromium") is None and not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: apt-get install chromium (.ci/run installs it)")
     if not AXE.exists():
