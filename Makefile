@@ -1,11 +1,13 @@
 # Two commands set everything up on a fresh machine with Python 3.11 and make:
-#   make run   — create .venv, install, migrate var/reviewflow.db, deploy bpmn/, serve on 127.0.0.1:8000
-#   make test  — create/update .venv with the test extras, check import boundaries, lint bpmn/, run pytest
+#   make run   — create .venv, install, build the console's assets, migrate var/reviewflow.db, deploy bpmn/,
+#                serve on 127.0.0.1:8000 (the console at /, the APIs under /api/v1 and /engine-rest)
+#   make test  — create/update .venv with the test extras, build the console's assets, check import
+#                boundaries, lint bpmn/, run pytest (the console's browser tests drive Debian's /usr/bin/chromium)
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean assets
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -20,10 +22,20 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@ $(VENV)/.installed
 
-run: $(VENV)/.installed
+# The console's front-end packages come from the npm registry at the versions pinned in
+# console/package-lock.json (no install scripts run); build.mjs compiles and copies them into console/dist/.
+console/node_modules/.package-lock.json: console/package.json console/package-lock.json
+	cd console && npm ci --ignore-scripts --no-audit --no-fund
+
+console/dist/manifest.json: console/node_modules/.package-lock.json console/build.mjs $(wildcard console/src/*)
+	cd console && node build.mjs
+
+assets: console/dist/manifest.json
+
+run: $(VENV)/.installed assets
 	$(BIN)/reviewflow serve
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test assets
 	$(BIN)/lint-imports
 	$(BIN)/ruff check engine api workers timekeeping tests bench
 	$(BIN)/reviewflow lint bpmn
@@ -33,4 +45,4 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.engine
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache console/node_modules console/dist

@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import engine
-from api import errors, threads
+from api import console, errors, threads
 from api.audit import AuditTrail
 from api.audit_head import HeadPublisher
 from api.engine_rest import router as engine_rest_router
@@ -136,6 +136,7 @@ def create_app(settings: ServerSettings | None = None, *, db: engine.Database | 
         app.add_middleware(AuditTrail)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    console.install(app)            # the web console at /; its assets at /assets/, in front of the middleware
     return app
 
 
@@ -177,7 +178,9 @@ class SecurityHeaders:
 
         async def with_headers(message: dict) -> None:  # type: ignore[type-arg]
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", [])) + self.HEADERS + csp
+                headers = list(message.get("headers", [])) + self.HEADERS
+                if not any(name == b"content-security-policy" for name, _ in headers):   # the console sets its own
+                    headers += csp
                 message = {**message, "headers": headers}
             await send(message)
 

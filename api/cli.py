@@ -33,6 +33,9 @@ EPILOG = """configuration comes from environment variables:
   REVIEWFLOW_CLOSURE_DAYS        the partnership's closure days, e.g. '["2026-12-29"]' (not working days)
   REVIEWFLOW_MIN_TIMER_CYCLE     the shortest interval a repeating timer may have (default PT1M)
   REVIEWFLOW_LOG_LEVEL           DEBUG, INFO (default), WARNING, ERROR
+  REVIEWFLOW_CONSOLE             serve the web console at / (default true; `make run` builds its assets)
+  REVIEWFLOW_CONSOLE_SESSION_MINUTES, _IDLE_MINUTES  a console sign-in lasts 480, ends after 30 idle
+  REVIEWFLOW_OIDC_CLIENT_ID, _CLIENT_SECRET  with REVIEWFLOW_OIDC_ISSUER: console sign-in by OpenID Connect
 """
 
 
@@ -91,7 +94,7 @@ def cmd_serve(args: argparse.Namespace, settings: ServerSettings) -> int:
     workers = None if args.no_workers or not settings.workers else EmbeddedWorkers(
         settings, token=embedded_worker_key(db))
     server = _Server(config, workers)
-    print(f"Reviewflow serving on http://{settings.host}:{settings.port}  (API docs: /docs)"
+    print(f"Reviewflow serving on http://{settings.host}:{settings.port}  (console: /, API docs: /docs)"
           + (f"; workers for {len(workers.handlers)} topics run in-process over HTTP" if workers else ""),
           flush=True)
     try:
@@ -365,9 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="migrate, deploy bpmn/ and serve the API",
+    serve = sub.add_parser("serve", help="migrate, deploy bpmn/ and serve the API and the console",
                            description="Migrate the database to the latest schema, deploy every diagram "
-                                       "in REVIEWFLOW_BPMN_DIR, and serve the API.")
+                                       "in REVIEWFLOW_BPMN_DIR, and serve the API and the web console.")
     serve.add_argument("--host", help="address to listen on (default REVIEWFLOW_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default REVIEWFLOW_PORT or 8000)")
     serve.add_argument("--no-deploy", action="store_true", help="do not deploy the diagram folder at start-up")

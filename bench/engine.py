@@ -62,7 +62,7 @@ from engine.store.specs import build_specs
 ROOT = Path(__file__).resolve().parents[1]
 DIAGRAM = ROOT / "tests" / "data" / "bpmn" / "one_user_task.bpmn"
 KEY = "one_user_task"
-ACTOR = engine.Actor("bench")
+ACTOR = engine.Actor.system("bench")
 HTTP_USER, HTTP_ROLE, HTTP_GROUP = "bench", "business-unit", "case-review-group"   # may start and complete
 PARTS = ("bare", "engine", "http")
 SYNC_MODES = ("FULL", "NORMAL")

@@ -72,7 +72,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE_DIAGRAM = ROOT / "tests" / "data" / "bpmn" / "one_user_task.bpmn"
 PROBE_KEY = "one_user_task"
 WAIT_KEY = "year_wait"
-ACTOR = engine.Actor("bench")
+ACTOR = engine.Actor.system("bench")
 
 YEAR_WAIT_BPMN = f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"

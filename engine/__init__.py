@@ -76,8 +76,30 @@ from engine.errors import (
     VariablesInvalid,
     VersionConflict,
 )
+from engine.queries.casework import (
+    Activity,
+    CaseOverview,
+    ProcessProgress,
+    TaskRecord,
+    WaitingOn,
+    activity_index,
+    case_diagram_xml,
+    case_progress,
+    completed_task_data,
+    open_cases,
+)
 from engine.queries.diagrams import definition_diff, diff_versions, lint, list_deployments
 from engine.queries.filters import parse_query_filters as parse_variable_filters
+from engine.queries.milestones import (
+    Milestones,
+    MilestoneStatus,
+    WorkingDays,
+    evaluate_milestones,
+    load_milestones,
+    next_deadline,
+    rag,
+    working_days,
+)
 from engine.queries.reads import (
     definition_xml,
     get_definition,
@@ -92,6 +114,7 @@ from engine.queries.reads import (
     list_instances,
     list_user_tasks,
 )
+from engine.queries.reports import TimelinessItem, TimelinessReport, TimelinessSection, case_facts, timeliness_report
 from engine.results import (
     Actor,
     DefinitionInfo,
@@ -105,6 +128,14 @@ from engine.results import (
     Page,
     UserTaskInfo,
     VariableFilter,
+)
+from engine.sessions import (
+    OpenedSession,
+    SessionInfo,
+    close_session,
+    open_key_session,
+    open_token_session,
+    resolve_session,
 )
 from engine.store.change import Audit, IdempotencyKey
 from engine.store.command import ProcessFailed
@@ -150,4 +181,10 @@ __all__ = [
     "definition_xml", "deploy", "downgrade", "get_definition", "get_incident", "get_instance", "get_user_task",
     "instance_history", "latest_definition", "list_definitions", "list_incidents", "list_instances",
     "list_user_tasks", "retry_incident", "start_instance", "unclaim_user_task", "upgrade",
+    "Activity", "CaseOverview", "ProcessProgress", "TaskRecord", "WaitingOn", "activity_index", "case_diagram_xml",
+    "case_progress", "completed_task_data", "open_cases",
+    "Milestones", "MilestoneStatus", "WorkingDays", "evaluate_milestones", "load_milestones", "next_deadline", "rag",
+    "working_days",
+    "TimelinessItem", "TimelinessReport", "TimelinessSection", "case_facts", "timeliness_report",
+    "OpenedSession", "SessionInfo", "close_session", "open_key_session", "open_token_session", "resolve_session",
 ]

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from api.v1 import access, definitions, documents, health, incidents, instances, messages, user_tasks
+from api.v1 import access, definitions, documents, health, incidents, instances, messages, reports, user_tasks
 
 router = APIRouter(prefix="/api/v1")
-for module in (health, definitions, instances, user_tasks, incidents, messages, access, documents):
+for module in (health, definitions, instances, user_tasks, incidents, messages, access, documents, reports):
     router.include_router(module.router)

@@ -225,3 +225,19 @@ document = sa.Table(
     sa.Column("uploaded_by", sa.String(255), nullable=False),
     sa.Column("uploaded_at", Timestamp, nullable=False),
 )
+
+
+web_session = sa.Table(
+    "web_session", metadata,                                           # only a hash of the token is kept
+    sa.Column("id", sa.String(64), primary_key=True),                  # sha256 of the token
+    sa.Column("principal_id", sa.String(255), nullable=False, index=True),
+    sa.Column("via", sa.String(10), nullable=False),                   # key | oidc
+    sa.Column("key_id", sa.String(36), sa.ForeignKey("api_key.id", ondelete="CASCADE")),
+    sa.Column("roles", sa.JSON),                                       # oidc: the claims at sign-in
+    sa.Column("groups", sa.JSON),
+    sa.Column("organisation", sa.String(255)),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_seen_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False, index=True),
+)

@@ -96,6 +96,8 @@ ROUTES: dict[tuple[str, str], str | tuple[str, ...] | None] = {      # a tuple: 
     ("GET", "/engine-rest/incident"): R,
     ("GET", "/engine-rest/incident/count"): R,
     ("POST", "/engine-rest/message"): S,
+    ("GET", "/api/v1/reports/timeliness"): R,
+    ("GET", "/api/v1/reports/timeliness.csv"): R,
 }
 # what each role may do (the oracle: written out here, not read from the code under test)
 ROLE_GRANTS = {
