@@ -41,7 +41,9 @@ PARTNERS = ("local_authority", "integrated_care_board", "police")
 
 class Demo:
     def __init__(self, directory: Path | None = None, out=print, *,  # type: ignore[no-untyped-def]
-                 national_panel_url: str = "", website_url: str = "", root: Path = ROOT) -> None:
+                 national_panel_url: str = "", website_url: str = "", root: Path = ROOT,
+                 db: engine.Database | None = None) -> None:
+        self._given_db = db
         self.out = out
         self.root = root
         self.agencies = _agencies(directory)
@@ -58,7 +60,7 @@ class Demo:
                                        port=_free_port(), sqlite_synchronous="NORMAL")
         from api.app import create_app  # noqa: PLC0415
         from api.cli import EmbeddedWorkers, deploy_directory, open_database  # noqa: PLC0415
-        self.db = open_database(self.settings)
+        self.db = self._given_db or open_database(self.settings)
         engine.upgrade(self.db)
         deploy_directory(self.db, Path("bpmn"))
         self._people()
@@ -96,7 +98,8 @@ class Demo:
         self.services.close()
         self.server.should_exit = True
         self.thread.join(timeout=10)
-        self.db.dispose()
+        if self._given_db is None:
+            self.db.dispose()
         engine.clock.reset()
 
     def _people(self) -> None:
@@ -389,5 +392,52 @@ def main(out=print) -> int:  # type: ignore[no-untyped-def]
             out(f"  {path}")
         out(f"\ndone in {time.monotonic() - started:.1f} s; the published site is {ROOT / 'site'}")
         return 0
+    finally:
+        demo.stop()
+
+
+def cli(args: Any, out=print) -> int:  # type: ignore[no-untyped-def]
+    """`reviewflow demo [--path NAME | --list | --all]`."""
+    from api.demo_paths import PATHS  # noqa: PLC0415
+    if getattr(args, "list", False):
+        width = max(len(n) for n in PATHS)
+        for name, path in PATHS.items():
+            out(f"{name:<{width}}  {path.description}")
+        return 0
+    names = list(PATHS) if getattr(args, "all", False) else [args.path] if getattr(args, "path", None) else []
+    if not names:
+        return main(out)
+    unknown = [n for n in names if n not in PATHS]
+    if unknown:
+        out(f"no path called {unknown[0]!r}; reviewflow demo --list names them")
+        return 2
+    return run_paths(names, out)
+
+
+def run_paths(names: list[str], out=print) -> int:  # type: ignore[no-untyped-def]
+    """Drive each named path on one server; 1 if any ends with an incident, an open task or not at all."""
+    from api.demo_paths import PATHS  # noqa: PLC0415
+    started = time.monotonic()
+    demo = Demo(out=out)
+    demo.start()
+    failed: list[str] = []
+    try:
+        for name in names:
+            began = time.monotonic()
+            try:
+                result = demo.run_case(PATHS[name], f"NB-DEMO-{name.upper()}")
+            except RuntimeError as exc:
+                failed.append(name)
+                out(f"\n{name}: FAILED — {exc}")
+                continue
+            case = result["case"]
+            problem = case["incidents"] or case["user_tasks"] or case["status"] != "completed"
+            print_case(f"{name} ({PATHS[name].description})", result, out)
+            out(f"  {'FAILED' if problem else 'ok'} in {time.monotonic() - began:.1f} s")
+            if problem:
+                failed.append(name)
+        out(f"\n{len(names) - len(failed)} of {len(names)} paths ended cleanly in {time.monotonic() - started:.1f} s"
+            + (f"; failed: {', '.join(failed)}" if failed else ""))
+        return 1 if failed else 0
     finally:
         demo.stop()
