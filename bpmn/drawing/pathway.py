@@ -102,24 +102,24 @@ def rapid_review() -> Diagram:
             ("rapid_review_due_today", "Due today (working day 15)", 15, "reminder", "rapid_review")]):
         d.boundary(bid, name, "call_rapid_review_work", slot=i,
                    definition=d.timer("timeDate", f"working_days_after(sin_sent_on, {n})"))
-        d.service(f"remind_{bid}", f"Remind: {name.split(' (')[0].lower()}", BU, 8 + i, 1 + i, topic="notification",
+        d.service(f"remind_{bid}", f"Remind: {name.split(' (')[0].lower()}", BU, 8 + i, 5 + i, topic="notification",
                   kind=kind, about=about, doc="Reminds the Case Review Group chair and the business unit. Expects: "
                   "case_reference, sin_sent_on. Returns: nothing the process relies on.")
-        d.add("end", f"reminded_{bid}", "Reminder sent", BU, 9 + i, 1 + i)
+        d.add("end", f"reminded_{bid}", "Reminder sent", BU, 9 + i, 5 + i)
         d.flow(bid, f"remind_{bid}")
         d.flow(f"remind_{bid}", f"reminded_{bid}")
     d.boundary("rapid_review_overdue", "Overdue (15 working days passed)", "call_rapid_review_work", slot=2,
                definition=d.timer("timeDate", "working_days_after(sin_sent_on, 16)"))
-    d.service("escalate_rapid_review_overdue", "Escalate the overdue Rapid Review", BU, 9, 3, topic="notification",
+    d.service("escalate_rapid_review_overdue", "Escalate the overdue Rapid Review", BU, 9, 7, topic="notification",
               kind="escalation", about="rapid_review",
               doc="The 15 working days have passed and the Rapid Review has not been submitted: tells the "
                   "safeguarding partners and the partnership chair. Expects: case_reference, sin_sent_on. Returns: "
                   "nothing the process relies on.")
-    d.user("explain_late_rapid_review", "Record why the Rapid Review is late", BU, 10, 3, group="business-unit",
+    d.user("explain_late_rapid_review", "Record why the Rapid Review is late", BU, 10, 7, group="business-unit",
            form="explain_late_rapid_review", reads="case_reference, sin_sent_on",
            doc="A late Rapid Review tells the National Panel why, and when it will arrive.")
-    submit_to_panel(d, "late_rapid_review", "rapid_review_delay", BU, 11, 3, "why the Rapid Review is late")
-    d.add("end", "panel_told_of_lateness", "Panel told why", BU, 13, 3)
+    submit_to_panel(d, "late_rapid_review", "rapid_review_delay", BU, 11, 7, "why the Rapid Review is late")
+    d.add("end", "panel_told_of_lateness", "Panel told why", BU, 13, 7)
     d.flow("rapid_review_overdue", "escalate_rapid_review_overdue")
     d.chain("escalate_rapid_review_overdue", "explain_late_rapid_review", "late_rapid_review_prepare")
     d.flow("late_rapid_review_submit", "panel_told_of_lateness")
