@@ -124,6 +124,7 @@ class Demo:
         path = decision if isinstance(decision, Path_) else Path_(
             "lcspr-full" if decision == "lcspr" else "learning-dissemination", "", decision)
         self.path = path
+        self.business_key = business_key
         self.counts.clear()
         self.completed: list[dict[str, Any]] = []
         engine.clock.freeze(path.starts_at)
@@ -221,7 +222,7 @@ class Demo:
 
         aware = day(-self.path.notified_after_days - 1)
         forms: dict[str, Any] = {
-            "record_sin": lambda: {"case_reference": f"NB-{v.get('case_reference', 'CR')}-1",
+            "record_sin": lambda: {"case_reference": f"{getattr(self, 'business_key', 'NB-CR')}-1",
                                    "became_aware_on": aware, "sin_sent_on": day(-1),
                                    "incident_type": self.path.incident_type,
                                    "child_looked_after": self.path.looked_after,
