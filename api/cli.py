@@ -442,12 +442,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--instance", required=True, help="process instance id")
     audit.set_defaults(func=cmd_audit)
 
-    demo = sub.add_parser("demo", help="drive a fictional case down both paths of the pathway",
+    demo = sub.add_parser("demo", help="drive fictional cases down the pathway's branches",
                           description="Start a server with its workers on a fresh database under var/demo/, drive "
                                       "one fictional case down the LCSPR path and one down Learning "
                                       "Dissemination through the REST API, and print their timelines and "
-                                      "where each document landed.")
-    demo.set_defaults(func=lambda a, s: __import__("api.demo", fromlist=["main"]).main())
+                                      "where each document landed. --path NAME drives one branch (--list names "
+                                      "them), --all every one: it exits 1 if any ends with an incident or an "
+                                      "unexpected open task.")
+    chosen = demo.add_mutually_exclusive_group()
+    chosen.add_argument("--path", metavar="NAME", help="drive one branch (see --list)")
+    chosen.add_argument("--list", action="store_true", help="name the branches and what each shows")
+    chosen.add_argument("--all", action="store_true", help="drive every branch; exit 1 if any fails")
+    demo.set_defaults(func=lambda a, s: __import__("api.demo", fromlist=["cli"]).cli(a))
 
     deploy = sub.add_parser("deploy", help="deploy diagrams (and .json form schemas) to the database",
                             description="Deploy BPMN files, with the JSON Schema forms their user tasks name.")

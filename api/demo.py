@@ -15,7 +15,7 @@ import shutil
 import threading
 import time
 import tomllib
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import httpx
 import uvicorn
 
 import engine
+from api.demo_paths import PathSpec as Path_
 from api.settings import ServerSettings
 
 ROOT = Path("var/demo")
@@ -30,15 +31,19 @@ CHILD = "Child J"                     # the confidential name the publication gu
 LANES = {   # candidate group -> (user id, role)
     "business-unit": ("bu-officer", "business-unit"),
     "case-review-group": ("crg-chair", "crg-member"),
+    "safeguarding-partners": ("partners-delegate", "panel-member"),
     "lcspr-panel": ("panel-chair", "panel-member"),
     "independent-lead-reviewer": ("lead-reviewer", "reviewer"),
     "learning-from-practice-sub-group": ("lfp-chair", "panel-member"),
 }
+PARTNERS = ("local_authority", "integrated_care_board", "police")
 
 
 class Demo:
     def __init__(self, directory: Path | None = None, out=print, *,  # type: ignore[no-untyped-def]
-                 national_panel_url: str = "", website_url: str = "", root: Path = ROOT) -> None:
+                 national_panel_url: str = "", website_url: str = "", root: Path = ROOT,
+                 db: engine.Database | None = None) -> None:
+        self._given_db = db
         self.out = out
         self.root = root
         self.agencies = _agencies(directory)
@@ -55,7 +60,7 @@ class Demo:
                                        port=_free_port(), sqlite_synchronous="NORMAL")
         from api.app import create_app  # noqa: PLC0415
         from api.cli import EmbeddedWorkers, deploy_directory, open_database  # noqa: PLC0415
-        self.db = open_database(self.settings)
+        self.db = self._given_db or open_database(self.settings)
         engine.upgrade(self.db)
         deploy_directory(self.db, Path("bpmn"))
         self._people()
@@ -93,15 +98,19 @@ class Demo:
         self.services.close()
         self.server.should_exit = True
         self.thread.join(timeout=10)
-        self.db.dispose()
+        if self._given_db is None:
+            self.db.dispose()
         engine.clock.reset()
 
     def _people(self) -> None:
         for group, (user, role) in LANES.items():
             engine.create_principal(self.db, principal_id=user, roles=[role], groups=[group])
-        for agency in self.agencies:
+        for agency in [a["id"] for a in tomllib.loads(Path("partnership.example.toml").read_text())["agencies"]]:
             engine.create_principal(self.db, principal_id=f"lead-{_slug(agency)}", roles=["agency-lead"],
                                     groups=["agency-leads"], organisation=agency)
+        for reviewer in tomllib.loads(Path("partnership.example.toml").read_text()).get("reviewers", []):
+            engine.create_principal(self.db, principal_id=reviewer.get("user") or reviewer["id"], roles=["reviewer"],
+                                    groups=["independent-lead-reviewer"])
         engine.create_principal(self.db, principal_id="demo-worker", roles=["worker"], kind="worker")
         for p in engine.list_principals(self.db):
             self.keys[p.id] = engine.issue_key(self.db, principal_id=p.id).secret
@@ -110,40 +119,61 @@ class Demo:
         return httpx.Client(base_url=self.base, timeout=30, headers={"Authorization": f"Bearer {self.keys[user]}"})
 
     # ---- driving a case ------------------------------------------------------------------------
-    def run_case(self, decision: str, business_key: str) -> dict[str, Any]:
+    def run_case(self, decision: str | Path_, business_key: str) -> dict[str, Any]:
+        """Drive one case down a path (a PathSpec, or a decision: "lcspr" / "learning_dissemination") to its end."""
+        path = decision if isinstance(decision, Path_) else Path_(
+            "lcspr-full" if decision == "lcspr" else "learning-dissemination", "", decision)
+        self.path = path
+        self.business_key = business_key
         self.counts.clear()
-        engine.clock.freeze(datetime(2027, 1, 11, 9, 30, tzinfo=UTC))
+        self.completed: list[dict[str, Any]] = []
+        engine.clock.freeze(path.starts_at)
         with self.http("bu-officer") as bu:
             case = bu.post("/api/v1/messages", json={"message_name": "serious_incident_notification",
                                                      "business_key": business_key}).json()["instance"]
-            for _ in range(400):
+            for _ in range(1500):
                 got = bu.get(f"/api/v1/instances/{case['id']}").json()
                 if got["status"] != "active":
                     break
                 if got["incidents"]:
                     raise RuntimeError(f"the case stopped on an incident: {got['incidents'][0]['message']}")
-                if got["user_tasks"]:
-                    self._complete(got["user_tasks"][0], decision)
+                actionable = [t for t in got["user_tasks"] if not self._waits(t)]
+                if actionable:
+                    self._complete(actionable[0], path.decision)
                 elif got["external_tasks"]:
                     self._let_workers_work(bu, case["id"])
-                elif not self._panel_responds(bu, business_key):
+                else:
                     self._move_clock(got)
+            else:
+                raise RuntimeError("the case did not end")
             history = bu.get(f"/api/v1/instances/{case['id']}/history").json()["data"]
             documents = bu.get(f"/api/v1/instances/{case['id']}/documents").json()["data"]
-        return {"case": got, "history": history, "documents": documents}
+        return {"case": got, "history": history, "documents": documents, "completed": list(self.completed)}
+
+    def _waits(self, task: dict[str, Any]) -> bool:
+        """A task nobody answers on this path (an agency that never replies)."""
+        return task["activity_id"] in ("submit_scoping_document", "submit_imr") and \
+            (task.get("organisation") or "") in self.path.silent
 
     def _complete(self, task: dict[str, Any], decision: str) -> None:
         user = self._who(task)
         with self.http(user) as c:
             detail = c.get(f"/api/v1/user-tasks/{task['id']}").json()
+            self._client, self._task = c, detail
             variables = self._form(detail, decision, c)
             r = c.post(f"/api/v1/user-tasks/{task['id']}/complete", json={"variables": variables})
             if r.status_code != 200:
                 raise RuntimeError(f"{task['activity_id']} as {user}: {r.status_code} {r.text}")
+        self.completed.append({"activity_id": task["activity_id"], "user": user, "at": engine.clock.now(),
+                               "organisation": task.get("organisation"), "variables": detail.get("variables") or {}})
 
     def _who(self, task: dict[str, Any]) -> str:
         if "agency-leads" in task["candidate_groups"]:
             return f"lead-{_slug(task['organisation'] or self.agencies[0])}"
+        if task.get("assignee"):
+            return str(task["assignee"])
+        if task["candidate_users"]:
+            return str(task["candidate_users"][0])
         return LANES[task["candidate_groups"][0]][0]
 
     def _let_workers_work(self, client: httpx.Client, instance_id: str) -> None:
@@ -182,33 +212,66 @@ class Demo:
         def day(offset: int = 0) -> str:
             return (today + timedelta(days=offset)).isoformat()
 
-        partners = ("local_authority", "integrated_care_board", "police")
+        def sign(agree: bool = True) -> dict[str, Any]:
+            return {p: {"signed_off_by": f"Safeguarding partner ({p.replace('_', ' ')})", "signed_off_on": day(),
+                        "agrees": agree} for p in PARTNERS}
+
+        def answer(name: str, default: Any) -> Any:
+            override = self.path.answers.get(name)
+            return override(self, v, n, day) if override else default
+
+        aware = day(-self.path.notified_after_days - 1)
         forms: dict[str, Any] = {
-            "record_sin": lambda: {"case_reference": f"NB-{v.get('case_reference', 'CR')}-1",
-                                   "became_aware_on": day(-2), "sin_sent_on": day(-1),
-                                   "incident_type": "serious_harm", "agencies": list(self.agencies),
+            "record_sin": lambda: {"case_reference": f"{getattr(self, 'business_key', 'NB-CR')}-1",
+                                   "became_aware_on": aware, "sin_sent_on": day(-1),
+                                   "incident_type": self.path.incident_type,
+                                   "child_looked_after": self.path.looked_after,
+                                   "agencies": [a for a in self.agencies if a not in self.path.added_later],
                                    "confidential_names": [CHILD, "Parent K"]},
+            "explain_late_notification": lambda: {"notification_late_reasons": [
+                "The hospital's referral reached the local authority's front door a week late"]},
+            "explain_late_rapid_review": lambda: {"rapid_review_late_reasons": ["An agency's return arrived late"],
+                                                  "rapid_review_expected_on": day(7)},
             "submit_scoping_document": lambda: {"scoping_document": {
                 "involvement": f"{v['agency']} had contact in the twelve months before the incident.",
                 "analysis": "Information was held but not shared.", "immediate_safety_concerns": "None"}},
+            "decide_missing_return": lambda: {"proceed_without": True, "proceed_without_reason":
+                                              "No reply after two chases; the meeting cannot wait longer"},
             "hold_rapid_review_meeting": lambda: {
                 "meeting_date": day(), "learning_identified": ["Information sharing across the front door"],
                 "immediate_safety_actions": "None needed", "recommendation": decision,
-                "recommendation_reasons": "Agreed by the Case Review Group", "rapid_review_report_id":
-                    self._upload(c, task, "rapid_review.md", b"# Rapid Review\nAgencies met and agreed.\n",
-                                 "text/markdown", "rapid_review")},
-            "record_partners_sign_off": lambda: {"partners_signed_off": True, "sign_offs": [
-                {"partner": p, "signed_off_by": "Safeguarding partner", "signed_off_on": day()} for p in partners]},
-            "confirm_decision": lambda: {"decision": decision, "reasons": (
-                "New learning may be found" if decision == "lcspr" else "The learning is already known"),
-                "decision_date": day()},
-            "agree_terms_of_reference": lambda: {"terms_of_reference": "Review multi-agency practice.",
-                                                 "key_lines_of_enquiry": ["Information sharing", "Escalation",
-                                                                          "Voice of the child"],
-                                                 "review_period_start": "2026-01-01",
-                                                 "review_period_end": "2026-12-31",
-                                                 "practitioner_discussion_appropriate": True},
-            "hold_panel_meeting": lambda: {"panel_meeting_record": {"held_on": v.get("panel_meeting", day()),
+                "recommendation_reasons": ["Agreed by the Case Review Group"],
+                "agencies_to_add": list(self.path.added_later) if n == 1 else [], "agencies_removed": [],
+                "rapid_review_report_id": self._upload(c, task, "rapid_review.md",
+                                                       b"# Rapid Review\nAgencies met and agreed.\n",
+                                                       "text/markdown", "rapid_review")},
+            "record_partners_decision": lambda: {"decision": decision, "decision_reasons": ["As the group recommends"],
+                                                 "decision_date": day(), "sign_offs": sign()},
+            "record_partners_redecision": lambda: {"decision": decision, "decision_reasons": [
+                "The partners considered the Panel's reasons"], "decision_date": day(), "sign_offs": sign()},
+            "submit_through_portal": lambda: {"portal_submitted_on": day(), "portal_reference": f"NP-{day()}-{n}"},
+            "correct_submission": lambda: {"corrections": ["The case reference was corrected"]},
+            "record_panel_response": lambda: answer("record_panel_response", {
+                "panel_outcome": "agrees", "response_received_on": day(), "panel_reasons": [],
+                "information_requested": []}),
+            "reconsider_recommendation": lambda: {"recommendation": decision, "recommendation_reasons": [
+                "The group weighed the Panel's view"], "response_to_panel": [
+                {"panel_reason": (v.get("panel_reasons") or ["The Panel's view"])[0],
+                 "answer": "Considered by the group"}]},
+            "provide_further_information": lambda: {"further_information": [
+                {"question": q, "answer": "Answered from the agencies' records"}
+                for q in (v.get("information_requested") or ["What the Panel asked"])]},
+            "support_national_review": lambda: {"national_review_contact": "National review lead (Panel)",
+                                                "information_shared_on": day(),
+                                                "national_review_learning": ["Escalation between agencies"]},
+            "agree_terms_of_reference": lambda: {
+                "terms_of_reference": {"scope": "Multi-agency practice in the year before the incident.",
+                                       "methodology": "Systems methodology with a practitioner event"},
+                "key_lines_of_enquiry": ["Information sharing", "Escalation", "Voice of the child"],
+                "review_period_start": "2026-01-01", "review_period_end": "2026-12-31",
+                "practitioner_discussion_appropriate": True, "agencies": list(v.get("agencies") or self.agencies),
+                "agency_changes": []},
+            "hold_panel_meeting": lambda: {"panel_meeting_record": {"held_on": day(),
                                                                     "attendees": ["Panel chair", "Police"],
                                                                     "decisions": "Draft scope agreed"}},
             "record_practitioner_discussion": lambda: {"practitioner_discussion": {
@@ -229,26 +292,34 @@ class Demo:
             "write_draft_report": lambda: {"draft_report_id": self._upload(
                 c, task, f"draft_{n}.md", b"# LCSPR draft\nFindings about information sharing.\n",
                 "text/markdown", "draft_report"), "draft_version": n},
-            "quality_assure_draft": lambda: {"amendments_needed": False},
+            "quality_assure_draft": lambda: {"amendments_needed": False, "qa_amendments": []},
             "approve_final_report": lambda: {"final_report_id": self._upload(
                 c, task, "final_report.md",
                 f"# Final report\nWhat happened to {CHILD} and what partners will change.\n".encode(),
-                "text/markdown", "final_report"),
-                "approvals": [{"partner": p, "approved_by": "Partner lead", "approved_on": day()} for p in partners]},
-            "decide_publication": lambda: {"publication_scope": "full_report",
-                                           "publication_reasons": "Publication is in the public interest"},
-            "redact_report": lambda: {"redacted_document_id": self._upload(
-                c, task, "final_report_redacted.md", b"# Final report\nWhat happened and what partners will change.\n",
-                "text/markdown", "redacted_report"), "redaction_notes": "The child's name removed"},
+                "text/markdown", "final_report"), "sign_offs": sign()},
+            "decide_publication": lambda: answer("decide_publication", {
+                "publication_choice": "full_report", "publication_reasons": ["Publication is in the public interest"],
+                "sign_offs": sign()}),
+            "check_anonymisation": lambda: {"redacted_document_id": self._upload(
+                c, task, "final_report_redacted.md" if v.get("publication_scope") != "improvements_only"
+                else "improvements_redacted.md",
+                b"# Final report\nWhat happened and what partners will change.\n", "text/markdown",
+                "redacted_report"), "anonymisation_checked": True,
+                "legal_check": {"checked_by": "Partnership solicitor", "checked_on": day()}},
+            "plan_publication_date": lambda: {"planned_publication_date": day(3), "family_briefed": True},
+            "review_publication": lambda: {"keep_published": True, "publication_review_reasons": [
+                "The learning is still current"]},
             "redact_briefing": lambda: {"redacted_document_id": self._upload(
                 c, task, "briefing_redacted.md", b"# 7-minute briefing\nLearning for practitioners.\n",
                 "text/markdown", "redacted_briefing"), "redaction_notes": "Names removed"},
-            "assess_deadline": lambda: {"deadline_at_risk": False, "progress_summary": "On track"},
-            "record_delay": lambda: {"delay_reasons": "Awaiting criminal proceedings",
-                                     "expected_publication_date": day(60)},
+            "assess_deadline": lambda: answer("assess_deadline", {"deadline_at_risk": False,
+                                                                  "progress_summary": "On track"}),
+            "record_delay": lambda: {"delay_reasons": ["Awaiting criminal proceedings"],
+                                     "parallel_proceedings": ["criminal"], "expected_publication_date": day(60)},
             "gather_learning": lambda: {"learning_points": ["Share information at the first concern",
                                                             "Hear the child's voice"]},
-            "review_briefing": lambda: {"changes_needed": False, "approved_by": "LfP chair"},
+            "review_briefing": lambda: {"changes_needed": False, "briefing_changes": [], "use_edited_version": False,
+                                        "edited_briefing_document_id": None, "approved_by": "LfP chair"},
             "plan_learning_events": lambda: {"learning_events": [
                 {"theme": "Information sharing", "planned_on": day(14), "audience": "Front-line staff"}]},
             "record_learning_events": lambda: {"learning_event_records": [
@@ -322,5 +393,52 @@ def main(out=print) -> int:  # type: ignore[no-untyped-def]
             out(f"  {path}")
         out(f"\ndone in {time.monotonic() - started:.1f} s; the published site is {ROOT / 'site'}")
         return 0
+    finally:
+        demo.stop()
+
+
+def cli(args: Any, out=print) -> int:  # type: ignore[no-untyped-def]
+    """`reviewflow demo [--path NAME | --list | --all]`."""
+    from api.demo_paths import PATHS  # noqa: PLC0415
+    if getattr(args, "list", False):
+        width = max(len(n) for n in PATHS)
+        for name, path in PATHS.items():
+            out(f"{name:<{width}}  {path.description}")
+        return 0
+    names = list(PATHS) if getattr(args, "all", False) else [args.path] if getattr(args, "path", None) else []
+    if not names:
+        return main(out)
+    unknown = [n for n in names if n not in PATHS]
+    if unknown:
+        out(f"no path called {unknown[0]!r}; reviewflow demo --list names them")
+        return 2
+    return run_paths(names, out)
+
+
+def run_paths(names: list[str], out=print) -> int:  # type: ignore[no-untyped-def]
+    """Drive each named path on one server; 1 if any ends with an incident, an open task or not at all."""
+    from api.demo_paths import PATHS  # noqa: PLC0415
+    started = time.monotonic()
+    demo = Demo(out=out)
+    demo.start()
+    failed: list[str] = []
+    try:
+        for name in names:
+            began = time.monotonic()
+            try:
+                result = demo.run_case(PATHS[name], f"NB-DEMO-{name.upper()}")
+            except RuntimeError as exc:
+                failed.append(name)
+                out(f"\n{name}: FAILED — {exc}")
+                continue
+            case = result["case"]
+            problem = case["incidents"] or case["user_tasks"] or case["status"] != "completed"
+            print_case(f"{name} ({PATHS[name].description})", result, out)
+            out(f"  {'FAILED' if problem else 'ok'} in {time.monotonic() - began:.1f} s")
+            if problem:
+                failed.append(name)
+        out(f"\n{len(names) - len(failed)} of {len(names)} paths ended cleanly in {time.monotonic() - started:.1f} s"
+            + (f"; failed: {', '.join(failed)}" if failed else ""))
+        return 1 if failed else 0
     finally:
         demo.stop()

@@ -36,16 +36,20 @@ def test_both_paths_with_the_workers_the_national_panel_and_the_website(tmp_path
         demo.stop()
 
     assert lcspr["case"]["status"] == "completed" and learning["case"]["status"] == "completed"
-    # three submissions (two Rapid Reviews, one final report), each once, though one was sent twice
-    assert len(panel.submissions) == 3
+    # four submissions (two Rapid Reviews, the version to be published and its link), each once, though
+    # one was sent twice; with an endpoint no portal task is needed and the receipt is kept
+    assert len(panel.submissions) == 4
     posts = [r for r in panel.requests if r.method == "POST"]
-    assert len(posts) == 4 and len({r.headers["idempotency-key"] for r in posts}) == 3
+    assert len(posts) == 5 and len({r.headers["idempotency-key"] for r in posts}) == 4
     receipts = {s["receipt_id"] for s in panel.submissions.values()}
-    assert lcspr["case"]["variables"]["panel_receipt_id"] in receipts
-    # the report naming the child was stopped, redacted by the business unit, then published
+    assert lcspr["case"]["variables"]["rapid_review_submission"]["receipt_id"] in receipts
+    assert lcspr["case"]["variables"]["rapid_review_submission"]["via"] == "api"
+    done = {c["activity_id"] for c in lcspr["completed"]}
+    assert "submit_through_portal" not in done
+    # a person checked anonymisation and the legal position before anything was published
     kinds = [(e["kind"], e["activity_id"]) for e in lcspr["history"]]
-    assert kinds.index(("external_task_bpmn_error", "publish_report")) < kinds.index(("task_completed",
-                                                                                     "redact_report"))
+    assert kinds.index(("task_completed", "check_anonymisation")) < kinds.index(("external_task_completed",
+                                                                                "publish_report"))
     assert len(website.publications) == 2                # the final report and the 7-minute briefing
     assert all(CHILD not in json.dumps(p) for p in website.publications.values())
     assert lcspr["case"]["variables"]["published_url"].startswith("https://www.northbridgescp.example/")

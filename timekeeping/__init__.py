@@ -9,7 +9,9 @@ from timekeeping.calendar import (
                                   add_months,
                                   calendar_months_after,
                                   configure,
+                                  is_statutory_working_day,
                                   is_working_day,
+                                  local_working_days_after,
                                   to_date,
                                   today,
                                   working_days_after,
@@ -17,4 +19,5 @@ from timekeeping.calendar import (
 from timekeeping.clock import Clock, clock, now
 
 __all__ = ["BusinessCalendar", "Clock", "add_months", "calendar_months_after", "clock", "configure",
-           "is_working_day", "now", "to_date", "today", "working_days_after"]
+           "is_statutory_working_day", "is_working_day",
+           "local_working_days_after", "now", "to_date", "today", "working_days_after"]

@@ -1,4 +1,12 @@
-"""The statutory clocks' units: working days in England and Wales, and calendar months.
+"""The clocks' units: working days in England and Wales, and calendar months.
+
+Two kinds of working day, because the law and the partnership count differently:
+
+* statutory clocks (the 5-working-day notification, the 15-working-day Rapid Review, the copy sent
+  7 working days before publication) skip weekends and England and Wales bank holidays only:
+  `working_days_after`;
+* local deadlines (agency returns, chases, reminders) also skip the partnership's own closure days
+  (configuration): `local_working_days_after`.
 
 Diagram authors use these in timer expressions and gateway conditions; workers import the same
 functions from here. Every result is a deadline *moment*: the day at 09:00 UK time, as an ISO 8601
@@ -31,21 +39,28 @@ class BusinessCalendar:
         self._bank = holidays.country_holidays("GB", subdiv="ENG")
         self.closures = frozenset(closures)
 
-    def is_working_day(self, day: date) -> bool:
-        if day.weekday() >= 5 or day in self.closures:
+    def is_statutory_working_day(self, day: date) -> bool:
+        """Not a weekend, not an England and Wales bank holiday (the law's working day)."""
+        if day.weekday() >= 5:
             return False
         with self._lock:                      # holidays fills its cache lazily, year by year
             return day not in self._bank
 
-    def add_working_days(self, start: date, n: int) -> date:
-        """The n-th working day after `start` (start itself is day 0). Negative n counts back."""
+    def is_working_day(self, day: date) -> bool:
+        """The partnership's working day: a statutory working day that is not one of its closure days."""
+        return day not in self.closures and self.is_statutory_working_day(day)
+
+    def add_working_days(self, start: date, n: int, *, statutory: bool = False) -> date:
+        """The n-th working day after `start` (start itself is day 0). Negative n counts back.
+        `statutory=True` counts the law's working days (closure days count as working days)."""
+        works = self.is_statutory_working_day if statutory else self.is_working_day
         step = 1 if n >= 0 else -1
         day, left = start, abs(n)
         for _ in range(MAX_DAYS):
             if left == 0:
                 return day
             day += timedelta(days=step)
-            if self.is_working_day(day):
+            if works(day):
                 left -= 1
         raise ValueError(f"{n} working days is out of range")
 
@@ -94,7 +109,15 @@ def current() -> BusinessCalendar:
 # ---- the functions diagrams call -------------------------------------------------------------
 
 def working_days_after(start: object, n: int) -> str:
-    """`working_days_after(sin_sent_on, 15)`: the 15th working day after the date, at 09:00 UK time."""
+    """`working_days_after(sin_sent_on, 15)`: a statutory clock, the 15th working day after the date
+    (weekends and bank holidays skipped, the partnership's closure days counted), at 09:00 UK time.
+    A negative n counts back: `working_days_after(planned_publication_date, -7)`."""
+    return at_deadline_time(_current.add_working_days(to_date(start), int(n), statutory=True))
+
+
+def local_working_days_after(start: object, n: int) -> str:
+    """`local_working_days_after(requested_on, 5)`: a local deadline, the 5th of the partnership's
+    working days after the date (its closure days skipped too), at 09:00 UK time."""
     return at_deadline_time(_current.add_working_days(to_date(start), int(n)))
 
 
@@ -105,7 +128,13 @@ def calendar_months_after(start: object, n: int) -> str:
 
 
 def is_working_day(day: object) -> bool:
+    """The partnership's working day (closure days are not)."""
     return _current.is_working_day(to_date(day))
+
+
+def is_statutory_working_day(day: object) -> bool:
+    """The law's working day: not a weekend, not a bank holiday."""
+    return _current.is_statutory_working_day(to_date(day))
 
 
 def today() -> str:
@@ -113,5 +142,6 @@ def today() -> str:
     return now().astimezone(UK).date().isoformat()
 
 
-DIAGRAM_FUNCTIONS = {"working_days_after": working_days_after, "calendar_months_after": calendar_months_after,
-                     "is_working_day": is_working_day, "today": today}
+DIAGRAM_FUNCTIONS = {"working_days_after": working_days_after, "local_working_days_after": local_working_days_after,
+                     "calendar_months_after": calendar_months_after, "is_working_day": is_working_day,
+                     "is_statutory_working_day": is_statutory_working_day, "today": today}

@@ -78,12 +78,15 @@ class _CamundaAware(TaskParser):
 class HumanTaskParser(_CamundaAware):
     def create_task(self) -> HumanTask:
         groups = _split(self.camunda("candidateGroups"))
-        if not groups and (lane_group := group_for_lane(self.lane)):
+        users, assignee = _split(self.camunda("candidateUsers")), self.camunda("assignee") or None
+        # the lane stands for a group only when the task names nobody: a task for the commissioned
+        # reviewer (${lead_reviewer.user}) is not every reviewer's
+        if not groups and not users and not assignee and (lane_group := group_for_lane(self.lane)):
             groups = [lane_group]
         return self.spec_class(
             self.spec, self.bpmn_id,
-            candidate_groups=groups, candidate_users=_split(self.camunda("candidateUsers")),
-            assignee=self.camunda("assignee") or None, form_key=self.camunda("formKey") or None,
+            candidate_groups=groups, candidate_users=users,
+            assignee=assignee, form_key=self.camunda("formKey") or None,
             priority=self.int_attr("priority", 50), reads=_split(self.parse_extensions().get(READS)),
             organisation=self.parse_extensions().get(ORGANISATION) or None, **self.bpmn_attributes)
 

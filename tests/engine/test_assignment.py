@@ -49,3 +49,35 @@ def test_assignment_comes_from_the_case(db: engine.Database) -> None:
     assert engine.list_user_tasks(db, viewer=icb).data == []
     police = engine.Actor("police-lead", frozenset({"agency-leads"}), organisation="police")
     assert [t.id for t in engine.list_user_tasks(db, viewer=police).data] == [tasks["update"].id]
+
+
+LANED = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="x">
+  <bpmn:process id="laned" isExecutable="true">
+    <bpmn:laneSet id="ls">
+      <bpmn:lane id="lane_reviewer" name="Independent Lead Reviewer">
+        <bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>fork</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>named</bpmn:flowNodeRef><bpmn:flowNodeRef>anyone</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="start"/>
+    <bpmn:parallelGateway id="fork"/>
+    <bpmn:userTask id="named" name="For the commissioned reviewer" camunda:candidateUsers="${lead_reviewer.user}"/>
+    <bpmn:userTask id="anyone" name="For the lane"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="fork"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="fork" targetRef="named"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="fork" targetRef="anyone"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_task_naming_its_people_is_not_also_the_lanes_group(db: engine.Database) -> None:
+    engine.deploy(db, files=[engine.DeployFile("laned.bpmn", LANED)], actor=engine.Actor.system("po"))
+    started = engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="laned",
+                                    variables={"lead_reviewer": {"user": "frances", "name": "F"}})
+    tasks = {t.activity_id: t for t in started.user_tasks}
+    assert (tasks["named"].candidate_users, tasks["named"].candidate_groups) == (["frances"], [])
+    assert tasks["anyone"].candidate_groups == ["independent-lead-reviewer"]
+    other = engine.Actor("other-reviewer", frozenset({"independent-lead-reviewer"}))
+    assert [t.id for t in engine.list_user_tasks(db, viewer=other).data] == [tasks["anyone"].id]

@@ -37,12 +37,19 @@ def test_fifteen_working_days_from_friday_18_december_2026_skip_christmas_and_ne
     assert timekeeping.working_days_after(date(2026, 12, 24), 1) == "2026-12-29T09:00:00+00:00"
 
 
-def test_a_partnership_closure_day_is_not_a_working_day() -> None:
+def test_a_partnership_closure_day_moves_local_deadlines_but_never_a_statutory_clock() -> None:
     try:
         timekeeping.configure([date(2026, 12, 29), date(2026, 12, 30)])
-        assert timekeeping.working_days_after("2026-12-18", 5) == "2026-12-31T09:00:00+00:00"
+        assert timekeeping.local_working_days_after("2026-12-18", 5) == "2026-12-31T09:00:00+00:00"
+        assert timekeeping.working_days_after("2026-12-18", 5) == "2026-12-29T09:00:00+00:00"
+        assert not timekeeping.is_working_day("2026-12-29") and timekeeping.is_statutory_working_day("2026-12-29")
     finally:
         timekeeping.configure([])
+
+
+def test_a_statutory_clock_counts_back_from_a_date() -> None:
+    # the copy to the National Panel 7 working days before a publication on Wednesday 13 January 2027
+    assert timekeeping.working_days_after("2027-01-13", -7) == "2027-01-04T09:00:00+00:00"
 
 
 def test_calendar_months_clamp_to_the_month_end() -> None:

@@ -8,8 +8,11 @@ weeks, when the diagram escalates). One email per agency, to its lead: the case 
 asked, by when, and a link to the agency's task — nothing else. Reminders and chases are the
 notification topic's.
 
-Expects: case_reference, agencies_by_name (or agencies); sin_sent_on for initial_scoping.
-Returns: requests_sent (the number of agencies asked).
+With the property `from_case` (the agency_return block) the document is the case's `return_kind`
+and only the one `agency` of that return is asked.
+
+Expects: case_reference, agencies_by_name (or agencies, or agency); sin_sent_on for initial_scoping.
+Returns: requests_sent (the number of agencies asked), return_due_on (YYYY-MM-DD).
 """
 
 from __future__ import annotations
@@ -38,12 +41,20 @@ class Input:
     agencies_by_name: dict[str, str] = field(default_factory=dict)
     agencies: list[str] = field(default_factory=list)
     sin_sent_on: date | None = None
+    agency: str | None = None
+    return_kind: str | None = None
 
 
 def handle(task: ExternalTask[Input], services: Services | None) -> Complete:
     s = services_for(services)
-    document = chosen(task, "document", DOCUMENTS)
-    names = list(task.input.agencies_by_name) or task.input.agencies
+    document = chosen(task, "document", (*DOCUMENTS, "from_case"))
+    if document == "from_case":
+        document = task.input.return_kind or ""
+        if document not in DOCUMENTS:
+            raise Incident(f"return_kind must be one of {', '.join(DOCUMENTS)}, not {document!r}")
+        names = [task.input.agency] if task.input.agency else []
+    else:
+        names = list(task.input.agencies_by_name) or task.input.agencies
     if not names:
         raise Incident("no agencies to ask: the case has neither agencies_by_name nor agencies")
     agencies = s.directory.agencies_named(names)          # all known before anyone is emailed
@@ -61,7 +72,7 @@ def handle(task: ExternalTask[Input], services: Services | None) -> Complete:
     sent = s.mailer.send_all(emails, forbidden=confidential_names(task))
     task.logger.info("information requested from %d agencies (%d sent now)", len(agencies), sent,
                      extra={"document": document})
-    return Complete(requests_sent=len(agencies))
+    return Complete(requests_sent=len(agencies), return_due_on=due.isoformat())
 
 
 def due_date(document: str, sin_sent_on: date | None, *, today: date | None = None) -> date:
@@ -69,5 +80,5 @@ def due_date(document: str, sin_sent_on: date | None, *, today: date | None = No
     if document == "initial_scoping":
         if sin_sent_on is None:
             raise Incident("missing variable 'sin_sent_on': the scoping documents are due 5 working days after it")
-        return timekeeping.to_date(timekeeping.working_days_after(sin_sent_on, 5))
+        return timekeeping.to_date(timekeeping.local_working_days_after(sin_sent_on, 5))
     return (today or timekeeping.to_date(timekeeping.today())) + timedelta(weeks=IMR_WEEKS)

@@ -42,7 +42,7 @@ from workers.services import Agency, Directory, Email, Services, services_for
 TOPIC = "notification"
 LOCK = timedelta(minutes=1)
 
-KINDS = ("reminder", "chase", "escalation", "invitation", "distribution")
+KINDS = ("reminder", "chase", "escalation", "invitation", "distribution", "statutory_notice")
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,13 @@ class Input:
     panel_receipt_id: str | None = None
     numbered_actions: dict[str, Any] = field(default_factory=dict)
     action_updates: dict[str, Any] = field(default_factory=dict)
+    agency: str | None = None
+    return_kind: str | None = None
+    chases_sent: int = 0
+    return_due_on: date | None = None
+    became_aware_on: date | None = None
+    expected_publication_date: date | None = None
+    information_due_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -238,6 +245,55 @@ def _action_plan(c: Context) -> list[Email]:
                     f"case {c.case}.{which} Its summary is in Reviewflow:\n{c.link}\n", "partners")]
 
 
+def _agency_return(c: Context) -> list[Email]:
+    """One agency's return, chased: the first two chases to its lead, later ones to its senior lead
+    (the lead copied)."""
+    i = c.task.input
+    if not i.agency:
+        raise Incident("chasing an agency's return: the case has no agency")
+    [agency] = c.directory.agencies_named([i.agency])
+    senior = i.chases_sent >= 2
+    if senior and not agency.senior_lead_email:
+        raise Incident(f"the third chase goes to the senior lead of {agency.id}, but the partnership directory "
+                       "has no senior_lead_email for it")
+    to, cc = ([agency.senior_lead_email], [agency.lead_email]) if senior else ([agency.lead_email], c.unit())
+    what = "its Initial Scoping document" if i.return_kind == "initial_scoping" else "its IMR and chronology"
+    due = f", due on {_date(i.return_due_on)}," if i.return_due_on else ""
+    n = i.chases_sent + 1
+    return [c.email([t for t in to if t], f"Chase {n}: {agency.name}'s return for case {c.case}",
+                    f"{agency.name} has not yet sent {what}{due} for case {c.case} (a request under Children Act 2004 "
+                    f"s16H). This is chase {n}" + (" and goes to you as the agency's senior lead" if senior else "")
+                    + f". The agency's task is here:\n{c.link}\n", f"chase-{n}-{agency.id}", cc=cc)]
+
+
+def _looked_after_child(c: Context) -> list[Email]:
+    d = c.directory
+    to = [e for e in (d.secretary_of_state_email, d.ofsted_email) if e]
+    if len(to) < 2:
+        raise Incident("a looked-after child's death is notified to the Secretary of State and Ofsted, but the "
+                       "partnership directory lacks [regulators] secretary_of_state_email or ofsted_email")
+    sent = f" The National Panel was notified on {_date(c.task.input.sin_sent_on)}." if c.task.input.sin_sent_on else ""
+    return [c.email(to, f"Death of a looked-after child: case {c.case}",
+                    f"{d.name} notifies you of the death of a looked-after child (case {c.case}), as Working Together "
+                    f"to Safeguard Children requires whether or not abuse or neglect is known or suspected.{sent}\n",
+                    "looked-after-child", cc=c.unit())]
+
+
+def _expected_date(c: Context) -> list[Email]:
+    when = c.task.input.expected_publication_date
+    date_text = _date(when) if when else "the new expected date"
+    if c.kind == "escalation":
+        return [c.email(c.partners() + c.people("partnership_chair"),
+                        f"Escalation: LCSPR for case {c.case} missed its new expected date",
+                        f"The review of case {c.case} was expected by {date_text} (the date given to the National "
+                        f"Panel and the DfE) and is not yet published.\n{c.link}\n", "expected-date", cc=c.unit())]
+    reviewer = _reviewer_email(c.task.input.lead_reviewer)
+    return [c.email(c.people("panel_chair") + ([reviewer] if reviewer else []) + c.unit(),
+                    f"Reminder: LCSPR for case {c.case} is expected by {date_text}",
+                    f"The review of case {c.case} is expected by {date_text}, the date given to the National Panel "
+                    f"and the DfE.\n{c.link}\n", "expected-date")]
+
+
 def _anything_else(c: Context) -> list[Email]:
     return [c.email(c.unit(), f"{c.kind.capitalize()}: {c.about.replace('_', ' ') or 'case'} for case {c.case}",
                     f"Reviewflow sends a {c.kind} about {c.about.replace('_', ' ') or 'the case'} for case {c.case}."
@@ -267,4 +323,8 @@ COMPOSERS: dict[tuple[str, str], Callable[[Context], list[Email]]] = {
     ("reminder", "action_plan_update"): _action_updates,
     ("chase", "action_plan_update"): _action_updates,
     ("escalation", "action_plan"): _action_plan,
+    ("chase", "agency_return"): _agency_return,
+    ("statutory_notice", "looked_after_child_death"): _looked_after_child,
+    ("reminder", "lcspr_expected_date"): _expected_date,
+    ("escalation", "lcspr_expected_date"): _expected_date,
 }

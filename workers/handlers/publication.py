@@ -21,6 +21,9 @@ with it), and the Word version is made from the partnership's template (`report.
 `seven_minute_briefing.docx`) and checked again. Both go to the configured website, or by default to
 the site folder that `reviewflow serve` publishes at /site/, under an address without the case reference.
 
+With the property `step` = `check` the document is only read and checked (the publication block checks
+the version before it goes to the National Panel, and again when it publishes it).
+
 Expects: case_reference, confidential_names, the document id (above), publication_scope (final report).
 Returns: published_url, published_word_url, published_on (today), review_due_on (12 calendar months later).
 """
@@ -88,6 +91,9 @@ def handle(task: ExternalTask[Input], services: Services | None) -> Complete:
     content, content_type = s.documents.read(task.id, document_id)
     readable = readable_document(content, content_type, document_id=document_id)
     refuse_unless_clean(task, document_id, readable.passages, readable.unfinished)
+    if task.extension_properties.get("step") == "check":      # the check before the copy goes to the Panel
+        task.logger.info("%s checked: no confidential name", document, extra={"document_id": document_id})
+        return Complete(publication_check=None)
 
     published_on = timekeeping.to_date(timekeeping.today())
     review_due_on = timekeeping.to_date(timekeeping.calendar_months_after(published_on, AVAILABLE_MONTHS))

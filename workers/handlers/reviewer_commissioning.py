@@ -11,7 +11,8 @@ and the business unit where to find them.
 
 Expects: case_reference, key_lines_of_enquiry, terms_of_reference, decision_date (agencies,
 review_period_start, review_period_end and panel_meetings when the case has them).
-Returns: lead_reviewer ({name, email}), commissioning_letter_id, terms_of_reference_document_id,
+Returns: lead_reviewer ({id, name, email, user: their Reviewflow account}),
+commissioning_letter_id, terms_of_reference_document_id,
 final_report_due_on (YYYY-MM-DD).
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import timekeeping
 from workers.handlers._case import case_keys, confidential_names, email_footer, key, plain_date, task_list_link
@@ -33,7 +35,7 @@ LOCK = timedelta(minutes=2)
 class Input:
     case_reference: str
     key_lines_of_enquiry: list[str]
-    terms_of_reference: str
+    terms_of_reference: dict[str, Any] | str
     decision_date: date
     agencies: list[str] = field(default_factory=list)
     review_period_start: date | None = None
@@ -68,7 +70,8 @@ def handle(task: ExternalTask[Input], services: Services | None) -> Complete:
               f"acceptance to the business unit.\n" + email_footer(d))),
         forbidden=confidential_names(task))
     task.logger.info("reviewer commissioned", extra={"reviewer_id": reviewer.id, "document_id": letter_id})
-    return Complete(lead_reviewer={"name": reviewer.name, "email": reviewer.email},
+    return Complete(lead_reviewer={"id": reviewer.id, "name": reviewer.name, "email": reviewer.email,
+                                   "user": reviewer.user or reviewer.id},
                     commissioning_letter_id=letter_id, terms_of_reference_document_id=terms_id,
                     final_report_due_on=due.isoformat())
 
@@ -102,7 +105,7 @@ def choose_reviewer(directory: Directory, *, case: tuple[str, ...], agencies: li
 def _scope(i: Input, due: date) -> list[str]:
     """The terms of reference, key lines of enquiry, period and timetable: in the letter and the terms alike."""
     draft_due = timekeeping.to_date(timekeeping.calendar_months_after(i.decision_date, 4))
-    lines = ["## Terms of reference", "", i.terms_of_reference.strip(), "",
+    lines = ["## Terms of reference", "", *_terms(i.terms_of_reference), "",
              "## Key lines of enquiry", "",
              *(f"{n}. {' '.join(k.split())}" for n, k in enumerate(i.key_lines_of_enquiry, 1)), ""]
     if i.review_period_start and i.review_period_end:
@@ -112,6 +115,22 @@ def _scope(i: Input, due: date) -> list[str]:
                     f"- First draft report to the panel by {plain_date(draft_due)}.",
                     *(f"- Panel meeting {n}: {plain_date(m)}." for n, m in enumerate(i.panel_meetings, 1)),
                     f"- Final report by {plain_date(due)}: 6 calendar months from the decision.", ""]
+
+
+def _terms(terms: dict[str, Any] | str) -> list[str]:
+    """The panel's terms of reference (structured: scope, methodology, family involvement, parallel
+    proceedings), as Markdown lines."""
+    if isinstance(terms, str):
+        return [terms.strip()]
+    out = [f"**Scope.** {' '.join(str(terms.get('scope', '')).split())}"]
+    if terms.get("methodology"):
+        out += ["", f"**Methodology.** {' '.join(str(terms['methodology']).split())}"]
+    if terms.get("family_involvement"):
+        out += ["", f"**Family involvement.** {' '.join(str(terms['family_involvement']).split())}"]
+    proceedings = [str(p).replace("_", " ") for p in terms.get("parallel_proceedings") or []]
+    if proceedings:
+        out += ["", f"**Parallel proceedings.** {', '.join(proceedings)}."]
+    return out
 
 
 def terms_of_reference(i: Input, reviewer: Reviewer, due: date) -> str:

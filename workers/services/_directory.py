@@ -113,6 +113,7 @@ class Agency(_Table):
     id: Ident
     name: Text
     lead_email: EmailStr
+    senior_lead_email: Annotated[EmailStr | None, Optional] = None   # chases after the second go here
     statutory_partner: Literal["local_authority", "icb", "police"] | None = None
     also_known_as: Texts = ()
 
@@ -140,6 +141,7 @@ class Reviewer(_Table):
     id: Ident
     name: Text
     email: EmailStr
+    user: Annotated[Ident | None, Optional] = None   # the reviewer's Reviewflow account (default: id)
     available: bool = True
     conflicts: Texts = ()
 
@@ -222,6 +224,14 @@ class _Folders(_Table):
     site: Annotated[Path, Optional, Field(strict=False)] = Path("var/site")
 
 
+class _Regulators(_Table):
+    """Who besides the National Panel is told: the Secretary of State (the DfE) and Ofsted."""
+
+    secretary_of_state_email: Annotated[EmailStr | None, Optional] = None
+    ofsted_email: Annotated[EmailStr | None, Optional] = None
+    ofsted_receives_pre_publication: bool = False
+
+
 class _Documents(_Table):
     templates: Annotated[Annotated[Path, Field(strict=False)] | None, Optional] = None
 
@@ -239,6 +249,7 @@ class _File(_Table):
     mail: _Mail = _Mail()
     folders: _Folders = _Folders()
     documents: _Documents = _Documents()
+    regulators: _Regulators = _Regulators()
 
     @model_validator(mode="after")
     def _consistent(self) -> _File:
@@ -285,6 +296,9 @@ class Directory:
     panel_meeting_location: str = ""
     templates: Path | None = None          # the partnership's Word templates (else the defaults in bpmn/templates)
     source: Path | None = None
+    secretary_of_state_email: str | None = None
+    ofsted_email: str | None = None
+    ofsted_receives_pre_publication: bool = False
 
     # -- look-ups ------------------------------------------------------------------------------
 
@@ -372,7 +386,9 @@ def load_directory(path: Path, *, environ: Mapping[str, str] | None = None) -> D
         national_panel=f.national_panel, publishing=f.website, mail_from=f.mail.sender or f.partnership.contact_email,
         smtp=f.mail.smtp, outbox=f.folders.outbox, site=f.folders.site, panel_meetings=f.panel.meetings,
         panel_meeting_time=f.panel.meeting_time, panel_meeting_minutes=f.panel.meeting_minutes,
-        panel_meeting_location=f.panel.location.strip(), templates=f.documents.templates, source=path)
+        panel_meeting_location=f.panel.location.strip(), templates=f.documents.templates, source=path,
+        secretary_of_state_email=f.regulators.secretary_of_state_email, ofsted_email=f.regulators.ofsted_email,
+        ofsted_receives_pre_publication=f.regulators.ofsted_receives_pre_publication)
 
 
 def _problem(error: Mapping[str, Any]) -> str:

@@ -1,0 +1,91 @@
+"""The branches a real case takes, as paths `reviewflow demo --path NAME` drives (and tests/scenarios
+asserts): what the people on the path answer differently from the plain LCSPR path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+Answer = Callable[[Any, dict[str, Any], int, Callable[[int], str]], dict[str, Any]]
+
+
+def _sign(day: Callable[[int], str]) -> dict[str, Any]:
+    return {p: {"signed_off_by": f"Safeguarding partner ({p.replace('_', ' ')})", "signed_off_on": day(0),
+                "agrees": True} for p in ("local_authority", "integrated_care_board", "police")}
+
+
+def _response(outcome: str, **more: Any) -> Answer:
+    """The Panel answers `outcome` the first time, then agrees."""
+    def answer(demo: Any, v: dict[str, Any], n: int, day: Callable[[int], str]) -> dict[str, Any]:
+        if n > 1:
+            return {"panel_outcome": "agrees", "response_received_on": day(0), "panel_reasons": [],
+                    "information_requested": []}
+        return {"panel_outcome": outcome, "response_received_on": day(0), "panel_reasons": [],
+                "information_requested": []} | {k: (f(day) if callable(f) else f) for k, f in more.items()}
+    return answer
+
+
+def _publication(choice: str) -> Answer:
+    def answer(demo: Any, v: dict[str, Any], n: int, day: Callable[[int], str]) -> dict[str, Any]:
+        base = {"publication_reasons": ["Considered by the three partners"], "sign_offs": _sign(day)}
+        if choice == "defer" and n == 1:
+            return base | {"publication_choice": "defer", "deferral_reason": "Parallel criminal proceedings",
+                           "deferral_review_on": None}
+        if choice == "improvements_only":
+            doc = demo._upload(demo._client, demo._task, "improvements.md",
+                               b"# The improvements\nWhat partners will change.\n", "text/markdown", "improvements")
+            return base | {"publication_choice": "improvements_only", "improvements_document_id": doc}
+        return base | {"publication_choice": "full_report"}
+    return answer
+
+
+@dataclass(frozen=True)
+class PathSpec:
+    name: str
+    description: str
+    decision: str                                   # lcspr | learning_dissemination (the partners' decision)
+    answers: dict[str, Answer] = field(default_factory=dict)
+    silent: frozenset[str] = frozenset()            # agencies that never answer
+    added_later: tuple[str, ...] = ()               # agencies the Case Review Group adds at its meeting
+    notified_after_days: int = 2                    # calendar days between awareness and the notification
+    looked_after: bool = False
+    incident_type: str = "serious_harm"
+    starts_at: datetime = datetime(2027, 1, 11, 9, 30, tzinfo=UTC)
+
+
+PATHS: dict[str, PathSpec] = {p.name: p for p in [
+    PathSpec("lcspr-full", "LCSPR, the full report published", "lcspr"),
+    PathSpec("improvements-only", "LCSPR, the improvements published instead of the report", "lcspr",
+             {"decide_publication": _publication("improvements_only")}),
+    PathSpec("deferred-then-published", "LCSPR, publication deferred, reviewed after 3 months, then published",
+             "lcspr", {"decide_publication": _publication("defer")}),
+    PathSpec("lcspr-delay", "LCSPR that will miss its 6 months: one delay notice and a new expected date", "lcspr",
+             {"assess_deadline": lambda demo, v, n, day: {"deadline_at_risk": True,
+                                                           "progress_summary": "Awaiting the criminal trial"}}),
+    PathSpec("learning-dissemination", "Learning dissemination: a 7-minute briefing and the action plan",
+             "learning_dissemination"),
+    PathSpec("panel-agrees", "The National Panel agrees with the partners' decision", "learning_dissemination",
+             {"record_panel_response": _response("agrees")}),
+    PathSpec("panel-disagrees", "The Panel disagrees: the partners reconsider, sign off again and tell it",
+             "learning_dissemination",
+             {"record_panel_response": _response("disagrees", panel_reasons=["New learning is likely"])}),
+    PathSpec("panel-asks-for-more", "The Panel asks for more information by a date, then agrees",
+             "learning_dissemination",
+             {"record_panel_response": _response("more_information",
+                                                 information_requested=["The school's attendance records"],
+                                                 information_due_on=lambda day: day(10))}),
+    PathSpec("national-review", "The Panel takes a national review: the partnership supports it", "lcspr",
+             {"record_panel_response": _response("national_review",
+                                                 panel_reasons=["Themes of national importance"])}),
+    PathSpec("agency-never-answers", "An agency never returns its scoping document: chased, escalated, and "
+             "the Case Review Group proceeds without it", "learning_dissemination",
+             silent=frozenset({"northbridge-education"})),
+    PathSpec("agency-added", "The Case Review Group adds an agency at its meeting", "learning_dissemination",
+             added_later=("northbridge-probation",)),
+    PathSpec("late-notification", "The notification was sent after 5 working days: the reasons are recorded",
+             "learning_dissemination", notified_after_days=12),
+    PathSpec("looked-after-child", "A looked-after child died: the Secretary of State and Ofsted are notified",
+             "learning_dissemination", looked_after=True, incident_type="death"),
+]}
