@@ -22,6 +22,7 @@ from tests.conftest import Server, bearer, table_counts
 DATA = Path(__file__).parent / "data"
 
 Person = Callable[..., str]
+Command = Callable[..., tuple[int, str, str]]
 Deployer = Callable[..., None]
 Client = Callable[[str], httpx.Client]
 
@@ -65,6 +66,26 @@ def deploy_http(server: Server, keys: dict[str, str]) -> Deployer:
         assert answer.status_code in (200, 201), answer.text
 
     return _deploy
+
+
+@pytest.fixture
+def reviewflow(db: engine.Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Command:
+    """reviewflow("users", "add", …) runs the real command line (api.cli.main) on the test's
+    database: its exit status, what it printed, and what it printed to standard error."""
+    from api import cli  # noqa: PLC0415
+
+    monkeypatch.setattr(cli, "open_database", lambda settings: db)
+
+    def _run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            status = cli.main(list(argv))
+        except SystemExit as exc:              # argparse refusing the arguments
+            status = int(exc.code or 0)
+        said = capsys.readouterr()
+        return status, said.out, said.err
+
+    return _run
 
 
 def start(client: httpx.Client, key: str, *, business_key: str | None = None, **variables: Any) -> dict[str, Any]:

@@ -27,11 +27,10 @@ import pytest
 import sqlalchemy as sa
 
 import engine
-from api import cli
 from api.settings import ServerSettings
 from engine.store.tables import audit_event
 from tests.conftest import Server, bearer
-from tests.security.conftest import DATA, Client, Deployer, Person, audit_rows, start
+from tests.security.conftest import DATA, Client, Command, Deployer, Person, audit_rows, start
 
 GENESIS = "0" * 64
 
@@ -98,12 +97,10 @@ def test_a_message_to_many_cases_is_logged_against_each(keys: dict[str, str], de
 # --- the trail's head, published outside the database -------------------------------------------------------
 
 
-def verify(db: engine.Database, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    """`reviewflow audit verify ARGV…` against this database: its exit status and what it printed."""
-    args = cli.build_parser().parse_args(["audit", "verify", *argv])
-    status = cli.cmd_audit.__wrapped__(args, db)       # the command itself, on the test's database
-    out = capsys.readouterr()
-    return status, out.out + out.err
+def verify(reviewflow: Command, *argv: str) -> tuple[int, str]:
+    """`reviewflow audit verify ARGV…` against the test's database: its exit status and what it said."""
+    status, out, err = reviewflow("audit", "verify", *argv)
+    return status, out + err
 
 
 def digest(prev: str, row: Any) -> str:
@@ -148,29 +145,29 @@ def published(db: engine.Database, tmp_path: Path, keys: dict[str, str], person:
 
 
 def test_the_published_head_matches_an_untouched_trail(db: engine.Database, published: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+                                                        reviewflow: Command) -> None:
     recorded = json.loads(published.read_text())
     assert recorded["seq"] == len(audit_rows(db)) and recorded["hash"] == audit_rows(db)[-1].hash
     assert published.stat().st_mode & 0o777 == 0o600
-    status, said = verify(db, capsys, "--head", str(published))
+    status, said = verify(reviewflow, "--head", str(published))
     assert status == 0, said
 
 
 def test_deleting_the_newest_entries_is_detected_with_the_published_head(
-        db: engine.Database, published: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        db: engine.Database, published: Path, reviewflow: Command) -> None:
     newest = audit_rows(db)[-2].seq
     with db.engine.begin() as conn:
         conn.execute(audit_event.delete().where(audit_event.c.seq >= newest))
-    assert verify(db, capsys)[0] == 0        # the chain alone cannot tell: what is left still links up
+    assert verify(reviewflow)[0] == 0        # the chain alone cannot tell: what is left still links up
 
-    status, said = verify(db, capsys, "--head", str(published))
+    status, said = verify(reviewflow, "--head", str(published))
 
     assert status == 1
     assert "deleted" in said
 
 
 def test_deleting_one_users_entries_and_rechaining_is_detected_with_the_published_head(
-        db: engine.Database, published: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        db: engine.Database, published: Path, reviewflow: Command) -> None:
     before = len(audit_rows(db))
     with db.engine.begin() as conn:
         gone = conn.execute(audit_event.delete().where(audit_event.c.actor == "mary")).rowcount
@@ -182,22 +179,22 @@ def test_deleting_one_users_entries_and_rechaining_is_detected_with_the_publishe
                 seq=conn.execute(sa.select(sa.func.max(audit_event.c.seq))).scalar_one() + 1))
     rechain(db, renumber=True)
     assert gone == 2 and len(audit_rows(db)) == before
-    assert verify(db, capsys)[0] == 0        # a rebuilt chain is a valid chain
+    assert verify(reviewflow)[0] == 0        # a rebuilt chain is a valid chain
 
-    status, said = verify(db, capsys, "--head", str(published))
+    status, said = verify(reviewflow, "--head", str(published))
 
     assert status == 1
     assert "rebuilt" in said or "does not match" in said or "not the entry" in said
 
 
 def test_a_gap_in_the_numbering_is_reported_even_when_the_hashes_were_recomputed(
-        db: engine.Database, published: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        db: engine.Database, published: Path, reviewflow: Command) -> None:
     middle = audit_rows(db)[3].seq
     with db.engine.begin() as conn:
         conn.execute(audit_event.delete().where(audit_event.c.seq == middle))
     rechain(db, renumber=False)
 
-    status, said = verify(db, capsys)
+    status, said = verify(reviewflow)
 
     assert status == 1
     assert f"entry {middle}" in said and "missing" in said

@@ -17,18 +17,11 @@ from typing import Any
 import pytest
 
 import engine
-from api import cli
-from tests.security.conftest import Client, Deployer, Person, snapshot, start
+from tests.security.conftest import Client, Command, Deployer, Person, snapshot, start
 
 HOLDER_ID = "panel-worker-Marker-7"          # the worker id the lock holder sends
 
 
-def users_add(db: engine.Database, capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    """`reviewflow users add ARGV… --key` on the test's database; the key it printed."""
-    args = cli.build_parser().parse_args(["users", "add", *argv, "--key"])
-    assert cli.cmd_users.__wrapped__(args, db) == 0
-    out = capsys.readouterr().out
-    return out.strip().splitlines()[-1].split(": ", 1)[1]
 
 
 @pytest.fixture
@@ -44,9 +37,11 @@ def fetch(client: Any, topic: str, worker_id: str = HOLDER_ID, max_tasks: int = 
 
 
 def test_a_topic_given_without_worker_still_limits_the_key(db: engine.Database, two_topics: list[dict[str, Any]],
-                                                           capsys: pytest.CaptureFixture[str], as_: Client) -> None:
-    key = users_add(db, capsys, "courier", "--role", "worker", "--topic", "national-panel-submission")
-    courier = as_(key)
+                                                           reviewflow: Command, as_: Client) -> None:
+    status, out, _ = reviewflow("users", "add", "courier", "--role", "worker", "--topic", "national-panel-submission",
+                                "--key")
+    assert status == 0, out
+    courier = as_(out.strip().splitlines()[-1].split(": ", 1)[1])
     before = snapshot(db)
 
     other = fetch(courier, "panel-formation")
