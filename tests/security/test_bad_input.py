@@ -88,6 +88,30 @@ def test_nan_and_infinity_are_refused_not_stored_as_null(
     assert snapshot(db) == before
 
 
+@pytest.mark.parametrize("millis", [10**25, 2**63])
+def test_a_lock_or_retry_duration_beyond_what_a_clock_can_hold_is_a_400_not_a_500(
+        db: engine.Database, keys: dict[str, str], deploy_http: Deployer, as_: Client, millis: int) -> None:
+    """Found by the schemathesis run (test_schemathesis.py) with more examples: a huge retryTimeout
+    overflowed Python's timedelta."""
+    deploy_http("two_topics.bpmn")
+    start(as_(keys["alice"]), "two_topics")
+    worker = as_(keys["worker"])
+    [task] = worker.post("/engine-rest/external-task/fetchAndLock", json={
+        "workerId": "w1", "topics": [{"topicName": "panel-formation", "lockDuration": 60000}]}).json()
+    before = snapshot(db)
+    close = {"Connection": "close"}           # a 500 ends the connection: each request on its own
+    answers = [
+        worker.post("/engine-rest/external-task/fetchAndLock", headers=close, json={
+            "workerId": "w1", "topics": [{"topicName": "national-panel-submission", "lockDuration": millis}]}),
+        worker.post(f"/engine-rest/external-task/{task['id']}/extendLock", headers=close,
+                    json={"workerId": "w1", "newDuration": millis}),
+        worker.post(f"/engine-rest/external-task/{task['id']}/failure", headers=close,
+                    json={"workerId": "w1", "errorMessage": "x", "retries": 1, "retryTimeout": millis}),
+    ]
+    assert [a.status_code for a in answers] == [400] * len(answers), [a.text for a in answers]
+    assert snapshot(db) == before
+
+
 OFFSETS = [
     ("/api/v1/instances", "offset"), ("/api/v1/user-tasks", "offset"), ("/api/v1/incidents", "offset"),
     ("/api/v1/definitions", "offset"),
