@@ -78,7 +78,8 @@ class DefinitionQuery:
     def __init__(self, processDefinitionId: str | None = None, key: str | None = None,
                  keysIn: Annotated[str | None, Query(description="comma-separated keys")] = None,
                  keyLike: Annotated[str | None, Query(description="SQL LIKE, % as wildcard")] = None,
-                 name: str | None = None, version: int | None = None, deploymentId: str | None = None,
+                 name: str | None = None,
+                 version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None, deploymentId: str | None = None,
                  latestVersion: bool | None = None,
                  sortBy: Annotated[str | None, Query(description=", ".join(SORTS))] = None,
                  sortOrder: Annotated[str | None, Query(description="asc or desc")] = None) -> None:

@@ -79,7 +79,7 @@ class ExtendLockIn(Lenient):
 
 
 class RetriesIn(Lenient):
-    retries: int | None = Field(None, ge=0)
+    retries: int | None = Field(None, ge=0, le=2**31 - 1)
 
 
 def _topic_request(t: FetchTopic) -> Any:

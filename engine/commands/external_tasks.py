@@ -39,6 +39,8 @@ from engine.store.rows import aware, external_task_info
 from engine.store.tables import external_task
 
 MAX_LOCK = timedelta(days=7)
+MAX_LOCK_MS = int(MAX_LOCK.total_seconds() * 1000)
+MAX_RETRIES = 2**31 - 1          # Camunda's int
 MAX_ERROR_MESSAGE = 666          # Camunda's cap
 MAX_TASKS = 100
 
@@ -122,7 +124,7 @@ def fetch_and_lock(db: Database, *, worker_id: str, topics: list[TopicRequest], 
     if max_tasks < 1 or not topics:
         return FetchResult([], None)
     for t in topics:
-        if t.lock_duration_ms <= 0 or timedelta(milliseconds=t.lock_duration_ms) > MAX_LOCK:
+        if not 0 < t.lock_duration_ms <= MAX_LOCK_MS:
             raise Invalid(f"lockDuration of topic {t.name!r} must be between 1 ms and {MAX_LOCK.days} days")
     by_name = {t.name: t for t in topics}
     locked: list[LockedTask] = []
@@ -202,8 +204,8 @@ def handle_failure(db: Database, *, task_id: str, worker_id: str, actor: Actor, 
     """
     if retries is None or retry_timeout_ms is None or retry_timeout_ms < 0:
         raise Invalid("retries and a retryTimeout of 0 or more are required")
-    if timedelta(milliseconds=retry_timeout_ms) > MAX_LOCK:
-        raise Invalid(f"retryTimeout must be at most {MAX_LOCK.days} days")
+    if retry_timeout_ms > MAX_LOCK_MS or retries > MAX_RETRIES:
+        raise Invalid(f"retryTimeout must be at most {MAX_LOCK.days} days and retries at most {MAX_RETRIES}")
     message = (error_message or "external task failed")[:MAX_ERROR_MESSAGE]
     retries = max(retries, 0)
     with change(db, actor=actor, audit=audit) as ch:
@@ -264,7 +266,7 @@ def extend_lock(db: Database, *, task_id: str, worker_id: str, actor: Actor, new
 
     Raises: TaskNotFound, LockedByAnotherWorker (the task is not this worker's), Invalid.
     """
-    if new_duration_ms is None or new_duration_ms <= 0 or timedelta(milliseconds=new_duration_ms) > MAX_LOCK:
+    if new_duration_ms is None or not 0 < new_duration_ms <= MAX_LOCK_MS:
         raise Invalid("newDuration must be a positive number of milliseconds, at most 7 days")
     with change(db, actor=actor, audit=audit) as ch:
         row = _locked(ch, task_id)
@@ -293,7 +295,7 @@ def set_retries(db: Database, *, task_id: str, retries: int, actor: Actor, audit
 
     Raises: TaskNotFound, Invalid.
     """
-    if retries is None or retries < 0 or retries > 2**31 - 1:
+    if retries is None or not 0 <= retries <= MAX_RETRIES:
         raise Invalid("retries must be 0 or more")
     with change(db, actor=actor, audit=audit) as ch:
         row = _locked(ch, task_id)
