@@ -60,6 +60,7 @@ def append(db: Database, conn: sa.Connection, entries: Sequence[Entry]) -> tuple
     at = clock.now()
     rows = []
     for e in entries:
+        e = _storable(e)
         seq += 1
         target = e.target[:1000]
         prev = digest(prev, at, e.actor, e.action, target, e.status, e.instance_id, e.client)
@@ -69,6 +70,16 @@ def append(db: Database, conn: sa.Connection, entries: Sequence[Entry]) -> tuple
     dialect.execute(conn, _append, rows)
     dialect.stage_audit_head((seq, prev))
     return seq, prev
+
+
+def _storable(e: Entry) -> Entry:
+    """The entry as text every database can hold: a NUL (a refused request may carry one) is
+    written as \\x00, so the refusal is recorded too."""
+    def clean(value: str | None) -> str | None:
+        return value.replace("\x00", "\\x00") if value is not None else None
+
+    return Entry(actor=clean(e.actor) or "", action=clean(e.action) or "", target=clean(e.target) or "",
+                 status=e.status, instance_id=clean(e.instance_id), client=clean(e.client))
 
 
 def published(db: Database, head: tuple[int, str]) -> None:

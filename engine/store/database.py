@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from engine.errors import Unavailable
+from engine.errors import Invalid, Unavailable
 from engine.store.dialects import Dialect, open_dialect
 
 #: what a database that cannot be reached, is locked by another process, is full or went away raises
@@ -25,6 +25,13 @@ def normalize_url(url: str) -> str:
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _refused_data(exc: sa.exc.DataError) -> Invalid:
+    """A value the database cannot hold (a NUL character in text, a number out of range): the
+    caller's input, so a 400 — without quoting the value."""
+    what = "text with a NUL character" if "NUL" in str(exc.orig) else "a value out of range for its column"
+    return Invalid(f"the request holds {what}, which cannot be stored or searched for")
 
 
 class Database:
@@ -64,6 +71,8 @@ class Database:
             raise Unavailable("the database went away while committing: the outcome is unknown; retry with the "
                               "same Idempotency-Key to find out" if committing else
                               "the database is unavailable; nothing was changed; try again shortly") from exc
+        except sa.exc.DataError as exc:
+            raise _refused_data(exc) from exc
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -74,6 +83,8 @@ class Database:
                 yield conn
         except _UNREACHABLE as exc:
             raise Unavailable("the database is unavailable; try again shortly") from exc
+        except sa.exc.DataError as exc:
+            raise _refused_data(exc) from exc
 
     def read_one(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> Any:
         """The first row of one SELECT built at import, or None (lookups made on every request).
@@ -82,6 +93,8 @@ class Database:
             return self.dialect.read_one(statement, params)
         except _UNREACHABLE as exc:
             raise Unavailable("the database is unavailable; try again shortly") from exc
+        except sa.exc.DataError as exc:
+            raise _refused_data(exc) from exc
 
     def ping(self) -> bool:
         try:
