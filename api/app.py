@@ -83,8 +83,11 @@ async def _too_large(send: Send, max_bytes: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(settings: ServerSettings | None = None, *, db: engine.Database | None = None) -> FastAPI:
-    """The app over `db` (or a database opened from `settings`). The schema must already be migrated."""
+def create_app(settings: ServerSettings | None = None, *, db: engine.Database | None = None,
+               handler_topics: frozenset[str] | None = None) -> FastAPI:
+    """The app over `db` (or a database opened from `settings`). The schema must already be migrated.
+    `handler_topics`: the topics the partnership's handlers serve (the composition root passes them),
+    so deployments warn about a topic nobody serves; None: not checked."""
     settings = settings or ServerSettings()
     owns_db = db is None
     database = db or engine.Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous,
@@ -120,6 +123,7 @@ def create_app(settings: ServerSettings | None = None, *, db: engine.Database | 
                   generate_unique_id_function=_operation_id, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.db = database
     app.state.settings = settings
+    app.state.handler_topics = handler_topics
     app.state.oidc = load_oidc(settings)
     app.state.throttle = SignInThrottle(database, per_source=settings.sign_in_limit_per_source,
                                         per_key=settings.sign_in_limit_per_key)

@@ -39,6 +39,17 @@ EPILOG = """configuration comes from environment variables:
 """
 
 
+def handler_topics() -> frozenset[str] | None:
+    """The topics the partnership's handlers (workers/handlers) serve, so that deploy and lint can warn
+    about a topic nobody serves; None (no such warning) when the handlers cannot be loaded."""
+    try:
+        from workers.handlers import discover  # noqa: PLC0415 - the composition module may
+        return frozenset(h.topic for h in discover())
+    except Exception as exc:       # a broken handler stops the workers, not deployments
+        log.warning("handlers could not be loaded (%s): topics are not checked at deploy", type(exc).__name__)
+        return None
+
+
 def open_database(settings: ServerSettings) -> engine.Database:
     engine.configure_calendar(settings.closure_days)
     if (path := settings.sqlite_path()) is not None:
@@ -57,7 +68,6 @@ def diagram_files(directory: Path) -> list[engine.DeployFile]:
 
 def deploy_directory(db: engine.Database, directory: Path, *,
                      min_timer_cycle: timedelta = engine.DEFAULT_MIN_TIMER_CYCLE) -> engine.DeploymentResult | None:
-    from api.uploads import handler_topics  # noqa: PLC0415
     files = diagram_files(directory)
     if not any(f.name.endswith(".bpmn") for f in files):
         log.info("no diagrams in %s", directory)
@@ -88,7 +98,7 @@ def cmd_serve(args: argparse.Namespace, settings: ServerSettings) -> int:
         if result:
             print(f"deployed {settings.bpmn_dir}/:")
             _print_deployment(result)
-    app = create_app(settings, db=db)
+    app = create_app(settings, db=db, handler_topics=handler_topics())
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
                             access_log=False, timeout_graceful_shutdown=5)   # parked long polls do not hold it up
     workers = None if args.no_workers or not settings.workers else EmbeddedWorkers(
@@ -348,7 +358,6 @@ def cmd_db(args: argparse.Namespace, db: engine.Database) -> int:
 
 @with_database
 def cmd_deploy(args: argparse.Namespace, db: engine.Database) -> int:
-    from api.uploads import handler_topics  # noqa: PLC0415
     files = [engine.DeployFile(Path(f).name if not f.endswith(".json") else f"forms/{Path(f).name}",
                                Path(f).read_bytes()) for f in args.files]
     try:

@@ -62,7 +62,7 @@ def collect(paths: list[str]) -> list[engine.DeployFile]:
 
 
 def run_lint(args: argparse.Namespace, settings: ServerSettings) -> int:
-    from api.uploads import handler_topics  # noqa: PLC0415 - imports the handlers
+    from api.cli import handler_topics  # noqa: PLC0415 - imports the handlers
     try:
         files = collect(args.paths)
     except FileNotFoundError as exc:

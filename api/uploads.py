@@ -38,17 +38,7 @@ async def read_deploy_files(request: Request, filename: str | None) -> list[engi
 
 
 @functools.cache
-def handler_topics() -> frozenset[str] | None:
-    """The topics the partnership's handlers (workers/handlers) serve, so that deploy and lint can warn
-    about a topic nobody serves; None (no such warning) when the handlers cannot be loaded."""
-    try:
-        from workers.handlers import discover  # noqa: PLC0415
-        return frozenset(h.topic for h in discover())
-    except Exception as exc:       # a broken handler stops the workers, not deployments
-        log.warning("handlers could not be loaded (%s): topics are not checked at deploy", type(exc).__name__)
-        return None
-
-
 def deploy_options(request: Request) -> dict[str, Any]:
     """What deploy checks against besides the files: the handlers' topics and the timer minimum."""
-    return {"handler_topics": handler_topics(), "min_timer_cycle": request.app.state.settings.min_timer_cycle}
+    return {"handler_topics": request.app.state.handler_topics,
+            "min_timer_cycle": request.app.state.settings.min_timer_cycle}

@@ -47,6 +47,14 @@ from engine.commands.idempotency import StoredRequest, find_request, forget_requ
 from engine.commands.incidents import retry_incident
 from engine.commands.instances import cancel_instance, start_instance
 from engine.commands.messages import Correlation, MessageAmbiguous, MessageNotCorrelated, correlate_message
+from engine.commands.sessions import (
+    OpenedSession,
+    SessionInfo,
+    close_session,
+    open_key_session,
+    open_token_session,
+    resolve_session,
+)
 from engine.commands.timers import fire_due_timers, next_timer_due
 from engine.commands.user_tasks import assign_user_task, claim_user_task, complete_user_task, unclaim_user_task
 from engine.diagram.diff import Change, ChangedItem, DefinitionDiff, Item, Section, VersionRef
@@ -128,14 +136,6 @@ from engine.results import (
     Page,
     UserTaskInfo,
     VariableFilter,
-)
-from engine.sessions import (
-    OpenedSession,
-    SessionInfo,
-    close_session,
-    open_key_session,
-    open_token_session,
-    resolve_session,
 )
 from engine.store.change import Audit, IdempotencyKey
 from engine.store.command import ProcessFailed

@@ -121,10 +121,11 @@ def free_port() -> int:
 class Server:
     """The real app, served by uvicorn in a thread on 127.0.0.1."""
 
-    def __init__(self, db: engine.Database, settings: ServerSettings | None = None) -> None:
+    def __init__(self, db: engine.Database, settings: ServerSettings | None = None,
+                 handler_topics: frozenset[str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.app = create_app(settings or ServerSettings(), db=db)
+        self.app = create_app(settings or ServerSettings(), db=db, handler_topics=handler_topics)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
                                 access_log=False, lifespan="on")
         self.server = uvicorn.Server(config)

@@ -24,9 +24,9 @@ from engine.bpmn.specs import HumanTask
 from engine.bpmn.timers import first_firing
 from engine.diagram import lint
 from engine.diagram.checks import form_key_of
-from engine.diagram.deployed import DeployedIn
 from engine.diagram.timers import DEFAULT_MIN_TIMER_CYCLE
 from engine.errors import Conflict, DeploymentError
+from engine.queries.deployed import DeployedIn
 from engine.results import Actor, DefinitionInfo, DeployedDefinition, DeploymentResult
 from engine.store.change import Audit, change
 from engine.store.database import Database

@@ -56,7 +56,7 @@ NOT_DIAGRAMS = {".form": ("form-camunda", "Camunda Forms (.form) are not run by 
 
 
 class Deployed(Protocol):
-    """What is already deployed, as far as checks need it (see engine.diagram.deployed)."""
+    """What is already deployed, as far as checks need it (see engine.queries.deployed)."""
 
     def has_process(self, key: str) -> bool: ...
 

@@ -15,12 +15,12 @@ from engine.bpmn.parser import SAFE_XML
 from engine.diagram import lint as _lint
 from engine.diagram import xml
 from engine.diagram.checks import form_key_of
-from engine.diagram.deployed import DeployedIn
 from engine.diagram.diff import DefinitionDiff, Side, VersionRef, compare, forms_used
 from engine.diagram.model import read_diagram
 from engine.diagram.report import LintReport
 from engine.diagram.timers import DEFAULT_MIN_TIMER_CYCLE
 from engine.errors import DefinitionNotFound, Invalid
+from engine.queries.deployed import DeployedIn
 from engine.results import DeploymentInfo, Page
 from engine.store.database import Database
 from engine.store.rows import aware

@@ -127,7 +127,7 @@ def test_signing_in_with_the_identity_provider_gives_a_session_with_its_claims(
     assert tasks.status_code == 200 and "Signed in as <strong>dana</strong>" in tasks.text
     assert "case-review-group" in tasks.text                                  # the groups claim
     with console_db.engine.connect() as conn:
-        row = conn.execute(engine.sessions.web_session.select()).one()
+        row = conn.execute(engine.commands.sessions.web_session.select()).one()
     assert (row.principal_id, row.via, row.key_id, row.groups) == ("dana", "oidc", None, ["case-review-group"])
     engine.create_principal(console_db, principal_id="dana", roles=["crg-member"])
     engine.disable_principal(console_db, principal_id="dana")

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 import engine
-from tests.conftest import BPMN, table_counts
+from tests.conftest import BPMN, Server, bearer, table_counts
 
 LINT = BPMN / "lint"
 
@@ -68,8 +68,14 @@ def test_the_camunda_answer_is_a_parse_exception_with_details_per_resource(db: e
     assert table_counts(db) == before
 
 
-def test_a_deployment_with_warnings_succeeds_and_says_so(client: httpx.Client) -> None:
-    answer = client.post("/api/v1/deployments", files=[part("unknown_topic.bpmn")])
+def test_a_deployment_with_warnings_succeeds_and_says_so(db: engine.Database, keys: dict[str, str]) -> None:
+    from api.cli import handler_topics
+    server = Server(db, handler_topics=handler_topics()).start()          # as `reviewflow serve` makes it
+    try:
+        with httpx.Client(base_url=server.url, timeout=10, headers=bearer(keys["alice"])) as client:
+            answer = client.post("/api/v1/deployments", files=[part("unknown_topic.bpmn")])
+    finally:
+        server.stop()
     assert answer.status_code == 201
     warnings = {(w["code"], w["element_id"]) for w in answer.json()["warnings"]}
     assert ("topic-no-handler", "task") in warnings                  # the server knows its handlers

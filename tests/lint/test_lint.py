@@ -229,7 +229,7 @@ def test_the_report_reads_like_a_compiler_s() -> None:
 
 
 def test_the_partnership_s_diagrams_lint_clean() -> None:
-    from api.uploads import handler_topics
+    from api.cli import handler_topics
     names = sorted(PATHWAY.glob("*.bpmn")) + sorted((PATHWAY / "forms").glob("*.json"))
     report = engine.lint([engine.DeployFile(str(p.relative_to(PATHWAY)), p.read_bytes()) for p in names],
                          handler_topics=handler_topics())
