@@ -73,6 +73,15 @@ from engine.errors import (
 )
 from engine.queries.diagrams import definition_diff, diff_versions, lint, list_deployments
 from engine.queries.filters import parse_query_filters as parse_variable_filters
+from engine.queries.operations import (
+    DatabaseContents,
+    OperationalCounts,
+    PoolStatus,
+    database_contents,
+    operational_counts,
+    pool_status,
+    schema_head,
+)
 from engine.queries.reads import (
     definition_xml,
     get_definition,
@@ -142,4 +151,6 @@ __all__ = [
     "definition_xml", "deploy", "downgrade", "get_definition", "get_incident", "get_instance", "get_user_task",
     "instance_history", "latest_definition", "list_definitions", "list_incidents", "list_instances",
     "list_user_tasks", "retry_incident", "start_instance", "unclaim_user_task", "upgrade",
+    "DatabaseContents", "OperationalCounts", "PoolStatus", "database_contents", "operational_counts", "pool_status",
+    "schema_head",
 ]
