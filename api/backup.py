@@ -7,7 +7,8 @@ the copy is switched out of WAL mode, so it is one self-contained file, and chec
 
 PostgreSQL: `pg_dump --format=custom` of the schema Reviewflow uses (the search_path's first, from
 `options=-csearch_path=…` in the URL, else `public`), in one snapshot; restored by `pg_restore` piped
-into `psql --single-transaction`, so a restore either lands whole or changes nothing. The password
+into `psql` inside one transaction, committed only once pg_restore has finished without error, so a
+restore either lands whole or changes nothing. The password
 goes to the client tools in PGPASSWORD, never on their command line (where `ps` would show it).
 
 A restore refuses to overwrite a database that holds anything unless `--force` is given; with it,
@@ -19,6 +20,7 @@ Backups hold case data: they are created readable by their owner only (0600).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -38,6 +40,8 @@ from api.settings import ServerSettings
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_DUMP_MAGIC = b"PGDMP"
 _SEARCH_PATH = re.compile(r"-c\s*search_path\s*=\s*([^\s,]+)")
+_TOC_TABLE = re.compile(r"\d+;\s+\d+\s+\d+\s+TABLE\s+(?!DATA\s)(\S+)\s")         # `215; 1259 1234 TABLE public x owner`
+_TOC_SCHEMA = re.compile(r"\d+;\s+\d+\s+\d+\s+(COMMENT\s+-\s+)?SCHEMA\s")         # `4; 2615 2200 SCHEMA - public …`
 
 
 class BackupError(Exception):
@@ -143,54 +147,59 @@ def _pg_backup(pg: _Postgres, target: Path) -> None:
           f"--dbname={pg.conninfo}"], pg.env, "pg_dump")
 
 
-def _pg_restore(pg: _Postgres, source: Path, existing_tables: list[str]) -> None:
-    toc = _run([_tool("pg_restore"), "--list", str(source)], pg.env, "pg_restore --list")
+def _pg_contents(pg: _Postgres, source: Path) -> list[str]:
+    """The backup's table of contents, less the schema itself; checks that it can be read and that it
+    holds the configured schema's tables. Raises: BackupError."""
+    toc = _run([_tool("pg_restore"), "--list", str(source)], pg.env, f"reading {source} (pg_restore --list)")
     schemas = set()
     kept = []
     for line in toc.splitlines():
-        fields = line.split()
-        if line.startswith(";") or len(fields) < 5:
-            kept.append(line)
-            continue
-        kind, schema = fields[3], fields[4]
-        if kind == "TABLE":
-            schemas.add(schema)
-        if kind == "SCHEMA":              # made below, if missing; the database's own stays as it is
+        if (table := _TOC_TABLE.match(line)) is not None:
+            schemas.add(table.group(1))
+        if _TOC_SCHEMA.match(line):       # the schema itself is made below if missing, and left as it is
             continue
         kept.append(line)
     if schemas != {pg.schema}:
         raise BackupError(f"the backup holds the tables of schema {', '.join(sorted(schemas)) or '(none)'}; "
                           f"the configured database uses schema {pg.schema}")
+    return kept
+
+
+def _pg_restore(pg: _Postgres, source: Path, kept: list[str], existing_tables: list[str]) -> None:
     quoted = '"' + pg.schema.replace('"', '""') + '"'
-    prelude = [f"CREATE SCHEMA IF NOT EXISTS {quoted};"]
+    prelude = ["BEGIN;", f"CREATE SCHEMA IF NOT EXISTS {quoted};"]
     prelude += [f'DROP TABLE IF EXISTS {quoted}."{t}" CASCADE;' for t in existing_tables]
     with tempfile.NamedTemporaryFile("w", suffix=".list", delete=False) as listing:
         listing.write("\n".join(kept) + "\n")
-    try:
-        dump = subprocess.Popen([_tool("pg_restore"), "--no-owner", "--no-privileges", f"--use-list={listing.name}",
-                                 "--file=-", str(source)], env=pg.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        psql = subprocess.Popen([_tool("psql"), "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1",
-                                 "--single-transaction", "--file=-", f"--dbname={pg.conninfo}"], env=pg.env,
-                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        assert dump.stdout is not None and psql.stdin is not None
+    with tempfile.TemporaryFile() as dump_err, tempfile.TemporaryFile() as psql_err:   # files: no pipe fills up
         try:
-            psql.stdin.write(("\n".join(prelude) + "\n").encode())
-            shutil.copyfileobj(dump.stdout, psql.stdin)
-        except BrokenPipeError:
-            pass                                            # psql stopped on an error: said below
+            dump = subprocess.Popen([_tool("pg_restore"), "--no-owner", "--no-privileges",
+                                     f"--use-list={listing.name}", "--file=-", str(source)], env=pg.env,
+                                    stdout=subprocess.PIPE, stderr=dump_err)
+            psql = subprocess.Popen([_tool("psql"), "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--file=-",
+                                     f"--dbname={pg.conninfo}"], env=pg.env,
+                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=psql_err)
+            assert dump.stdout is not None and psql.stdin is not None
+            try:                     # one transaction, committed only once pg_restore has said all of it
+                psql.stdin.write(("\n".join(prelude) + "\n").encode())
+                shutil.copyfileobj(dump.stdout, psql.stdin)
+                if dump.wait() == 0:
+                    psql.stdin.write(b"COMMIT;\n")
+            except BrokenPipeError:
+                pass                                        # psql stopped on an error: said below
+            finally:
+                with contextlib.suppress(BrokenPipeError):
+                    psql.stdin.close()            # without COMMIT, the transaction ends rolled back
+                dump.stdout.close()
+            dump.wait()
+            psql.wait()
         finally:
-            psql.stdin.close()
-        dump_err = dump.communicate()[1]
-        psql_err = psql.communicate()[1]
-    finally:
-        os.unlink(listing.name)
-    if dump.returncode != 0:
-        raise BackupError(f"pg_restore failed (exit {dump.returncode}); nothing was changed: "
-                          f"{dump_err.decode(errors='replace').strip()[-2000:]}")
-    if psql.returncode != 0:
-        raise BackupError(f"the restore was rolled back, nothing was changed: "
-                          f"{psql_err.decode(errors='replace').strip()[-2000:]}")
+            os.unlink(listing.name)
+        for process, errors, name in ((dump, dump_err, "pg_restore"), (psql, psql_err, "psql")):
+            if process.returncode != 0:
+                errors.seek(0)
+                raise BackupError(f"{name} failed (exit {process.returncode}); the restore was rolled back, nothing "
+                                  f"was changed: {errors.read().decode(errors='replace').strip()[-2000:]}")
 
 
 # ---------------------------------------------------------------------------------------------- SQLite
@@ -226,7 +235,6 @@ def _check_sqlite_file(path: Path) -> None:
 
 
 def _sqlite_restore(source: Path, target: Path) -> None:
-    _check_sqlite_file(source)
     target.parent.mkdir(parents=True, exist_ok=True)
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
@@ -307,6 +315,10 @@ def restore(settings: ServerSettings, db: engine.Database, path: Path, *, force:
         raise BackupError(f"{path} is a {kind} backup; the configured database is {wanted}. Restore it into a "
                           f"{kind} database (REVIEWFLOW_DATABASE_URL)")
     began = time.monotonic()
+    if kind == "sqlite":
+        _check_sqlite_file(path)
+    else:
+        contents_list = _pg_contents(_postgres(settings), path)
     before = engine.database_contents(db)
     safety: Path | None = None
     if not before.empty:
@@ -319,7 +331,7 @@ def restore(settings: ServerSettings, db: engine.Database, path: Path, *, force:
     if kind == "sqlite":
         _sqlite_restore(path, _sqlite_file(settings))
     else:
-        _pg_restore(_postgres(settings), path, before.tables)
+        _pg_restore(_postgres(settings), path, contents_list, before.tables)
     from api.cli import open_database  # noqa: PLC0415 - the CLI's way of opening it, with its settings
     restored = open_database(settings)
     try:

@@ -25,6 +25,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from time import monotonic
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -77,7 +78,7 @@ class DatabaseCounts(Collector):
         """(counts or None, whether the last read succeeded, their age in seconds). One scrape reads;
         scrapes that arrive meanwhile wait for it and share the answer."""
         with self._lock:
-            age = time.monotonic() - self._read_at
+            age = monotonic() - self._read_at
             if age >= (self._ttl if self._ok else min(self._ttl, FAILED_READ_REUSE_S)):
                 self.reads += 1
                 try:
@@ -85,7 +86,7 @@ class DatabaseCounts(Collector):
                 except Exception as exc:
                     log.warning("metrics: the database did not answer (%s)", type(exc).__name__)
                     self._counts, self._ok = None, False
-                self._read_at, age = time.monotonic(), 0.0
+                self._read_at, age = monotonic(), 0.0
             return self._counts, self._ok, age
 
     def collect(self) -> Iterator[Metric]:
