@@ -219,7 +219,7 @@ async def metrics(request: Request) -> Response:
     state: Metrics = request.app.state.metrics
     refused = state.may_read(request)
     if refused == 401:
-        return JSONResponse(error_body("not_authenticated", "send the scrape key: Authorization: Bearer <key>"),
+        return JSONResponse(error_body("unauthenticated", "send the scrape key: Authorization: Bearer <key>"),
                             status_code=401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     if refused == 403:
         return JSONResponse(error_body("forbidden", "metrics are served to this host's networks only "

@@ -150,8 +150,9 @@ def test_only_this_host_reads_metrics_unless_a_key_is_sent(db: engine.Database, 
         nobody.stop()
     keyed = serve(metrics_networks=[], metrics_key="scrape-key-0123456789")
     try:
-        assert httpx.get(f"{keyed.url}/metrics").status_code == 401
-        assert httpx.get(f"{keyed.url}/metrics").headers["www-authenticate"].startswith("Bearer")
+        unauthenticated = httpx.get(f"{keyed.url}/metrics")
+        assert unauthenticated.status_code == 401 and unauthenticated.json()["error"]["code"] == "unauthenticated"
+        assert unauthenticated.headers["www-authenticate"].startswith("Bearer")
         assert httpx.get(f"{keyed.url}/metrics", headers=bearer("wrong-key")).status_code == 401
         assert httpx.get(f"{keyed.url}/metrics", headers=bearer("scrape-key-0123456789")).status_code == 200
     finally:
