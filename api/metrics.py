@@ -1,9 +1,11 @@
 """Prometheus metrics at `/metrics`, with prometheus-client.
 
-* Counts from the database — instances by status, open user tasks by candidate group, external tasks
+* Counts from the database — active instances, open user tasks by candidate group, external tasks
   by topic and state, open incidents, timer lag — are read by a collector when a scrape comes, in
-  one short read transaction, and reused for `REVIEWFLOW_METRICS_CACHE_SECONDS` (10 s): a scrape
-  storm costs the database one read per process per period, never one per scrape or per request.
+  one short read transaction over indexed columns (in proportion to the open work, not the history),
+  and reused for `REVIEWFLOW_METRICS_CACHE_SECONDS` (10 s): a scrape storm costs the database one
+  read per process per period, never one per scrape or per request. Finished and suspended
+  instances, which take a pass over every instance, are counted every TOTALS_SECONDS (5 minutes).
 * Request latency is a histogram by method, route template and status, observed by a middleware.
 * The connection pool of each process: its size, the connections open and those checked out.
 * `serve --processes N` runs prometheus-client's multi-process mode (PROMETHEUS_MULTIPROC_DIR, set by
@@ -52,7 +54,8 @@ log = logging.getLogger(__name__)
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-INSTANCE_STATUSES = ("active", "suspended", "completed", "cancelled")
+FINISHED_STATUSES = ("completed", "cancelled")
+TOTALS_SECONDS = 300.0             # finished and suspended instances: a pass over every instance, so less often
 EXTERNAL_TASK_STATES = ("available", "locked", "failed")
 FAILED_READ_REUSE_S = 2.0          # a database that did not answer is asked again after this, not at once
 
@@ -64,43 +67,59 @@ def multiprocess_dir() -> str | None:
 
 
 class DatabaseCounts(Collector):
-    """The gauges read from the database, through a short cache shared by concurrent scrapes."""
+    """The gauges read from the database, through a short cache shared by concurrent scrapes. What is
+    open now is read at most once per `cache_seconds`; the totals of finished and suspended instances,
+    which cost a pass over every instance, at most once per TOTALS_SECONDS."""
 
     def __init__(self, db: engine.Database, cache_seconds: float) -> None:
         self._db, self._ttl = db, cache_seconds
+        self._totals_ttl = max(cache_seconds, TOTALS_SECONDS)
         self._lock = threading.Lock()
         self._counts: engine.OperationalCounts | None = None
-        self._read_at = float("-inf")
+        self._totals: engine.InstanceTotals | None = None
+        self._read_at = self._totals_at = float("-inf")
         self._ok = False
         self.reads = 0                          # how many times the database was asked (tests, curiosity)
 
-    def counts(self) -> tuple[engine.OperationalCounts | None, bool, float]:
-        """(counts or None, whether the last read succeeded, their age in seconds). One scrape reads;
-        scrapes that arrive meanwhile wait for it and share the answer."""
+    def counts(self) -> tuple[engine.OperationalCounts | None, engine.InstanceTotals | None, bool, float]:
+        """(open counts or None, totals or None, whether the last read succeeded, the open counts' age
+        in seconds). One scrape reads; scrapes that arrive meanwhile wait for it and share the answer."""
         with self._lock:
-            age = monotonic() - self._read_at
+            now = monotonic()
+            age = now - self._read_at
             if age >= (self._ttl if self._ok else min(self._ttl, FAILED_READ_REUSE_S)):
                 self.reads += 1
+                with_totals = now - self._totals_at >= self._totals_ttl
                 try:
-                    self._counts, self._ok = engine.operational_counts(self._db), True
+                    self._counts, self._ok = engine.operational_counts(self._db, totals=with_totals), True
                 except Exception as exc:
                     log.warning("metrics: the database did not answer (%s)", type(exc).__name__)
                     self._counts, self._ok = None, False
-                self._read_at, age = monotonic(), 0.0
-            return self._counts, self._ok, age
+                else:
+                    if self._counts.totals is not None:
+                        self._totals, self._totals_at = self._counts.totals, now
+                self._read_at, age = now, 0.0
+            return self._counts, self._totals, self._ok, age
 
     def collect(self) -> Iterator[Metric]:
-        counts, ok, age = self.counts()
+        counts, totals, ok, age = self.counts()
         yield GaugeMetricFamily("reviewflow_database_up", "1 when the counts below were read from the database",
                                 value=1 if ok else 0)
         if counts is None:
             return
         yield GaugeMetricFamily("reviewflow_counts_age_seconds", "How old the database counts are (cached)",
                                 value=age)
-        instances = GaugeMetricFamily("reviewflow_instances", "Process instances by status", labels=["status"])
-        for status in sorted(set(INSTANCE_STATUSES) | set(counts.instances)):
-            instances.add_metric([status], counts.instances.get(status, 0))
+        instances = GaugeMetricFamily("reviewflow_instances", "Process instances by status (active: now; "
+                                      f"completed, cancelled: read every {self._totals_ttl:.0f} s)",
+                                      labels=["status"])
+        instances.add_metric(["active"], counts.active_instances)
+        if totals is not None:
+            for status in sorted(set(FINISHED_STATUSES) | set(totals.by_status)):
+                instances.add_metric([status], totals.by_status.get(status, 0))
         yield instances
+        if totals is not None:
+            yield GaugeMetricFamily("reviewflow_instances_suspended", "Active instances that are suspended (read "
+                                    f"every {self._totals_ttl:.0f} s)", value=totals.suspended)
         tasks = GaugeMetricFamily("reviewflow_user_tasks_open", "Open user tasks by candidate group "
                                   "(a task offered to two groups counts in each; \"\" for none)",
                                   labels=["candidate_group"])

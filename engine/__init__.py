@@ -75,6 +75,7 @@ from engine.queries.diagrams import definition_diff, diff_versions, lint, list_d
 from engine.queries.filters import parse_query_filters as parse_variable_filters
 from engine.queries.operations import (
     DatabaseContents,
+    InstanceTotals,
     OperationalCounts,
     PoolStatus,
     database_contents,
@@ -151,6 +152,6 @@ __all__ = [
     "definition_xml", "deploy", "downgrade", "get_definition", "get_incident", "get_instance", "get_user_task",
     "instance_history", "latest_definition", "list_definitions", "list_incidents", "list_instances",
     "list_user_tasks", "retry_incident", "start_instance", "unclaim_user_task", "upgrade",
-    "DatabaseContents", "OperationalCounts", "PoolStatus", "database_contents", "operational_counts", "pool_status",
-    "schema_head",
+    "DatabaseContents", "InstanceTotals", "OperationalCounts", "PoolStatus", "database_contents",
+    "operational_counts", "pool_status", "schema_head",
 ]

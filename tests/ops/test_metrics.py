@@ -66,6 +66,7 @@ def test_counts_by_status_group_topic_state_incident_and_timer_lag(db: engine.Da
     assert value(samples, "reviewflow_instances", status="active") == 6
     assert value(samples, "reviewflow_instances", status="cancelled") == 1
     assert value(samples, "reviewflow_instances", status="completed") == 0
+    assert value(samples, "reviewflow_instances_suspended") == 0
     assert value(samples, "reviewflow_user_tasks_open", candidate_group="case-review-group") == 2
     states = {s: value(samples, "reviewflow_external_tasks", topic="national-panel-submission", state=s)
               for s in ("available", "locked", "failed")}
@@ -110,12 +111,18 @@ def test_a_scrape_storm_reads_the_database_once_per_period(db: engine.Database, 
         assert server.app.state.metrics.counts.reads == 1
         engine.start_instance(db, actor=SYSTEM, definition_key="one_user_task")
         assert value(scrape(server), "reviewflow_instances", status="active") == 1       # still the cached count
+        third = engine.start_instance(db, actor=SYSTEM, definition_key="one_user_task")
+        engine.cancel_instance(db, actor=SYSTEM, instance_id=third.id, reason="test")
         later = time.monotonic() + 31                                                   # the period has passed
         monkeypatch.setattr(api.metrics, "monotonic", lambda: later)
         samples = scrape(server)
         assert value(samples, "reviewflow_instances", status="active") == 2
+        assert value(samples, "reviewflow_instances", status="cancelled") == 0           # totals: every 5 minutes
         assert value(samples, "reviewflow_counts_age_seconds") == 0
         assert server.app.state.metrics.counts.reads == 2
+        much_later = later + api.metrics.TOTALS_SECONDS
+        monkeypatch.setattr(api.metrics, "monotonic", lambda: much_later)
+        assert value(scrape(server), "reviewflow_instances", status="cancelled") == 1
     finally:
         server.stop()
 
