@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import engine
-from api import console, errors, threads
+from api import console, errors, logs, metrics, threads
 from api.audit import AuditTrail
 from api.audit_head import HeadPublisher
 from api.engine_rest import router as engine_rest_router
@@ -27,9 +27,10 @@ from api.v1 import router as v1_router
 DESCRIPTION = """
 Reviewflow runs a Safeguarding Children Partnership's case-review pathway as BPMN diagrams.
 
-Every route but `/api/v1/health` needs `Authorization: Bearer <API key or OpenID Connect token>`
-(or HTTP Basic: user name and API key). Roles grant permissions; cases are shown on a need-to-know
-basis, and every request is recorded in the audit trail.
+Every route but `/api/v1/health`, `/api/v1/ready` and `/metrics` needs
+`Authorization: Bearer <API key or OpenID Connect token>` (or HTTP Basic: user name and API key).
+Roles grant permissions; cases are shown on a need-to-know basis, and every request is recorded in
+the audit trail.
 
 * `/api/v1` — the native API: plain JSON variables; errors are `{"error": {"code", "message"}}`.
 * Variables are JSON objects whose names start with a letter (letters, digits, `_`).
@@ -134,12 +135,16 @@ def create_app(settings: ServerSettings | None = None, *, db: engine.Database | 
     app.include_router(v1_router)
     app.include_router(engine_rest_router)
     app.include_router(docs_router)
+    app.state.metrics = metrics.Metrics(database, settings)
+    app.include_router(metrics.router)
     settings.site_dir.mkdir(parents=True, exist_ok=True)
     app.mount("/site", StaticFiles(directory=settings.site_dir, html=True), name="site")
     if settings.audit:
         app.add_middleware(AuditTrail)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(metrics.RequestMetrics, metrics=app.state.metrics)
+    app.add_middleware(logs.RequestContext, access=settings.access_log)     # outermost: every answer has its id
     console.install(app)            # the web console at /; its assets at /assets/, in front of the middleware
     return app
 

@@ -36,6 +36,10 @@ EPILOG = """configuration comes from environment variables:
   REVIEWFLOW_CONSOLE             serve the web console at / (default true; `make run` builds its assets)
   REVIEWFLOW_CONSOLE_SESSION_MINUTES, _IDLE_MINUTES  a console sign-in lasts 480, ends after 30 idle
   REVIEWFLOW_OIDC_CLIENT_ID, _CLIENT_SECRET  with REVIEWFLOW_OIDC_ISSUER: console sign-in by OpenID Connect
+  REVIEWFLOW_LOG_FORMAT          text (default) or json: one JSON object per line, with the request id
+  REVIEWFLOW_PROCESSES           server processes `serve` runs (default 1; more need PostgreSQL)
+  REVIEWFLOW_METRICS_KEY         a scrape key for /metrics from other hosts (default: this host only)
+all of them, and sizing: docs/operations.md
 """
 
 
@@ -90,6 +94,14 @@ def cmd_serve(args: argparse.Namespace, settings: ServerSettings) -> int:
         settings.host = args.host
     if args.port is not None:
         settings.port = args.port
+    if args.processes is not None:
+        settings.processes = args.processes
+    if settings.processes > 1 and settings.database_url.startswith("sqlite"):
+        print(f"error: --processes {settings.processes} needs PostgreSQL. SQLite lets one process write to a file "
+              "at a time, so more server processes would only queue behind each other's write lock. Serve one "
+              "process (REVIEWFLOW_ENGINE_THREADS sets how many requests it works on at once), or move to "
+              "PostgreSQL (docs/operations.md).", file=sys.stderr)
+        return 2
     db = open_database(settings)
     engine.upgrade(db)
     bootstrap_admin(db, settings.first_key_file)
@@ -98,9 +110,13 @@ def cmd_serve(args: argparse.Namespace, settings: ServerSettings) -> int:
         if result:
             print(f"deployed {settings.bpmn_dir}/:")
             _print_deployment(result)
+    if settings.processes > 1:
+        from api.processes import serve_processes  # noqa: PLC0415
+        return serve_processes(settings, db, workers=not args.no_workers and settings.workers)
     app = create_app(settings, db=db, handler_topics=handler_topics())
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-                            access_log=False, timeout_graceful_shutdown=5)   # parked long polls do not hold it up
+                            access_log=False, log_config=None,   # our log setup (api.logs) formats uvicorn's too
+                            timeout_graceful_shutdown=5)   # parked long polls do not hold it up
     workers = None if args.no_workers or not settings.workers else EmbeddedWorkers(
         settings, token=embedded_worker_key(db))
     server = _Server(config, workers)
@@ -356,6 +372,49 @@ def cmd_db(args: argparse.Namespace, db: engine.Database) -> int:
     return 0
 
 
+def cmd_db_backup(args: argparse.Namespace, settings: ServerSettings) -> int:
+    from api import backup  # noqa: PLC0415
+    db = open_database(settings)
+    try:
+        done = backup.backup(settings, db, Path(args.path), force=args.force)
+    except backup.BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        db.dispose()
+    print(f"backed up {backup.describe(settings)} to {done.path} ({done.size / 2**20:.1f} MiB, readable by its owner "
+          f"only) in {done.seconds:.1f} s: {done.contents.describe()}")
+    return 0
+
+
+def cmd_db_restore(args: argparse.Namespace, settings: ServerSettings) -> int:
+    from api import backup  # noqa: PLC0415
+    db = open_database(settings)
+    try:
+        done = backup.restore(settings, db, Path(args.path), force=args.force)
+    except backup.BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc.filename}: no such file", file=sys.stderr)
+        return 2
+    finally:
+        db.dispose()
+    print(f"restored {done.source} into {backup.describe(settings)} in {done.seconds:.1f} s: "
+          f"{done.contents.describe()}")
+    if done.safety_copy is not None:
+        print(f"  it replaced what the database held ({done.replaced.describe()}), saved first to {done.safety_copy}")
+    if done.contents.revision != done.head:
+        print(f"  the schema is at revision {done.contents.revision}; this code needs {done.head}: run "
+              "`reviewflow db upgrade` (`reviewflow serve` does it at start-up)")
+    if not done.audit.ok:
+        print(f"AUDIT TRAIL BROKEN in the restored database at entry {done.audit.broken_at}: {done.audit.problem}",
+              file=sys.stderr)
+        return 1
+    print(f"  audit trail intact: {done.audit.checked} entries, head {done.audit.head_seq}")
+    return 0
+
+
 @with_database
 def cmd_deploy(args: argparse.Namespace, db: engine.Database) -> int:
     files = [engine.DeployFile(Path(f).name if not f.endswith(".json") else f"forms/{Path(f).name}",
@@ -372,6 +431,12 @@ def cmd_deploy(args: argparse.Namespace, db: engine.Database) -> int:
     return 0
 
 
+def _process_count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r}: a number of processes from 1 to 64")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reviewflow", description=__doc__,
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -385,6 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-deploy", action="store_true", help="do not deploy the diagram folder at start-up")
     serve.add_argument("--no-workers", action="store_true",
                        help="do not run the handlers in this process (run `reviewflow worker` instead)")
+    serve.add_argument("--processes", type=_process_count, metavar="N",
+                       help="server processes on the one port (default REVIEWFLOW_PROCESSES or 1; more than one "
+                            "needs PostgreSQL); a supervisor restarts one that dies and runs the handlers once, "
+                            "not in every process")
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="run the external-task handlers against a server",
@@ -394,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker_cli.add_arguments(worker)
     worker.set_defaults(func=lambda a, s: worker_cli.run(a))
 
-    db = sub.add_parser("db", help="database schema: upgrade, downgrade, current")
+    db = sub.add_parser("db", help="database schema: upgrade, downgrade, current; backup, restore")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     up = db_sub.add_parser("upgrade", help="migrate up (default: to the latest revision)")
     up.add_argument("revision", nargs="?", default="head")
@@ -407,6 +476,24 @@ def build_parser() -> argparse.ArgumentParser:
                       help="allow dropping the audit trail, principals and keys (export them first)")
     db_sub.add_parser("current", help="print the database's revision")
     db.set_defaults(func=cmd_db)
+    bk = db_sub.add_parser("backup", help="write a consistent copy of the database to PATH, while it serves",
+                           description="Back up the configured database while servers keep running: SQLite's "
+                                       "online backup API (a .sqlite3 file), or pg_dump's custom format on "
+                                       "PostgreSQL (a .dump file). PATH is a file, or a folder to put a dated "
+                                       "file in; the file is readable by its owner only.")
+    bk.add_argument("path", metavar="PATH")
+    bk.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    bk.set_defaults(func=cmd_db_backup)
+    rs = db_sub.add_parser("restore", help="replace the database with the backup at PATH (stop the servers first)",
+                           description="Restore a backup made by `reviewflow db backup` into the configured "
+                                       "database, all or nothing, then verify its audit trail. A database "
+                                       "that is not empty is refused unless --force is given; with it, the "
+                                       "database is first backed up beside PATH. Exit status 2 when refused, "
+                                       "1 when the restored audit trail does not verify.")
+    rs.add_argument("path", metavar="PATH")
+    rs.add_argument("--force", action="store_true",
+                    help="replace a database that is not empty (it is backed up beside PATH first)")
+    rs.set_defaults(func=cmd_db_restore)
 
     users = sub.add_parser("users", help="people and workers: add, list, disable")
     users_sub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
@@ -493,9 +580,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = ServerSettings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for chatty in ("alembic", "apscheduler", "httpx", "httpcore"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    from api.logs import configure_logging  # noqa: PLC0415
+    configure_logging(settings.log_level, settings.log_format)
     return int(args.func(args, settings) or 0)
 
 

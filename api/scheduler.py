@@ -4,12 +4,20 @@ One APScheduler job, re-armed after every firing and whenever a command sets an 
 (the engine signals it after commit; on PostgreSQL other servers' commits arrive by NOTIFY). Nothing
 polls: with 10,000 instances waiting a year, it sleeps a year (in hour-long naps, a safety net for a
 lost signal). Overdue timers — due while the service was down — fire at start-up.
+
+Several schedulers may run at once — each process of `serve --processes N`, each server on one
+PostgreSQL database: each due instance is fired under its row lock, skipped by the others (SKIP
+LOCKED), and its due time is checked again under the lock, so a timer fires once.
+
+`health()` says whether it is running and not stuck, for `/api/v1/ready`: it wakes at least once
+every LONGEST_NAP, its next wake is not long past, and a firing makes progress batch by batch.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -23,6 +31,21 @@ log = logging.getLogger(__name__)
 JOB = "fire-due-timers"
 HOUSEKEEPING = "housekeeping"
 LONGEST_NAP = timedelta(hours=1)
+BATCH = 200                                   # timers fired between two signs of progress
+LATE = timedelta(minutes=2)                   # a wake this late (or a batch this slow) means stuck
+
+
+@dataclass(frozen=True)
+class SchedulerHealth:
+    running: bool
+    last_wake: datetime | None                # wall clock, UTC
+    next_wake: datetime | None
+    firing_since: datetime | None
+    problem: str | None                       # None: healthy
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
 
 
 class TimerScheduler:
@@ -34,6 +57,9 @@ class TimerScheduler:
         self.armed_for: datetime | None = None          # the due time (engine clock) it sleeps until
         self.fired = 0
         self._stopped = False
+        self.last_wake: datetime | None = None         # wall clock, when a firing last began
+        self.firing_since: datetime | None = None
+        self.last_progress: datetime | None = None     # wall clock, when a batch of the firing last ended
 
     def start(self) -> None:
         self._scheduler.start()
@@ -78,17 +104,46 @@ class TimerScheduler:
                 return                                   # it already wakes early enough
         self._arm()
 
+    def health(self) -> SchedulerHealth:
+        """Running, and not stuck: see the module docstring."""
+        now = datetime.now(UTC)
+        job = self._scheduler.get_job(JOB) if self._scheduler.running else None
+        next_wake = job.next_run_time if job is not None else None
+        firing_since, last_wake, progress = self.firing_since, self.last_wake, self.last_progress
+        problem = None
+        if self._stopped or not self._scheduler.running:
+            problem = "the timer scheduler is not running"
+        elif firing_since is not None:
+            if now - max(firing_since, progress or firing_since) > LATE:
+                problem = f"firing timers since {firing_since:%H:%M:%S} UTC without progress for over {LATE}"
+        elif last_wake is None or now - last_wake > LONGEST_NAP + LATE:
+            problem = "the timer scheduler has not woken for over an hour"
+        elif next_wake is None:
+            problem = "the timer scheduler has no next wake"
+        elif now - next_wake > LATE:
+            problem = f"the timer scheduler's wake at {next_wake:%H:%M:%S} UTC is overdue"
+        return SchedulerHealth(running=self._scheduler.running and not self._stopped, last_wake=last_wake,
+                               next_wake=next_wake, firing_since=firing_since, problem=problem)
+
     def _fire(self) -> None:
+        self.last_wake = self.firing_since = datetime.now(UTC)
         try:
-            fired = engine.fire_due_timers(self._db)
-            self.fired += len(fired)
-            if fired:
-                log.info("timers fired", extra={"instances": len(fired)})
-        except Exception:
-            log.exception("firing due timers failed; trying again in a minute")
-            self._schedule(engine.clock.now() + timedelta(minutes=1))
-            return
-        self._arm()
+            try:
+                while True:                   # in batches, so that health() sees progress
+                    fired = engine.fire_due_timers(self._db, limit=BATCH)
+                    self.last_progress = datetime.now(UTC)
+                    self.fired += len(fired)
+                    if fired:
+                        log.info("timers fired", extra={"instances": len(fired)})
+                    if len(fired) < BATCH or self._stopped:
+                        break
+            except Exception:
+                log.exception("firing due timers failed; trying again in a minute")
+                self._schedule(engine.clock.now() + timedelta(minutes=1))
+                return
+            self._arm()
+        finally:
+            self.firing_since = None
 
     def _arm(self) -> None:
         try:

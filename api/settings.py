@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
@@ -64,6 +65,21 @@ class ServerSettings(BaseSettings):
         "the shortest interval a repeating timer (timeCycle) may have, checked by deploy and lint, as an ISO 8601 "
         "duration (PT1M, PT1H); a timer start firing every millisecond would flood the service with cases"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = Field("text", description=(
+        "text: one readable line per record; json: one JSON object per line (time, level, logger, message, "
+        "request_id, ids such as instance_id, task_id, topic), for a log collector"))
+    access_log: bool = Field(True, description=(
+        "log one line per request: method, route template (never the path or query), status, duration, request id"))
+    processes: int = Field(1, ge=1, le=64, description=(
+        "server processes `serve` runs on one port (more than one needs PostgreSQL)"))
+    metrics_key: SecretStr | None = Field(None, description=(
+        "a scrape key: a client sending `Authorization: Bearer <key>` may read /metrics from anywhere"))
+    metrics_networks: list[IPv4Network | IPv6Network] = Field(
+        default_factory=lambda: [IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")], description=(
+            "client networks that may read /metrics without the key, as JSON: '[\"127.0.0.0/8\", \"::1/128\"]' "
+            "(the default: this host only); '[]' requires the key from everyone"))
+    metrics_cache_seconds: float = Field(10.0, ge=0, le=300, description=(
+        "how long the counts /metrics reads from the database are reused, so scrapes cannot load it"))
     max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024, description=(
         "largest request body accepted (413 above it); documents are at most max_document_bytes within it"))
     max_document_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="largest document accepted")

@@ -55,7 +55,7 @@ from engine.commands.sessions import (
     open_token_session,
     resolve_session,
 )
-from engine.commands.timers import fire_due_timers, next_timer_due
+from engine.commands.timers import fire_due_timers
 from engine.commands.user_tasks import assign_user_task, claim_user_task, complete_user_task, unclaim_user_task
 from engine.diagram.diff import Change, ChangedItem, DefinitionDiff, Item, Section, VersionRef
 from engine.diagram.report import LintReport, Problem
@@ -108,6 +108,15 @@ from engine.queries.milestones import (
     rag,
     working_days,
 )
+from engine.queries.operations import (
+    DatabaseContents,
+    InstanceTotals,
+    OperationalCounts,
+    PoolStatus,
+    database_contents,
+    operational_counts,
+    pool_status,
+)
 from engine.queries.reads import (
     definition_xml,
     get_definition,
@@ -123,6 +132,7 @@ from engine.queries.reads import (
     list_user_tasks,
 )
 from engine.queries.reports import TimelinessItem, TimelinessReport, TimelinessSection, case_facts, timeliness_report
+from engine.queries.timers import next_timer_due
 from engine.results import (
     Actor,
     DefinitionInfo,
@@ -187,4 +197,6 @@ __all__ = [
     "working_days",
     "TimelinessItem", "TimelinessReport", "TimelinessSection", "case_facts", "timeliness_report",
     "OpenedSession", "SessionInfo", "close_session", "open_key_session", "open_token_session", "resolve_session",
+    "DatabaseContents", "InstanceTotals", "OperationalCounts", "PoolStatus", "database_contents",
+    "operational_counts", "pool_status"
 ]

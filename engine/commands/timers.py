@@ -34,15 +34,6 @@ class _NotDue(Exception):
     """Raised inside the command to roll back quietly: someone else fired it first."""
 
 
-def next_timer_due(db: Database) -> datetime | None:
-    """The earliest moment a timer is due: in an active instance, or a timer start event."""
-    with db.read() as conn:
-        due = conn.execute(sa.select(sa.func.min(instance.c.next_timer_at))
-                           .where(instance.c.status == "active", instance.c.suspended.is_(False))).scalar_one_or_none()
-        start_due = conn.execute(sa.select(sa.func.min(timer_start.c.next_due_at))).scalar_one_or_none()
-    return min((aware(d) for d in (due, start_due) if d is not None), default=None)
-
-
 def fire_due_timers(db: Database, *, limit: int = 10_000) -> list[str]:
     """Fire every timer due by now; returns the ids of the instances that moved on (or were started
     by a timer start event)."""

@@ -31,9 +31,14 @@ def _config(conn: object) -> Config:
     return config
 
 
-def head() -> str | None:
-    """The newest revision the code knows."""
-    return ScriptDirectory.from_config(Config(str(ALEMBIC_INI))).get_current_head()
+def head() -> str:
+    """The newest revision among the code's migrations: the one a database must be at to be served.
+
+    Raises: RuntimeError when the migrations have more than one head (a merge left them forked)."""
+    heads = ScriptDirectory.from_config(Config(str(ALEMBIC_INI))).get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations have {len(heads)} heads ({', '.join(sorted(heads))}); expected one")
+    return heads[0]
 
 
 def upgrade(db: Database, revision: str = "head") -> None:

@@ -28,6 +28,7 @@ D, S, R, W, E, A, U, M = ("deploy", "start", "read_instance", "work_tasks", "wor
 # every route and the permission it needs; the test fails if a route is missing here
 ROUTES: dict[tuple[str, str], str | tuple[str, ...] | None] = {      # a tuple: any one of them
     ("GET", "/api/v1/health"): None,
+    ("GET", "/api/v1/ready"): None,
     ("POST", "/api/v1/deployments"): D,
     ("GET", "/api/v1/definitions"): R,
     ("GET", "/api/v1/definitions/{definition_id}"): R,

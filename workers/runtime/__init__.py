@@ -45,6 +45,7 @@ from workers.runtime._outcomes import (
                                          ReportBpmnError,
                                          Unlock,
 )
+from workers.runtime._request_id import current_request_id
 from workers.runtime._retry import RetryPolicy
 from workers.runtime._settings import WorkerSettings
 from workers.runtime._task import ExternalTask, LockedTask, TaskLogger
@@ -82,6 +83,7 @@ __all__ = [
     "Worker",
     "WorkerError",
     "WorkerSettings",
+    "current_request_id",
     "decode_variables",
     "encode_variables",
     "handler",

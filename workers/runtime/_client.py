@@ -22,6 +22,8 @@ from workers.runtime._exceptions import (
     ProtocolError,
     TaskGone,
 )
+from workers.runtime._request_id import HEADER as REQUEST_ID_HEADER
+from workers.runtime._request_id import current_request_id, new_request_id
 from workers.runtime._settings import LONG_POLL_MARGIN, WorkerSettings
 from workers.runtime._task import LockedTask
 from workers.runtime._variables import encode_variables
@@ -76,6 +78,8 @@ class EngineClient:
     Every method raises: EngineUnavailable (unreachable, timeout, 5xx), NotAuthorized (401/403),
     ProtocolError (an answer of the wrong shape); the task methods also TaskGone (404), LockLost
     (400: another worker's, or not locked) and InvalidRequest (400 InvalidRequestException).
+
+    Each call sends `X-Request-Id`: the id of the task being handled (see `_request_id`), or a new one.
     """
 
     def __init__(self, settings: WorkerSettings | None = None, *,
@@ -107,7 +111,8 @@ class EngineClient:
         what = f"POST {path.split('/')[-1]}" + (f" (task {task_id})" if task_id else "")
         try:
             response = await self._http.post(
-                path, json=body, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+                path, json=body, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                headers={REQUEST_ID_HEADER: current_request_id() or new_request_id()})
         except httpx.TimeoutException as exc:
             raise EngineUnavailable(f"{what}: no answer in time ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:

@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from workers.runtime._exceptions import ProtocolError
 from workers.runtime._outcomes import Interrupted
+from workers.runtime._request_id import current_request_id
 from workers.runtime._variables import decode_variables
 
 __all__ = ["ExternalTask", "LockedTask", "TaskLogger"]
@@ -82,8 +83,11 @@ class LockedTask:
 
     @property
     def log_extra(self) -> dict[str, Any]:
-        """Ids for `extra=` on log records: never variables."""
-        return {"topic": self.topic, "task_id": self.id, "instance_id": self.process_instance_id}
+        """Ids for `extra=` on log records: never variables. With the request id of the work under way."""
+        extra = {"topic": self.topic, "task_id": self.id, "instance_id": self.process_instance_id}
+        if (request_id := current_request_id()) is not None:
+            extra["request_id"] = request_id
+        return extra
 
 
 class TaskLogger(logging.LoggerAdapter[logging.Logger]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import logging
 import threading
 import time
@@ -38,6 +39,7 @@ from workers.runtime._outcomes import (
     qualified_name,
     safe_traceback,
 )
+from workers.runtime._request_id import new_request_id, request_id
 from workers.runtime._retry import Backoff
 from workers.runtime._settings import WorkerSettings
 from workers.runtime._task import LockedTask
@@ -59,6 +61,7 @@ class _Job:
     handler: HandlerModule | None
     lock_until: float  # time.monotonic() when this worker's lock runs out, as far as it knows
     began: float = field(default_factory=time.monotonic)
+    request_id: str = field(default_factory=new_request_id)   # on every call and log record about it
     process: asyncio.Task[None] | None = None
     given_up: bool = False
 
@@ -239,21 +242,24 @@ class Worker:
                 await self._slot_freed.wait()
                 continue
             began = time.monotonic()
-            try:
-                locked = await self._client.fetch_and_lock(topics, free, settings.long_poll_ms)
-            except Exception as exc:
-                delay = down.next()
-                if isinstance(exc, EngineUnavailable):
-                    level = logging.WARNING if down.attempts == 1 else logging.DEBUG
-                    log.log(level, "engine unavailable (%s); fetching again in %.1f s", exc, delay,
-                            extra=extra)
-                elif isinstance(exc, EngineClientError):
-                    log.error("fetchAndLock refused (%s); fetching again in %.1f s", exc, delay, extra=extra)
-                else:
-                    log.error("fetchAndLock failed unexpectedly; fetching again in %.1f s\n%s", delay,
-                              safe_traceback(exc), extra=extra)
-                await self._pause(delay)
-                continue
+            with request_id() as poll_id:           # this fetchAndLock's: on the call and on what it logs
+                extra["request_id"] = poll_id
+                try:
+                    locked = await self._client.fetch_and_lock(topics, free, settings.long_poll_ms)
+                except Exception as exc:
+                    delay = down.next()
+                    if isinstance(exc, EngineUnavailable):
+                        level = logging.WARNING if down.attempts == 1 else logging.DEBUG
+                        log.log(level, "engine unavailable (%s); fetching again in %.1f s", exc, delay,
+                                extra=extra)
+                    elif isinstance(exc, EngineClientError):
+                        log.error("fetchAndLock refused (%s); fetching again in %.1f s", exc, delay,
+                                  extra=extra)
+                    else:
+                        log.error("fetchAndLock failed unexpectedly; fetching again in %.1f s\n%s", delay,
+                                  safe_traceback(exc), extra=extra)
+                    await self._pause(delay)
+                    continue
             if down.attempts:
                 log.info("engine reachable again", extra=extra)
                 down.reset()
@@ -293,9 +299,13 @@ class Worker:
         self._slot_freed.set()
         if not process.cancelled() and (exc := process.exception()) is not None:
             log.error("reporting the task failed unexpectedly\n%s", safe_traceback(exc),
-                      extra=job.locked.log_extra)
+                      extra=job.locked.log_extra | {"request_id": job.request_id})
 
     async def _process(self, job: _Job) -> None:
+        with request_id(job.request_id):       # this task's own asyncio context: its calls and records
+            await self._process_as_job(job)
+
+    async def _process_as_job(self, job: _Job) -> None:
         if job.handler is None:
             if job.locked.topic not in self._handlers:
                 log.error("fetched a task of a topic this worker has no handler for; unlocking",
@@ -335,7 +345,9 @@ class Worker:
             except RuntimeError:  # the event loop has ended: the worker stopped and unlocked the task
                 log.warning("handler finished after the worker stopped; result discarded", extra=extra)
 
-        threading.Thread(target=target, name=f"reviewflow-task-{job.locked.topic}", daemon=True).start()
+        context = contextvars.copy_context()    # the handler's thread keeps the task's request id
+        threading.Thread(target=context.run, args=(target,), name=f"reviewflow-task-{job.locked.topic}",
+                         daemon=True).start()
         return await result
 
     def _heartbeat(self, job: _Job, duration: timedelta) -> None:
@@ -416,7 +428,8 @@ class Worker:
 
     async def _unlock_quietly(self, task_id: str, extra: dict[str, Any]) -> None:
         try:
-            await self._client.unlock(task_id)
+            with request_id(extra.get("request_id")):
+                await self._client.unlock(task_id)
         except (TaskGone, LockLost) as exc:
             log.debug("nothing to unlock (%s)", type(exc).__name__, extra=extra)
         except EngineClientError as exc:
@@ -458,7 +471,8 @@ class Worker:
             log.warning("%d task(s) did not finish within graceful_shutdown; unlocking them", len(unfinished),
                         extra=extra)
         give_back = [task.log_extra | {"id": task.id} for task in self._not_started]
-        give_back += [job.locked.log_extra | {"id": job.locked.id} for job in unfinished]
+        give_back += [job.locked.log_extra | {"id": job.locked.id, "request_id": job.request_id}
+                      for job in unfinished]
         await asyncio.gather(*(self._unlock_quietly(item.pop("id"), item) for item in give_back))
         # 5. close the client
         await self._client.aclose()
