@@ -115,6 +115,7 @@ WRONG_WORKER = {"workerId": "not-the-holder"}
 # In order: what changes a case (claims are given back; messages, retries, cancellations) comes late.
 STEPS: list[Step] = [
     Step("GET", "/api/v1/health", None, 200, 200, 200),
+    Step("GET", "/api/v1/ready", None, 200, 200, 200),
     Step("POST", "/api/v1/deployments", (D,), 200, 200, 200, files=_deploy("files")),
     Step("POST", "/engine-rest/deployment/create", (D,), 200, 200, 200, files=_deploy("data")),
     Step("GET", "/api/v1/definitions", (R,), 200, 200, 200),
