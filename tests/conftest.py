@@ -99,6 +99,24 @@ Deployer = Callable[..., engine.DeploymentResult]
 
 
 @pytest.fixture
+def reopen(request: pytest.FixtureRequest, db: engine.Database) -> Iterator[Callable[[], engine.Database]]:
+    """reopen() is the same database as a restarted server opens it: nothing cached."""
+    opened: list[engine.Database] = []
+
+    def _reopen() -> engine.Database:
+        if db.url.startswith("sqlite"):
+            fresh = engine.Database(db.url, audit_fast=True)
+        else:
+            fresh = pg_database(request.getfixturevalue("pg_schema"))
+        opened.append(fresh)
+        return fresh
+
+    yield _reopen
+    for fresh in opened:
+        fresh.dispose()
+
+
+@pytest.fixture
 def deploy(db: engine.Database, actor: engine.Actor) -> Deployer:
     """deploy("one_user_task.bpmn", ...) deploys files from tests/data/bpmn (forms from its forms/)."""
 

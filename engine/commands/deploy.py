@@ -11,7 +11,6 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -19,7 +18,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine import clock
-from engine.bpmn.parser import NSMAP, SAFE_XML, ReviewflowParser
+from engine.bpmn.parser import NSMAP, ReviewflowParser
 from engine.bpmn.specs import HumanTask
 from engine.bpmn.timers import first_firing
 from engine.diagram import lint
@@ -31,7 +30,7 @@ from engine.results import Actor, DefinitionInfo, DeployedDefinition, Deployment
 from engine.store.change import Audit, change
 from engine.store.database import Database
 from engine.store.rows import aware
-from engine.store.specs import build_specs
+from engine.store.specs import add_called, build_specs
 from engine.store.tables import definition, message_start, timer_start
 
 
@@ -79,35 +78,82 @@ def deploy(db: Database, *, files: list[DeployFile], actor: Actor, handler_topic
             _add(parser, d)
         calls = _resolve_calls(conn, parser, diagrams, uploaded_ids)
 
-        deployed: list[DeployedDefinition] = []
+        planned: list[_Planned] = []
         for d in diagrams:
             for pid in d.process_ids:
                 latest = conn.execute(sa.select(definition).where(definition.c.key == pid)
                                       .order_by(definition.c.version.desc()).limit(1)).one_or_none()
                 spec_pair = _build(parser, d, pid)
                 used_forms = _forms_for(spec_pair, forms, latest, d.file.name)
-                checksum = _checksum(d.file.content, used_forms)
-                if latest is not None and latest.checksum == checksum:
-                    deployed.append(DeployedDefinition(_info(latest), created=False))
-                    continue
-                version = (latest.version + 1) if latest is not None else 1
-                row = {"id": f"{pid}:{version}", "key": pid, "version": version,
-                       "name": _process_name(d.tree, pid),
-                       "resource_name": d.file.name, "xml": d.xml_text, "checksum": checksum,
-                       "forms": used_forms, "calls": calls.get(pid, {}),
-                       "deployment_id": deployment_id, "deployed_at": now, "deployed_by": actor.id}
-                try:
-                    conn.execute(definition.insert(), [row])
-                except sa.exc.IntegrityError as exc:
-                    raise Conflict(f"process {pid} was deployed concurrently; deploy again") from exc
-                _register_message_starts(conn, spec_pair[0], pid, row["id"], d.file.name)
-                _register_timer_starts(conn, spec_pair[0], pid, row["id"], d.file.name, now)
-                spec_pair[0].rf_definition_id = row["id"]
-                ch.after_commit(lambda i=row["id"], p=spec_pair, f=used_forms: db.specs.put(i, p, f))
-                deployed.append(DeployedDefinition(_info(row), created=True))
+                planned.append(_Planned(d, pid, latest, spec_pair, used_forms,
+                                        _checksum(d.file.content, used_forms)))
+        _bind_calls_in_upload(planned, calls)
+
+        deployed: list[DeployedDefinition] = []
+        for p in planned:
+            d, pid, latest = p.diagram, p.pid, p.latest
+            if not p.created(calls):
+                deployed.append(DeployedDefinition(_info(latest), created=False))
+                continue
+            version = (latest.version + 1) if latest is not None else 1
+            row = {"id": f"{pid}:{version}", "key": pid, "version": version,
+                   "name": _process_name(d.tree, pid),
+                   "resource_name": d.file.name, "xml": d.xml_text, "checksum": p.checksum,
+                   "forms": p.forms, "calls": calls.get(pid, {}),
+                   "deployment_id": deployment_id, "deployed_at": now, "deployed_by": actor.id}
+            try:
+                conn.execute(definition.insert(), [row])
+            except sa.exc.IntegrityError as exc:
+                raise Conflict(f"process {pid} was deployed concurrently; deploy again") from exc
+            definition_id = f"{pid}:{version}"
+            _register_message_starts(conn, p.spec_pair[0], pid, definition_id, d.file.name)
+            _register_timer_starts(conn, p.spec_pair[0], pid, definition_id, d.file.name, now)
+            p.spec_pair[0].rf_definition_id = definition_id
+            deployed.append(DeployedDefinition(_info(row), created=True))
         ch.unchanged = not any(d.created for d in deployed)
     return DeploymentResult(deployment_id=deployment_id, deployed_at=now, definitions=deployed,
                             warnings=tuple(linted.report.warnings))
+
+
+@dataclass
+class _Planned:
+    """One process of the upload, parsed, before it is written (or found unchanged)."""
+    diagram: _Diagram
+    pid: str
+    latest: Any                     # its latest deployed row, if any
+    spec_pair: Any
+    forms: dict[str, Any]
+    checksum: str
+
+    def created(self, calls: dict[str, dict[str, str]]) -> bool:
+        """A new version, unless the latest has the same XML and forms and calls the same versions."""
+        return (self.latest is None or self.latest.checksum != self.checksum
+                or (self.latest.calls or {}) != calls.get(self.pid, {}))
+
+    def final_id(self, calls: dict[str, dict[str, str]]) -> str:
+        if self.latest is None:
+            return f"{self.pid}:1"
+        return f"{self.pid}:{self.latest.version + 1}" if self.created(calls) else str(self.latest.id)
+
+
+def _bind_calls_in_upload(planned: list[_Planned], calls: dict[str, dict[str, str]]) -> None:
+    """Bind the calls between processes of the upload to the versions this deployment leaves latest.
+    A caller whose called process gets a new version is new too; repeated until nothing changes
+    (a chain of callers over a changed process)."""
+    by_pid = {p.pid: p for p in planned}
+    changed = True
+    while changed:
+        changed = False
+        for p in planned:
+            process = p.diagram.tree.xpath("//bpmn:process[@id=$pid]", pid=p.pid, namespaces=NSMAP)[0]
+            for call in process.xpath(".//bpmn:callActivity", namespaces=NSMAP):
+                called = by_pid.get((call.get("calledElement") or "").strip())
+                if called is None:
+                    continue
+                bound = called.final_id(calls)
+                if calls.get(p.pid, {}).get(called.pid) != bound:
+                    calls.setdefault(p.pid, {})[called.pid] = bound
+                    changed = True
 
 
 def _add(parser: ReviewflowParser, d: _Diagram) -> None:
@@ -137,24 +183,21 @@ def _resolve_calls(conn: sa.Connection, parser: ReviewflowParser, diagrams: list
     """Call activities may name processes deployed earlier: pin the latest version of each."""
     calls: dict[str, dict[str, str]] = {}
     pending = [(d, pid) for d in diagrams for pid in d.process_ids]
-    seen: set[str] = set()
+    keys = set(uploaded_ids)                     # a process of the upload wins over any deployed version
     for d, pid in pending:
         process = d.tree.xpath("//bpmn:process[@id=$pid]", pid=pid, namespaces=NSMAP)[0]
         for call in process.xpath(".//bpmn:callActivity", namespaces=NSMAP):
             called = (call.get("calledElement") or "").strip()
             if called in uploaded_ids:
                 continue
-            row = conn.execute(sa.select(definition.c.id, definition.c.xml, definition.c.resource_name)
-                               .where(definition.c.key == called)
+            row = conn.execute(sa.select(definition.c.id).where(definition.c.key == called)
                                .order_by(definition.c.version.desc()).limit(1)).one_or_none()
             if row is None:
                 raise DeploymentError(f"calls process '{called}', which is neither deployed nor in this "
                                       "deployment", file=d.file.name, element_id=call.get("id"),
                                       line=call.sourceline)
             calls.setdefault(pid, {})[called] = row.id
-            if row.id not in seen:
-                seen.add(row.id)
-                parser.add_bpmn_xml(etree.fromstring(row.xml.encode(), parser=SAFE_XML), row.resource_name)
+            add_called(conn, parser, [row.id], keys)
     return calls
 
 
@@ -219,8 +262,8 @@ def _process_name(tree: Any, pid: str) -> str | None:
 
 
 def _info(row: Any) -> DefinitionInfo:
-    get = row.get if isinstance(row, dict) else row._mapping.get
-    return DefinitionInfo(id=get("id"), key=get("key"), version=get("version"), name=get("name"),
-                          resource_name=get("resource_name"), checksum=get("checksum"),
-                          deployment_id=get("deployment_id"), deployed_at=aware(get("deployed_at")),
-                          deployed_by=get("deployed_by"))
+    values: dict[str, Any] = dict(row) if isinstance(row, dict) else dict(row._mapping)
+    return DefinitionInfo(id=values["id"], key=values["key"], version=values["version"], name=values["name"],
+                          resource_name=values["resource_name"], checksum=values["checksum"],
+                          deployment_id=values["deployment_id"], deployed_at=aware(values["deployed_at"]),
+                          deployed_by=values["deployed_by"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -47,25 +48,34 @@ class SpecCache:
                                .where(definition.c.id == definition_id)).one_or_none()
             if row is None:
                 raise DefinitionNotFound(f"no process definition with id {definition_id}")
-            called = {}
-            for called_id in set(row.calls.values()):
-                if called_id not in self._specs:
-                    crow = conn.execute(sa.select(definition.c.xml, definition.c.resource_name)
-                                        .where(definition.c.id == called_id)).one()
-                    called[called_id] = crow
-        parser = ReviewflowParser()
-        parser.add_bpmn_xml(etree.fromstring(row.xml.encode(), parser=SAFE_XML), row.resource_name)
-        for crow in called.values():
-            parser.add_bpmn_xml(etree.fromstring(crow.xml.encode(), parser=SAFE_XML), crow.resource_name)
+            parser = ReviewflowParser()
+            parser.add_bpmn_xml(etree.fromstring(row.xml.encode(), parser=SAFE_XML), row.resource_name)
+            add_called(conn, parser, row.calls.values(), {row.key})
         pair = build_specs(parser, row.key, definition_id)
         self._specs[definition_id] = pair
         self._forms[definition_id] = row.forms
         return pair
 
-    def put(self, definition_id: str, pair: state.SpecPair, forms: dict[str, Any]) -> None:
-        with self._lock:
-            self._specs[definition_id] = pair
-            self._forms[definition_id] = forms
+
+def add_called(conn: sa.Connection, parser: ReviewflowParser, called_ids: Iterable[str], keys: set[str]) -> None:
+    """Add to `parser` the XML of the definitions `called_ids` and, through the calls each was
+    deployed with, of every definition they call in turn: a process's spec embeds the specs of the
+    whole tree of processes it calls. `keys` holds the processes already in the parser, and grows;
+    a process already there keeps its version (the nearest call wins, breadth first)."""
+    pending = sorted(set(called_ids))
+    seen = set(pending)
+    while pending:
+        rows = conn.execute(sa.select(definition.c.id, definition.c.key, definition.c.xml, definition.c.resource_name,
+                                      definition.c.calls).where(definition.c.id.in_(pending))).all()
+        missing = set(pending) - {r.id for r in rows}
+        if missing:
+            raise DefinitionNotFound(f"no process definition with id {min(missing)}, which a process calls")
+        fresh = [r for r in sorted(rows, key=lambda r: r.id) if r.key not in keys]
+        for r in fresh:
+            keys.add(r.key)
+            parser.add_bpmn_xml(etree.fromstring(r.xml.encode(), parser=SAFE_XML), r.resource_name)
+        pending = sorted({c for r in fresh for c in (r.calls or {}).values()} - seen)
+        seen.update(pending)
 
 
 def build_specs(parser: ReviewflowParser, key: str, definition_id: str) -> state.SpecPair:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 import engine
@@ -108,3 +110,62 @@ def test_a_call_activity_needs_its_called_process(db: engine.Database, deploy: D
     started = engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key="parent_calls_child")
     assert [t.activity_id for t in started.user_tasks] == ["child_task"]
     assert started.user_tasks[0].candidate_groups == ["agency-leads"]
+
+
+def _calling(process_id: str, called: str) -> engine.DeployFile:
+    """A process `process_id` whose only step calls `called`."""
+    xml = (BPMN / "parent_calls_child.bpmn").read_bytes()
+    xml = xml.replace(b'"parent_calls_child"', f'"{process_id}"'.encode())
+    xml = xml.replace(b'calledElement="child_process"', f'calledElement="{called}"'.encode())
+    return engine.DeployFile(f"{process_id}.bpmn", xml.replace(b'id="defs_parent"', f'id="defs_{process_id}"'.encode()))
+
+
+def _child_task(db: engine.Database, key: str) -> list[str]:
+    started = engine.start_instance(db, actor=engine.Actor.system("bu"), definition_key=key)
+    return [t.activity_id for t in started.user_tasks]
+
+
+def test_a_restarted_server_runs_a_call_to_a_process_of_the_same_deployment(
+        actor: engine.Actor, deploy: Deployer, reopen: Callable[[], engine.Database]) -> None:
+    deploy("child_process.bpmn", "parent_calls_child.bpmn")
+    assert _child_task(reopen(), "parent_calls_child") == ["child_task"]
+
+
+def test_a_restarted_server_runs_a_call_whose_called_process_it_has_already_loaded(
+        deploy: Deployer, reopen: Callable[[], engine.Database]) -> None:
+    deploy("child_process.bpmn")
+    deploy("parent_calls_child.bpmn")
+    restarted = reopen()
+    assert _child_task(restarted, "child_process") == ["child_task"]        # loads the child first
+    assert _child_task(restarted, "parent_calls_child") == ["child_task"]
+
+
+def test_a_restarted_server_runs_calls_two_levels_deep(
+        db: engine.Database, actor: engine.Actor, deploy: Deployer, reopen: Callable[[], engine.Database]) -> None:
+    deploy("child_process.bpmn")
+    deploy("parent_calls_child.bpmn")
+    engine.deploy(db, files=[_calling("grandparent", "parent_calls_child")], actor=actor)
+    assert _child_task(reopen(), "grandparent") == ["child_task"]
+
+
+def test_a_call_is_pinned_to_the_called_version_deployed_with_it(
+        db: engine.Database, actor: engine.Actor, deploy: Deployer, reopen: Callable[[], engine.Database]) -> None:
+    deploy("child_process.bpmn", "parent_calls_child.bpmn")
+    changed = (BPMN / "child_process.bpmn").read_bytes().replace(b'"child_task"', b'"child_task_v2"')
+    engine.deploy(db, files=[engine.DeployFile("child_process.bpmn", changed)], actor=actor)
+    assert _child_task(reopen(), "parent_calls_child") == ["child_task"]
+
+
+def test_a_caller_deployed_with_a_changed_called_process_is_a_new_version_bound_to_it(
+        db: engine.Database, actor: engine.Actor, deploy: Deployer, reopen: Callable[[], engine.Database]) -> None:
+    deploy("child_process.bpmn", "parent_calls_child.bpmn")
+    changed = (BPMN / "child_process.bpmn").read_bytes().replace(b'"child_task"', b'"child_task_v2"')
+    again = engine.deploy(db, actor=actor, files=[engine.DeployFile("child_process.bpmn", changed),
+                                                  engine.DeployFile("parent_calls_child.bpmn",
+                                                                    (BPMN / "parent_calls_child.bpmn").read_bytes())])
+    assert sorted((d.definition.id, d.created) for d in again.definitions) == [
+        ("child_process:2", True), ("parent_calls_child:2", True)]
+    assert _child_task(db, "parent_calls_child") == ["child_task_v2"]
+    assert _child_task(reopen(), "parent_calls_child") == ["child_task_v2"]
+    unchanged = deploy("child_process.bpmn", "parent_calls_child.bpmn")     # the first files again: new versions
+    assert sorted(d.definition.version for d in unchanged.definitions) == [3, 3]
