@@ -38,6 +38,7 @@ run: $(VENV)/.installed assets
 test: $(VENV)/.installed-test assets
 	$(BIN)/lint-imports
 	$(BIN)/ruff check engine api workers timekeeping tests bench
+	$(BIN)/mypy
 	$(BIN)/reviewflow lint bpmn
 	$(BIN)/pytest $(PYTEST_ARGS)
 

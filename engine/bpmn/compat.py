@@ -217,6 +217,6 @@ def install(now: Callable[[], datetime], add_calendar_time: Callable[..., timede
             current = now()
             return current.astimezone(tz) if tz is not None else current.replace(tzinfo=None)
 
-    _timer_module.datetime = ClockDatetime  # type: ignore[attr-defined]  # patch: the module imports the class
-    TimerEventDefinition.get_timedelta_from_start = staticmethod(add_calendar_time)  # type: ignore[method-assign,assignment]  # patch
+    _timer_module.datetime = ClockDatetime          # patch: the module imports the class by name
+    TimerEventDefinition.get_timedelta_from_start = staticmethod(add_calendar_time)      # patch
     _installed = True

@@ -1,7 +1,7 @@
 """Parse BPMN with SpiffWorkflow's standard parser plus Camunda/SpiffArena task attributes.
 
 We build on `BpmnParser`, not `CamundaParser`: Camunda's multi-instance spec mutates the shared spec at
-run time (see shared/reference/spiffworkflow-3.2.md §9), and we cache one spec per definition version.
+run time (docs/engine-notes.md, "Specs once per definition version"), and we cache one spec per definition version.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def group_for_lane(lane: str | None) -> str | None:
 
 class _CamundaAware(TaskParser):
     def camunda(self, name: str) -> str | None:
-        return self.node.get(f"{{{CAMUNDA_NS}}}{name}")
+        value: str | None = self.node.get(f"{{{CAMUNDA_NS}}}{name}")
+        return value
 
     def parse_extensions(self, node: Any = None) -> dict[str, str]:
         props = self.xpath(".//bpmn:extensionElements/camunda:properties/camunda:property")
@@ -83,12 +84,13 @@ class HumanTaskParser(_CamundaAware):
         # reviewer (${lead_reviewer.user}) is not every reviewer's
         if not groups and not users and not assignee and (lane_group := group_for_lane(self.lane)):
             groups = [lane_group]
-        return self.spec_class(
+        spec: HumanTask = self.spec_class(
             self.spec, self.bpmn_id,
             candidate_groups=groups, candidate_users=users,
             assignee=assignee, form_key=self.camunda("formKey") or None,
             priority=self.int_attr("priority", 50), reads=_split(self.parse_extensions().get(READS)),
             organisation=self.parse_extensions().get(ORGANISATION) or None, **self.bpmn_attributes)
+        return spec
 
 
 class ExternalServiceTaskParser(_CamundaAware):
@@ -101,9 +103,10 @@ class ExternalServiceTaskParser(_CamundaAware):
             self.raise_validation_exception(
                 f"Service task '{self.bpmn_id}' has no topic: set camunda:type=\"external\" and "
                 "camunda:topic, or a spiffworkflow:serviceTaskOperator")
-        return self.spec_class(self.spec, self.bpmn_id, topic=topic,
-                               priority=self.int_attr("taskPriority", 0),
-                               properties=self.parse_extensions(), **self.bpmn_attributes)
+        service: ExternalServiceTask = self.spec_class(self.spec, self.bpmn_id, topic=topic,
+                                                      priority=self.int_attr("taskPriority", 0),
+                                                      properties=self.parse_extensions(), **self.bpmn_attributes)
+        return service
 
 
 class ReviewflowParser(BpmnParser):

@@ -106,7 +106,8 @@ def _read_frame(stream: Any) -> bytes | None:
     if len(header) < _HEADER.size:
         return None
     (size,) = _HEADER.unpack(header)
-    return stream.read(size)
+    payload: bytes = stream.read(size)
+    return payload
 
 
 def serve(memory_bytes: int, cpu_seconds: float) -> None:  # pragma: no cover - runs in the sandbox process

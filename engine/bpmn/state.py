@@ -37,7 +37,8 @@ class _HumanTaskConverter(BpmnTaskSpecConverter):
                 "organisation": spec.organisation}
 
     def from_dict(self, dct: dict[str, Any]) -> HumanTask:
-        return self.task_spec_from_dict(dct)
+        spec: HumanTask = self.task_spec_from_dict(dct)
+        return spec
 
 
 class _ExternalServiceTaskConverter(BpmnTaskSpecConverter):
@@ -46,14 +47,15 @@ class _ExternalServiceTaskConverter(BpmnTaskSpecConverter):
                 "properties": spec.properties}
 
     def from_dict(self, dct: dict[str, Any]) -> ExternalServiceTask:
-        return self.task_spec_from_dict(dct)
+        spec: ExternalServiceTask = self.task_spec_from_dict(dct)
+        return spec
 
 
 class _SharedSpecWorkflowConverter(BpmnWorkflowConverter):
     """Writes `spec_key` instead of the spec; reads it back through the spec loader."""
 
     def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
-        dct = WorkflowConverter.to_dict(self, workflow)
+        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
         dct["spec_key"] = workflow.spec.rf_definition_id
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)

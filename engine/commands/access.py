@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -60,18 +61,16 @@ class IssuedKey:
     secret: str                      # the whole token; shown once, never stored
 
 
-def _principal(row: object) -> PrincipalInfo:
-    r = row  # type: ignore[assignment]
-    return PrincipalInfo(id=r.id, kind=r.kind, roles=list(r.roles or []), groups=list(r.groups or []),  # type: ignore[attr-defined]
-                         organisation=r.organisation, topics=list(r.topics) if r.topics is not None else None,  # type: ignore[attr-defined]
-                         display_name=r.display_name, created_at=aware(r.created_at),  # type: ignore[attr-defined]
-                         disabled_at=aware(r.disabled_at))  # type: ignore[attr-defined]
+def _principal(r: Any) -> PrincipalInfo:
+    return PrincipalInfo(id=r.id, kind=r.kind, roles=list(r.roles or []), groups=list(r.groups or []),
+                         organisation=r.organisation, topics=list(r.topics) if r.topics is not None else None,
+                         display_name=r.display_name, created_at=aware(r.created_at),
+                         disabled_at=aware(r.disabled_at))
 
 
-def _key(row: object) -> KeyInfo:
-    r = row
-    return KeyInfo(id=r.id, principal_id=r.principal_id, prefix=r.prefix, name=r.name,  # type: ignore[attr-defined]
-                   created_at=aware(r.created_at), revoked_at=aware(r.revoked_at))  # type: ignore[attr-defined]
+def _key(r: Any) -> KeyInfo:
+    return KeyInfo(id=r.id, principal_id=r.principal_id, prefix=r.prefix, name=r.name,
+                   created_at=aware(r.created_at), revoked_at=aware(r.revoked_at))
 
 
 def _hash(secret: str) -> str:

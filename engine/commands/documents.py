@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -56,11 +57,11 @@ class DocumentInfo:
     uploaded_at: datetime
 
 
-def _info(row: object) -> DocumentInfo:
+def _info(row: Any) -> DocumentInfo:
     r = row
-    return DocumentInfo(id=r.id, instance_id=r.instance_id, task_id=r.task_id, kind=r.kind,  # type: ignore[attr-defined]
-                        filename=r.filename, content_type=r.content_type, size=r.size,  # type: ignore[attr-defined]
-                        sha256=r.sha256, uploaded_by=r.uploaded_by, uploaded_at=aware(r.uploaded_at))  # type: ignore[attr-defined]
+    return DocumentInfo(id=r.id, instance_id=r.instance_id, task_id=r.task_id, kind=r.kind,
+                        filename=r.filename, content_type=r.content_type, size=r.size,
+                        sha256=r.sha256, uploaded_by=r.uploaded_by, uploaded_at=aware(r.uploaded_at))
 
 
 def clean_filename(name: str) -> str:
@@ -125,20 +126,20 @@ def add_document(db: Database, *, actor: Actor, instance_id: str, filename: str,
 
 
 class _Row:
-    def __init__(self, values: dict[str, object]) -> None:
+    def __init__(self, values: dict[str, Any]) -> None:
         self.__dict__.update(values)
 
 
 _columns = [c for c in document.c if c.name != "content"]
 
 
-def _visible(conn: sa.Connection, actor: Actor, row: object) -> bool:
+def _visible(conn: sa.Connection, actor: Actor, row: Any) -> bool:
     r = row
-    if can_see_instance(conn, actor, r.instance_id):  # type: ignore[attr-defined]
+    if can_see_instance(conn, actor, r.instance_id):
         return True
-    if r.uploaded_by == actor.id:  # type: ignore[attr-defined]
+    if r.uploaded_by == actor.id:
         return True
-    return r.task_id is not None and can_see_task(conn, actor, r.task_id)  # type: ignore[attr-defined]
+    return r.task_id is not None and can_see_task(conn, actor, r.task_id)
 
 
 def list_documents(db: Database, *, instance_id: str, viewer: Actor | None = None,

@@ -87,8 +87,9 @@ def correlate_message(db: Database, *, actor: Actor, message_name: str, business
             sa.select(message_start).where(message_start.c.message_name == message_name)).all()
 
     if not waiting and not starts:
-        what = " and ".join(filter(None, [business_key and f"business key {business_key}",
-                                          keys and f"correlation keys {sorted(keys)}"]))
+        said = [f"business key {business_key}" if business_key else "",
+                f"correlation keys {sorted(keys)}" if keys else ""]
+        what = " and ".join(part for part in said if part)
         raise MessageNotCorrelated(
             f"nothing waits for message '{message_name}'" + (f" with {what}" if what else "")
             + "; it was not stored — check the keys, or send it again once the case waits for it")

@@ -15,6 +15,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -52,7 +53,7 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _insert(db: Database, row: dict[str, object], *, display_name: str | None = None) -> OpenedSession:
+def _insert(db: Database, row: dict[str, Any], *, display_name: str | None = None) -> OpenedSession:
     token = secrets.token_urlsafe(32)
     now = clock.now()
     csrf = secrets.token_urlsafe(32)
@@ -61,9 +62,9 @@ def _insert(db: Database, row: dict[str, object], *, display_name: str | None = 
         conn.execute(web_session.insert(), [{**row, "id": _hash(token), "csrf_token": csrf, "created_at": now,
                                              "last_seen_at": now}])
     info = SessionInfo(principal_id=str(row["principal_id"]), via=str(row["via"]),
-                       roles=list(row["roles"] or []), groups=list(row["groups"] or []),  # type: ignore[call-overload]
-                       organisation=row["organisation"], display_name=display_name,  # type: ignore[arg-type]
-                       csrf_token=csrf, created_at=now, last_seen_at=now, expires_at=row["expires_at"])  # type: ignore[arg-type]
+                       roles=list(row["roles"] or []), groups=list(row["groups"] or []),
+                       organisation=row["organisation"], display_name=display_name,
+                       csrf_token=csrf, created_at=now, last_seen_at=now, expires_at=row["expires_at"])
     return OpenedSession(token, info)
 
 
@@ -75,7 +76,7 @@ def open_key_session(db: Database, *, principal_id: str, secret: str, lifetime: 
         return None
     prefix = secret.split("_", 2)[1]
     with db.read() as conn:
-        key_id = conn.execute(sa.select(api_key.c.id).where(api_key.c.prefix == prefix)).scalar_one()
+        key_id: str = conn.execute(sa.select(api_key.c.id).where(api_key.c.prefix == prefix)).scalar_one()
     opened = _insert(db, {"principal_id": found.id, "via": "key", "key_id": key_id, "roles": None,
                           "groups": None, "organisation": None, "expires_at": clock.now() + lifetime},
                      display_name=found.display_name)

@@ -9,6 +9,7 @@ and the due time is checked again under the lock, so a timer fires once however 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,7 +42,7 @@ def fire_due_timers(db: Database, *, limit: int = 10_000) -> list[str]:
     while len(fired) < limit:
         now = clock.now()
         with db.read() as conn:
-            due = conn.execute(sa.select(instance.c.id).where(
+            due: Sequence[str] = conn.execute(sa.select(instance.c.id).where(
                 instance.c.status == "active", instance.c.suspended.is_(False), instance.c.next_timer_at <= now)
                 .order_by(instance.c.next_timer_at).limit(BATCH)).scalars().all()
         if not due:

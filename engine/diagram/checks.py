@@ -149,8 +149,8 @@ def _check_node(diagram: Diagram, process: Process, node: Node, report: Report, 
         for p in check_code(code, mode):
             report("error", p.code, f"the {what} {p.message}", node, (), line=line)
     for timer in node.timers:
-        for p in check_timer(timer, start_event=node.tag == "startEvent", min_cycle=min_cycle):
-            report(p.severity, p.code, p.message, node, (), line=timer.line)
+        for t in check_timer(timer, start_event=node.tag == "startEvent", min_cycle=min_cycle):
+            report(t.severity, t.code, t.message, node, (), line=timer.line)
     if node.tag == "boundaryEvent":
         host = node.xml.get("attachedToRef")
         if host not in scope_nodes:

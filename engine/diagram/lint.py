@@ -345,8 +345,8 @@ def _check_messages(diagrams: list[ReadDiagram], deployed: Deployed, problems: _
                                  path.sourceline, expression.getparent().get("id"))
         for name, uses in thrown_or_correlated.items():
             catchers = caught.get(name, set()) | deployed.processes_catching(name)
-            for pid, node, line, how in uses:
-                element = (node.id or None) if node is not None else None
+            for pid, user, line, how in uses:
+                element = (user.id or None) if user is not None else None
                 if not catchers:
                     problems.add("error", "message-not-caught", f"message {name!r} is {how} here, but nothing "
                                  "catches it: no start event, catch event, boundary event or receive task waits for "

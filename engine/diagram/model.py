@@ -154,7 +154,8 @@ class Process:
     def lane_of(self, node_id: str) -> str | None:
         for lane in self.xml.iter(f"{{{BPMN_NS}}}lane"):
             if any((ref.text or "").strip() == node_id for ref in children(lane, "flowNodeRef")):
-                return lane.get("name")
+                name: str | None = lane.get("name")
+                return name
         return None
 
 
@@ -224,7 +225,7 @@ def code_of(node: Node) -> list[tuple[str, str, int, str]]:
     found: list[tuple[str, str, int, str]] = []
     if node.tag == "scriptTask":
         script = child(node.xml, "script")
-        if text_of(script):
+        if script is not None and text_of(script):
             found.append((text_of(script) or "", "exec", script.sourceline or node.line, "script"))
     loop = child(node.xml, "multiInstanceLoopCharacteristics")
     if loop is None:
@@ -233,6 +234,6 @@ def code_of(node: Node) -> list[tuple[str, str, int, str]]:
         for part, what in (("loopCardinality", "loop cardinality"), ("completionCondition", "completion condition"),
                            ("loopCondition", "loop condition")):
             expression = child(loop, part)
-            if text_of(expression):
+            if expression is not None and text_of(expression):
                 found.append((text_of(expression) or "", "eval", expression.sourceline or node.line, what))
     return found

@@ -68,10 +68,10 @@ def decode(content: bytes) -> str:
     try:
         if codec is not None:
             text = content[len(bom):].decode(codec)
-            declared = _declared(text)
-            if declared is not None and ACCEPTED.get(declared) != family:
-                raise XmlRefused(f"the file says it is {declared.upper()} but it is written in "
-                                 f"{family.upper()}: save it again as UTF-8", 1, "xml-encoding")
+            found = _declared(text)
+            if found is not None and ACCEPTED.get(found) != family:
+                raise XmlRefused(f"the file says it is {found.upper()} but it is written in "
+                                 f"{(family or '').upper()}: save it again as UTF-8", 1, "xml-encoding")
             return text
         head = content[:200].decode("ascii", errors="replace")
         declared = _declared(head) or "utf-8"
@@ -85,7 +85,7 @@ def decode(content: bytes) -> str:
         return content.decode(python_codec)
     except UnicodeDecodeError as exc:
         line = content[: exc.start].count(b"\n") + 1 if codec is None else None
-        raise XmlRefused(f"the file is not valid {(codec or declared).upper()} text (byte {exc.start})",
+        raise XmlRefused(f"the file is not valid {(codec or declared or 'UTF-8').upper()} text (byte {exc.start})",
                          line, "xml-encoding") from exc
 
 

@@ -203,7 +203,7 @@ def open_cases(db: Database, *, viewer: Actor | None = None, variables: Sequence
                                 .where(*of_cases(message_subscription))
                                 .group_by(message_subscription.c.instance_id,
                                           message_subscription.c.activity_id)).all()
-        incidents = dict(conn.execute(sa.select(incident.c.instance_id, sa.func.count())
+        incidents: dict[str, int] = dict(conn.execute(sa.select(incident.c.instance_id, sa.func.count())
                                       .where(incident.c.resolved_at.is_(None), *of_cases(incident))
                                       .group_by(incident.c.instance_id)).all())
         completed: dict[str, dict[str, datetime]] = {}
@@ -236,11 +236,19 @@ def open_cases(db: Database, *, viewer: Actor | None = None, variables: Sequence
             mine.sort(key=lambda w: (w.kind != "user_task", w.since is None, w.since))
         out.append(CaseOverview(
             id=r.id, definition_id=r.definition_id, definition_key=r.definition_key, business_key=r.business_key,
-            started_at=_moment(r.started_at), updated_at=_moment(r.updated_at),  # type: ignore[arg-type]
+            started_at=_required(r.started_at), updated_at=_required(r.updated_at),
             next_timer_at=_moment(r.next_timer_at), variables=values, waiting=mine,
             open_incidents=int(incidents.get(r.id, 0)),
             completed=completed.get(r.id, {})))
     return out
+
+
+def _required(value: Any) -> datetime:
+    """`_moment` of a column that is never NULL."""
+    moment = _moment(value)
+    if moment is None:
+        raise ValueError("a moment the schema requires is missing")
+    return moment
 
 
 def _moment(value: Any) -> datetime | None:

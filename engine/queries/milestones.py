@@ -283,8 +283,8 @@ def evaluate_milestones(milestones: Milestones, *, variables: Mapping[str, Any],
 
 def next_deadline(statuses: Iterable[MilestoneStatus]) -> MilestoneStatus | None:
     """The earliest statutory deadline not yet met."""
-    open_ = [s for s in statuses if s.open_deadline and s.due_on is not None]
-    return min(open_, key=lambda s: s.due_on, default=None)  # type: ignore[arg-type,return-value]
+    dated = [(s.due_on, i, s) for i, s in enumerate(statuses) if s.open_deadline and s.due_on is not None]
+    return min(dated)[2] if dated else None
 
 
 def rag(status: MilestoneStatus | None, milestones: Milestones) -> str | None:

@@ -58,17 +58,17 @@ def operational_counts(db: Database, *, totals: bool = False) -> OperationalCoun
                               .where(instance.c.status == "active")).scalar_one()
         groups: Counter[str] = Counter()
         for candidate_groups, n in conn.execute(sa.select(user_task.c.candidate_groups, sa.func.count())
-                                                .group_by(user_task.c.candidate_groups)):
-            names = [g for g in (candidate_groups or "").split(",") if g]
+                                                .group_by(user_task.c.candidate_groups)).tuples():
+            names = [g for g in str(candidate_groups or "").split(",") if g]
             for name in names or [""]:
                 groups[name] += int(n)
         locked = sa.and_(external_task.c.lock_expires_at.is_not(None), external_task.c.lock_expires_at > now)
         state = sa.case((external_task.c.retries == 0, "failed"), (locked, "locked"), else_="available")
         tasks = {(str(topic), str(kind)): int(n) for topic, kind, n in conn.execute(
-            sa.select(external_task.c.topic, state, sa.func.count()).group_by(external_task.c.topic, state))}
+            sa.select(external_task.c.topic, state, sa.func.count()).group_by(external_task.c.topic, state)).tuples()}
         incidents = {str(kind): int(n) for kind, n in conn.execute(
             sa.select(incident.c.type, sa.func.count()).where(incident.c.resolved_at.is_(None))
-            .group_by(incident.c.type))}
+            .group_by(incident.c.type)).tuples()}
         overdue = conn.execute(sa.select(sa.func.count()).select_from(instance).where(
             instance.c.status == "active", instance.c.suspended.is_(False),
             instance.c.next_timer_at <= now)).scalar_one()
@@ -76,7 +76,7 @@ def operational_counts(db: Database, *, totals: bool = False) -> OperationalCoun
         if totals:
             by_status = {str(status): int(n) for status, n in conn.execute(
                 sa.select(instance.c.status, sa.func.count()).where(instance.c.status != "active")
-                .group_by(instance.c.status))}
+                .group_by(instance.c.status)).tuples()}
             suspended = conn.execute(sa.select(sa.func.count()).select_from(instance).where(
                 instance.c.status == "active", instance.c.suspended.is_(True))).scalar_one()
             finished = InstanceTotals(by_status=by_status, suspended=int(suspended))

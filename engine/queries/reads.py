@@ -79,6 +79,7 @@ def list_definitions(db: Database, *, key: str | None = None, latest_only: bool 
         query = query.join(latest, sa.and_(latest.c.key == definition.c.key, latest.c.v == definition.c.version))
     with db.read() as conn:
         count = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+        order: list[Any]
         if sort_by is None:
             order = [definition.c.key, definition.c.version]
         else:
@@ -318,5 +319,5 @@ def instance_of_task_on(conn: sa.Connection, task_id: str) -> str | None:
     for query in (_task_history_instance, _user_task_instance, _external_task_instance):
         found = conn.execute(query, {"task_id": task_id}).scalar()
         if found is not None:
-            return found
+            return str(found)
     return None

@@ -84,7 +84,7 @@ def case_facts(db: Database, *, variables: Sequence[str], activities: Sequence[s
     where = [] if include_cancelled else [instance.c.status != "cancelled"]
     if viewer is not None:
         where.append(instance_clause(viewer))
-    columns = [instance.c.id, instance.c.definition_key, instance.c.business_key, instance.c.status]
+    columns: list[Any] = [instance.c.id, instance.c.definition_key, instance.c.business_key, instance.c.status]
     columns += [instance.c.variables[n].label(f"v{i}") for i, n in enumerate(names)]
     ids = sa.select(instance.c.id).where(*where).scalar_subquery()
     with db.read() as conn:

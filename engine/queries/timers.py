@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -17,4 +18,6 @@ def next_timer_due(db: Database) -> datetime | None:
         due = conn.execute(sa.select(sa.func.min(instance.c.next_timer_at))
                            .where(instance.c.status == "active", instance.c.suspended.is_(False))).scalar_one_or_none()
         start_due = conn.execute(sa.select(sa.func.min(timer_start.c.next_due_at))).scalar_one_or_none()
-    return min((aware(d) for d in (due, start_due) if d is not None), default=None)
+    values: tuple[Any, ...] = (due, start_due)
+    found: list[datetime] = [aware(d) for d in values if isinstance(d, datetime)]
+    return min(found, default=None)

@@ -98,7 +98,7 @@ def answer_for(conn: sa.Connection | None, actor: Actor, info: InstanceInfo, nam
     tasks = info.user_tasks
     if not actor.sees_all_cases and tasks:
         assert conn is not None
-        visible = set(conn.execute(sa.select(user_task.c.id).where(
+        visible: set[str] = set(conn.execute(sa.select(user_task.c.id).where(
             user_task.c.instance_id == info.id, task_clause(actor))).scalars())
         tasks = [t for t in tasks if t.id in visible]
     whole_case = actor.sees_all_cases or (actor.organisation is None and conn is not None

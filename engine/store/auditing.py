@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -42,7 +43,7 @@ class Entry:
 
 def digest(prev: str, at: datetime, actor: str, action: str, target: str, status: int,
            instance_id: str | None, client: str | None) -> str:
-    body = json.dumps([prev, aware(at).isoformat(), actor, action, target, status, instance_id, client],  # type: ignore[union-attr]
+    body = json.dumps([prev, aware(at).isoformat(), actor, action, target, status, instance_id, client],
                       separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
 
@@ -58,7 +59,7 @@ def append(db: Database, conn: sa.Connection, entries: Sequence[Entry]) -> tuple
         head = (row.seq, row.hash) if row is not None else (0, GENESIS)
     seq, prev = head
     at = clock.now()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for e in entries:
         e = _storable(e)
         seq += 1

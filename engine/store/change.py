@@ -26,6 +26,7 @@ from engine.store.signals import EXTERNAL_TASK, TIMER
 from engine.store.tables import history_event, idempotency_key
 
 _insert_history = history_event.insert()
+_NO_CASE: list[str | None] = [None]                 # an entry that names no case
 _insert_key = idempotency_key.insert()
 
 
@@ -118,7 +119,7 @@ class Change:
             head = auditing.append(self.db, self.conn, [
                 auditing.Entry(actor=self.actor.id, action=audit.action, target=audit.target, status=audit.status,
                                instance_id=instance_id, client=audit.client)
-                for instance_id in (self.touched or [None])])
+                for instance_id in (self.touched or _NO_CASE)])
             self._after.insert(0, lambda: auditing.published(self.db, head))
             if audit.on_written is not None:
                 self._after.insert(1, audit.on_written)

@@ -235,7 +235,8 @@ class _NewRow:
 
     def __init__(self, instance_id: str, definition_id: str, definition_key: str, business_key: str | None):
         self.id, self.definition_id, self.definition_key = instance_id, definition_id, definition_key
-        self.business_key, self.version, self.status, self.variables = business_key, 0, "active", {}
+        self.business_key, self.version, self.status = business_key, 0, "active"
+        self.variables: dict[str, Any] = {}
         self.has_incidents, self.suspended = False, False
         self.unique_key: str | None = None
 

@@ -137,7 +137,7 @@ class Dialect:
     def execute(self, conn: sa.Connection, statement: Any, rows: Params | Sequence[Params]) -> int:
         """An INSERT, UPDATE or DELETE with one row of parameters or several; rows touched."""
         many = not isinstance(rows, Mapping)
-        return conn.execute(statement, list(rows) if many else rows).rowcount  # type: ignore[arg-type]
+        return conn.execute(statement, list(rows) if many else rows).rowcount  # type: ignore[arg-type]  # SQLAlchemy's stubs want a list of dicts, not Mappings
 
     def first(self, conn: sa.Connection, statement: sa.Select[Any], params: Params) -> Any:
         return conn.execute(statement, params).first()
@@ -201,7 +201,7 @@ class SQLiteDialect(Dialect):
             write = conn.get_execution_options().get("rf_write", False)
             statement = "BEGIN IMMEDIATE" if write else "BEGIN"
             try:
-                conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+                conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]  # the pooled connection is open inside the begin event
             except sqlite3.Error as exc:             # as SQLAlchemy raises errors of statements it runs
                 raise sa.exc.DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 

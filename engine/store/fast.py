@@ -42,16 +42,17 @@ def execute(conn: sa.Connection, statement: UpdateBase, rows: Params | Sequence[
     the number of rows it touched (for a batch of inserts PostgreSQL's driver may answer -1)."""
     many = not isinstance(rows, Mapping)
     if conn.dialect.name != "sqlite":
-        return conn.execute(statement, list(rows) if many else rows).rowcount  # type: ignore[arg-type]
-    batch: Sequence[Params] = rows if many else [rows]  # type: ignore[assignment, list-item]
+        return conn.execute(statement, list(rows) if many else rows).rowcount  # type: ignore[arg-type]  # SQLAlchemy's stubs want dicts, not Mappings
+    batch: Sequence[Params] = rows if many else [rows]  # type: ignore[assignment, list-item]  # `many` tells the two shapes apart
     plan = _plan(conn.dialect, statement, tuple(batch[0]))
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]  # open: the caller holds a transaction
     try:
         if len(batch) == 1:
             cursor.execute(plan.sql, plan.bind(batch[0]))
         else:
             cursor.executemany(plan.sql, [plan.bind(row) for row in batch])
-        return cursor.rowcount
+        count: int = cursor.rowcount
+        return count
     except conn.dialect.dbapi.Error as exc:  # type: ignore[union-attr]  # the dialect's DBAPI module
         raise _translated(exc, plan.sql, conn.dialect) from exc
     finally:
@@ -77,12 +78,12 @@ def first_on_driver(driver_connection: Any, dialect: sa.Dialect, statement: sa.S
         raise _translated(exc, plan.sql, dialect) from exc
     finally:
         cursor.close()
-    return None if raw is None else plan.row(raw)  # type: ignore[misc]
+    return None if raw is None else plan.row(raw)  # type: ignore[misc]  # a Row built from a tuple, as SQLAlchemy's result does
 
 
 def _translated(exc: Exception, sql: str, dialect: sa.Dialect) -> Exception:
     """The DBAPI error as SQLAlchemy would raise it (conn.execute and the fast path raise alike)."""
-    return sa.exc.DBAPIError.instance(sql, None, exc, dialect.dbapi.Error)  # type: ignore[union-attr]
+    return sa.exc.DBAPIError.instance(sql, None, exc, dialect.dbapi.Error)  # type: ignore[union-attr]  # a connected dialect has its DBAPI module
 
 
 def _plan(dialect: sa.Dialect, statement: sa.Executable, names: tuple[str, ...]) -> _Plan:
@@ -94,10 +95,10 @@ def _plan(dialect: sa.Dialect, statement: sa.Executable, names: tuple[str, ...])
     return plan
 
 
-def _compile(dialect: sa.Dialect, statement: sa.Executable, names: tuple[str, ...]) -> _Plan:
+def _compile(dialect: sa.Dialect, statement: Any, names: tuple[str, ...]) -> _Plan:
     is_select = isinstance(statement, sa.Select)
     compiled = statement.compile(dialect=dialect, column_keys=None if is_select else list(names))
-    values = []
+    values: list[Callable[[Params], Any]] = []
     for position in compiled.positiontup or ():
         bind = compiled.binds[position]
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
@@ -105,7 +106,7 @@ def _compile(dialect: sa.Dialect, statement: sa.Executable, names: tuple[str, ..
             values.append(_from_params(position, process))
         elif not bind.required:                        # a constant of the statement, such as LIMIT 1
             constant = process(bind.effective_value) if process else bind.effective_value
-            values.append(lambda _params, c=constant: c)
+            values.append(_constant(constant))
         else:
             raise KeyError(f"no value for {position} in {statement}")
     row = None
@@ -117,6 +118,10 @@ def _compile(dialect: sa.Dialect, statement: sa.Executable, names: tuple[str, ..
         def row(raw: tuple[Any, ...]) -> Any:
             return row_type._make(v if p is None or v is None else p(v) for v, p in zip(raw, processors, strict=True))
     return _Plan(str(compiled), tuple(values), row)
+
+
+def _constant(value: Any) -> Callable[[Params], Any]:
+    return lambda _params: value
 
 
 def _from_params(name: str, process: Callable[[Any], Any] | None) -> Callable[[Params], Any]:

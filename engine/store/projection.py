@@ -119,7 +119,8 @@ def user_task_row(task: Task, organisation_variable: str | None = None) -> dict[
     organisation = _lookup(task.data, REFERENCE.sub(r"\1", path)) if path else None
     if isinstance(spec, HumanTask):
         groups, users = resolve(spec.candidate_groups, task.data), resolve(spec.candidate_users, task.data)
-        assignee = (resolve([spec.assignee], task.data) or [None])[0] if spec.assignee else None
+        named = resolve([spec.assignee], task.data) if spec.assignee else []
+        assignee = named[0] if named else None
         form_key, priority = spec.form_key, spec.priority
     else:                                   # manual task or plain <task>: the lane says who
         lane_group = group_for_lane(spec.lane)
@@ -142,8 +143,8 @@ def external_task_row(task: Task) -> dict[str, Any]:
 
 def _due_text(value: Any) -> str | None:
     if isinstance(value, dict):
-        return value.get("next")
-    return value
+        value = value.get("next")
+    return value if isinstance(value, str) else None
 
 
 def due_at(value: Any) -> datetime | None:
@@ -151,7 +152,8 @@ def due_at(value: Any) -> datetime | None:
     text = _due_text(value)
     if not isinstance(text, str):
         return None
-    return TimerEventDefinition.get_datetime(text)
+    due: datetime = TimerEventDefinition.get_datetime(text)
+    return due
 
 
 def subscription_row(key: tuple[str, str], task: Task) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
 
@@ -12,6 +12,10 @@ from engine.store.projection import unpack
 from engine.store.tables import external_task, incident, instance, user_task
 
 
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
 def aware(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything inside is UTC."""
     if value is not None and value.tzinfo is None:
@@ -46,7 +50,7 @@ def incident_info(row: Any) -> IncidentInfo:
                         created_at=aware(row.created_at), resolved_at=aware(row.resolved_at))
 
 
-_instance_by_id = sa.select(instance.c[tuple(c.name for c in instance.c if c.name != "state")]).where(
+_instance_by_id = sa.select(*[c for c in instance.c if c.name != "state"]).where(
     instance.c.id == sa.bindparam("id"))
 _user_tasks_of = sa.select(user_task).where(user_task.c.instance_id == sa.bindparam("id")).order_by(
     user_task.c.created_at, user_task.c.id)
