@@ -8,6 +8,7 @@ import functools
 import logging
 import os
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -236,16 +237,20 @@ class _Server(uvicorn.Server):
 
 def bootstrap_admin(db: engine.Database, key_file: Path) -> None:
     """On an empty database, create the `admin` user and write its key to `key_file`, readable only
-    by its owner — never to standard output, which ends up in service logs. Prints the file's path."""
+    by its owner — never to standard output, which ends up in service logs. Prints the file's path.
+    Servers starting together on an empty database make one admin: the others find it made."""
     if engine.count_principals(db) > 0:
         return
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)   # created 0600: never readable by others
-    os.fchmod(fd, 0o600)
-    engine.create_principal(db, principal_id="admin", roles=["admin"], display_name="Administrator")
+    try:
+        engine.create_principal(db, principal_id="admin", roles=["admin"], display_name="Administrator")
+    except engine.Conflict:
+        return                                                       # another server made it first
     issued = engine.issue_key(db, principal_id="admin", name="first key")
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    fd, written = tempfile.mkstemp(dir=key_file.parent, prefix=".admin-key-")   # mkstemp creates it 0600
     with os.fdopen(fd, "w") as f:
         f.write(issued.secret + "\n")
+    os.replace(written, key_file)                                    # whole, or not at all
     print("\n" + "=" * 78)
     print("  A first administrator `admin` was created. Its API key is in this file, readable only by you:\n")
     print(f"    {key_file.resolve()}\n")

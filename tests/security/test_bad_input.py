@@ -23,6 +23,8 @@ from __future__ import annotations
 import base64
 import os
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -214,6 +216,24 @@ def test_the_first_admin_key_is_written_to_an_owner_only_file_and_never_printed(
 
     cli.bootstrap_admin(db, key_file)                                # a second start: nothing new, nothing said
     assert key_file.read_text().strip() == secret and capsys.readouterr().out == ""
+
+
+def test_servers_starting_together_on_an_empty_database_make_one_admin_and_leave_its_working_key(
+        db: engine.Database, tmp_path: Path) -> None:
+    key_file = tmp_path / "var" / "admin.key"
+    start = threading.Barrier(4)
+
+    def boot() -> None:
+        start.wait()
+        cli.bootstrap_admin(db, key_file)
+
+    with ThreadPoolExecutor(4) as pool:
+        for future in [pool.submit(boot) for _ in range(4)]:
+            future.result()                                          # none of them fails to start
+
+    assert engine.authenticate_key(db, key_file.read_text().strip()).id == "admin"
+    assert [p.id for p in engine.list_principals(db)] == ["admin"]
+    assert os.stat(key_file).st_mode & 0o777 == 0o600
 
 
 # --- names people read --------------------------------------------------------------------------------------
