@@ -40,6 +40,11 @@ EPILOG = """configuration comes from environment variables:
   REVIEWFLOW_LOG_FORMAT          text (default) or json: one JSON object per line, with the request id
   REVIEWFLOW_PROCESSES           server processes `serve` runs (default 1; more need PostgreSQL)
   REVIEWFLOW_METRICS_KEY         a scrape key for /metrics from other hosts (default: this host only)
+  REVIEWFLOW_FIRST_KEY_FILE      where the first serve writes the admin key, mode 0600 (default var/admin.key)
+  REVIEWFLOW_AUDIT_HEAD, _KEY    publish the audit trail's signed head to a file or URL (audit verify --head)
+  REVIEWFLOW_SIGN_IN_LIMIT_PER_SOURCE, _PER_KEY  failed sign-ins allowed (default 20/minute, 10/minute)
+  REVIEWFLOW_SCRIPT_TIME_LIMIT, REVIEWFLOW_SCRIPT_MEMORY_MB  a diagram script's seconds and MiB (2, 256)
+  REVIEWFLOW_ENGINE_THREADS      engine calls one server process works on at once (default 8)
 all of them, and sizing: docs/operations.md
 """
 
