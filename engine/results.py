@@ -69,13 +69,18 @@ class DeploymentInfo:
 
 
 @dataclass(frozen=True)
-class UserTaskInfo:
+class TaskPlace:
+    """Where an open task stands: its id, its case, the process version and the activity."""
     id: str
     instance_id: str
     definition_id: str
     definition_key: str
     business_key: str | None
     activity_id: str
+
+
+@dataclass(frozen=True)
+class UserTaskInfo(TaskPlace):
     name: str | None
     documentation: str | None
     lane: str | None
@@ -92,13 +97,7 @@ class UserTaskInfo:
 
 
 @dataclass(frozen=True)
-class ExternalTaskInfo:
-    id: str
-    instance_id: str
-    definition_id: str
-    definition_key: str
-    business_key: str | None
-    activity_id: str
+class ExternalTaskInfo(TaskPlace):
     topic: str
     priority: int
     extension_properties: dict[str, str]

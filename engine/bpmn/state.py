@@ -41,6 +41,7 @@ class _HumanTaskConverter(BpmnTaskSpecConverter):
         return spec
 
 
+# The same shape as _HumanTaskConverter, deliberately: SpiffWorkflow registers one converter per spec class.
 class _ExternalServiceTaskConverter(BpmnTaskSpecConverter):
     def to_dict(self, spec: ExternalServiceTask) -> dict[str, Any]:
         return {**self.get_default_attributes(spec), "topic": spec.topic, "priority": spec.priority,

@@ -26,7 +26,7 @@ from engine.results import Actor
 from engine.store.change import Audit, change
 from engine.store.command import lock_instance
 from engine.store.database import Database
-from engine.store.rows import aware
+from engine.store.rows import aware, one
 from engine.store.tables import api_key, case_share, principal
 
 KEY_PREFIX = "rfk"
@@ -106,11 +106,8 @@ def list_principals(db: Database) -> list[PrincipalInfo]:
 
 def get_principal(db: Database, *, principal_id: str) -> PrincipalInfo:
     """Raises: NotFound."""
-    with db.read() as conn:
-        row = conn.execute(sa.select(principal).where(principal.c.id == principal_id)).one_or_none()
-    if row is None:
-        raise NotFound(f"no principal {principal_id}")
-    return _principal(row)
+    return _principal(one(db, sa.select(principal).where(principal.c.id == principal_id),
+                          NotFound(f"no principal {principal_id}")))
 
 
 def disable_principal(db: Database, *, principal_id: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +31,7 @@ from engine.results import (
     VariableFilter,
 )
 from engine.store.database import Database
-from engine.store.rows import aware, incident_info, instance_info, instance_summary, user_task_info
+from engine.store.rows import aware, incident_info, instance_info, instance_summary, one, user_task_info
 from engine.store.tables import definition, external_task, history_event, incident, instance, user_task
 
 MAX_PAGE = 1000
@@ -91,21 +92,15 @@ def list_definitions(db: Database, *, key: str | None = None, latest_only: bool 
 
 def get_definition(db: Database, *, definition_id: str) -> DefinitionInfo:
     """Raises: DefinitionNotFound."""
-    with db.read() as conn:
-        row = conn.execute(sa.select(*_definition_columns).where(definition.c.id == definition_id)).one_or_none()
-    if row is None:
-        raise DefinitionNotFound(f"no process definition with id {definition_id}")
-    return _definition(row)
+    return _definition(one(db, sa.select(*_definition_columns).where(definition.c.id == definition_id),
+                           DefinitionNotFound(f"no process definition with id {definition_id}")))
 
 
 def latest_definition(db: Database, *, key: str) -> DefinitionInfo:
     """Raises: DefinitionNotFound."""
-    with db.read() as conn:
-        row = conn.execute(sa.select(*_definition_columns).where(definition.c.key == key)
-                           .order_by(definition.c.version.desc()).limit(1)).one_or_none()
-    if row is None:
-        raise DefinitionNotFound(f"no process definition with key {key}")
-    return _definition(row)
+    return _definition(one(db, sa.select(*_definition_columns).where(definition.c.key == key)
+                           .order_by(definition.c.version.desc()).limit(1),
+                           DefinitionNotFound(f"no process definition with key {key}")))
 
 
 def definition_xml(db: Database, *, definition_id: str) -> str:
@@ -127,6 +122,11 @@ def get_instance(db: Database, *, instance_id: str, viewer: Actor | None = None)
     return info
 
 
+def _given(*filters: tuple[Any, Callable[[Any], Any]]) -> list[Any]:
+    """The clauses of the filters that were given: (value, what makes its clause), None for not given."""
+    return [clause(value) for value, clause in filters if value is not None]
+
+
 INSTANCE_SORTS = {"started": instance.c.started_at, "instanceId": instance.c.id,
                   "definitionKey": instance.c.definition_key, "definitionId": instance.c.definition_id,
                   "businessKey": instance.c.business_key, "updated": instance.c.updated_at}
@@ -146,21 +146,11 @@ def list_instances(db: Database, *, definition_key: str | None = None, business_
         raise Invalid(f"instances sort by one of {', '.join(INSTANCE_SORTS)}, not {sort_by!r}")
     columns = [c for c in instance.c if c.name != "state"]
     where = [] if viewer is None else [instance_clause(viewer)]
-    for column, value in ((instance.c.definition_key, definition_key), (instance.c.definition_id, definition_id),
-                          (instance.c.business_key, business_key), (instance.c.status, status),
-                          (instance.c.suspended, suspended)):
-        if value is not None:
-            where.append(column == value)
-    if ids is not None:
-        where.append(instance.c.id.in_(ids))
-    if definition_keys is not None:
-        where.append(instance.c.definition_key.in_(definition_keys))
-    if business_key_like is not None:
-        where.append(instance.c.business_key.like(business_key_like))
-    if started_before is not None:
-        where.append(instance.c.started_at < started_before)
-    if started_after is not None:
-        where.append(instance.c.started_at > started_after)
+    c = instance.c
+    where += _given((definition_key, c.definition_key.__eq__), (definition_id, c.definition_id.__eq__),
+                    (business_key, c.business_key.__eq__), (status, c.status.__eq__), (suspended, c.suspended.__eq__),
+                    (ids, c.id.in_), (definition_keys, c.definition_key.in_), (business_key_like, c.business_key.like),
+                    (started_before, c.started_at.__lt__), (started_after, c.started_at.__gt__))
     if with_incident is not None:
         has = sa.exists().where(incident.c.instance_id == instance.c.id, incident.c.resolved_at.is_(None))
         where.append(has if with_incident else sa.not_(has))
@@ -202,25 +192,15 @@ def list_user_tasks(db: Database, *, candidate_group: str | None = None, candida
         where.append(sa.or_(*[user_task.c.candidate_groups.contains(f",{g},", autoescape=True) for g in groups]))
     if candidate_user is not None:
         where.append(user_task.c.candidate_users.contains(f",{candidate_user},", autoescape=True))
-    for column, value in ((user_task.c.assignee, assignee), (user_task.c.instance_id, instance_id),
-                          (user_task.c.business_key, business_key), (user_task.c.definition_key, definition_key),
-                          (user_task.c.activity_id, activity_id), (user_task.c.definition_id, definition_id)):
-        if value is not None:
-            where.append(column == value)
     if unassigned:
         where.append(user_task.c.assignee.is_(None))
-    if ids is not None:
-        where.append(user_task.c.id.in_(ids))
-    if activity_ids is not None:
-        where.append(user_task.c.activity_id.in_(activity_ids))
-    if name_like is not None:
-        where.append(user_task.c.name.like(name_like))
-    if assignee_like is not None:
-        where.append(user_task.c.assignee.like(assignee_like))
-    if created_before is not None:
-        where.append(user_task.c.created_at < created_before)
-    if created_after is not None:
-        where.append(user_task.c.created_at > created_after)
+    c = user_task.c
+    where += _given((assignee, c.assignee.__eq__), (instance_id, c.instance_id.__eq__),
+                    (business_key, c.business_key.__eq__), (definition_key, c.definition_key.__eq__),
+                    (activity_id, c.activity_id.__eq__), (definition_id, c.definition_id.__eq__),
+                    (ids, c.id.in_), (activity_ids, c.activity_id.in_), (name_like, c.name.like),
+                    (assignee_like, c.assignee.like), (created_before, c.created_at.__lt__),
+                    (created_after, c.created_at.__gt__))
     if variables:
         where.append(user_task.c.instance_id.in_(sa.select(instance.c.id).where(
             *[variable_clause(db.dialect, instance.c.variables, f) for f in variables])))
@@ -277,10 +257,9 @@ def list_incidents(db: Database, *, instance_id: str | None = None, type: str | 
     limit, offset = _page_args(limit, offset)
     where: list[Any] = [] if viewer is None else [incident.c.instance_id.in_(
         sa.select(instance.c.id).where(instance_clause(viewer)))]
-    for column, value in ((incident.c.instance_id, instance_id), (incident.c.type, type),
-                          (incident.c.activity_id, activity_id), (incident.c.id, incident_id)):
-        if value is not None:
-            where.append(column == value)
+    c = incident.c
+    where += _given((instance_id, c.instance_id.__eq__), (type, c.type.__eq__), (activity_id, c.activity_id.__eq__),
+                    (incident_id, c.id.__eq__))
     if definition_id is not None:
         where.append(incident.c.instance_id.in_(sa.select(instance.c.id).where(
             instance.c.definition_id == definition_id)))
@@ -295,11 +274,8 @@ def list_incidents(db: Database, *, instance_id: str | None = None, type: str | 
 
 def get_incident(db: Database, *, incident_id: str) -> IncidentInfo:
     """Raises: IncidentNotFound."""
-    with db.read() as conn:
-        row = conn.execute(sa.select(incident).where(incident.c.id == incident_id)).one_or_none()
-    if row is None:
-        raise IncidentNotFound(f"no incident with id {incident_id}")
-    return incident_info(row)
+    return incident_info(one(db, sa.select(incident).where(incident.c.id == incident_id),
+                             IncidentNotFound(f"no incident with id {incident_id}")))
 
 
 _task_history_instance = (sa.select(history_event.c.instance_id)          # every task has a task_created event

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import sqlalchemy as sa
 
+from engine.errors import EngineError
 from engine.results import ExternalTaskInfo, IncidentInfo, InstanceInfo, UserTaskInfo
 from engine.store.projection import unpack
 from engine.store.tables import external_task, incident, instance, user_task
+
+if TYPE_CHECKING:
+    from engine.store.database import Database
 
 
 @overload
@@ -21,6 +25,15 @@ def aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
+
+
+def one(db: Database, statement: sa.Select[Any], missing: EngineError) -> Any:
+    """The one row `statement` reads, in a read transaction of its own; raises `missing` when none."""
+    with db.read() as conn:
+        row = conn.execute(statement).one_or_none()
+    if row is None:
+        raise missing
+    return row
 
 
 def user_task_info(row: Any, **extra: Any) -> UserTaskInfo:

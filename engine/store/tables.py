@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData(naming_convention={
@@ -54,14 +56,21 @@ instance = sa.Table(
     sa.Index("ix_instance_status_next_timer_at", "status", "next_timer_at"),    # the timer scheduler
 )
 
+def _task_place(*, business_key_index: bool) -> list[sa.Column[Any]]:
+    """The columns that say where an open task stands: its id, case, process and activity."""
+    return [
+        sa.Column("id", sa.String(36), primary_key=True),             # the SpiffWorkflow task id
+        sa.Column("instance_id", sa.String(36), sa.ForeignKey("instance.id"), nullable=False, index=True),
+        sa.Column("definition_id", sa.String(300), nullable=False),
+        sa.Column("definition_key", sa.String(255), nullable=False),
+        sa.Column("business_key", sa.String(255), index=business_key_index),
+        sa.Column("activity_id", sa.String(255), nullable=False),
+    ]
+
+
 user_task = sa.Table(
     "user_task", metadata,
-    sa.Column("id", sa.String(36), primary_key=True),                 # the SpiffWorkflow task id
-    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instance.id"), nullable=False, index=True),
-    sa.Column("definition_id", sa.String(300), nullable=False),
-    sa.Column("definition_key", sa.String(255), nullable=False),
-    sa.Column("business_key", sa.String(255), index=True),
-    sa.Column("activity_id", sa.String(255), nullable=False),
+    *_task_place(business_key_index=True),
     sa.Column("name", sa.String(255)),
     sa.Column("documentation", sa.Text),
     sa.Column("lane", sa.String(255)),
@@ -77,12 +86,7 @@ user_task = sa.Table(
 
 external_task = sa.Table(
     "external_task", metadata,
-    sa.Column("id", sa.String(36), primary_key=True),                 # the SpiffWorkflow task id
-    sa.Column("instance_id", sa.String(36), sa.ForeignKey("instance.id"), nullable=False, index=True),
-    sa.Column("definition_id", sa.String(300), nullable=False),
-    sa.Column("definition_key", sa.String(255), nullable=False),
-    sa.Column("business_key", sa.String(255)),
-    sa.Column("activity_id", sa.String(255), nullable=False),
+    *_task_place(business_key_index=False),
     sa.Column("topic", sa.String(255), nullable=False),
     sa.Column("priority", sa.Integer, nullable=False),
     sa.Column("extension_properties", sa.JSON, nullable=False),
