@@ -16,6 +16,8 @@ from engine.queries.timers import next_timer_due
 from engine.store.database import Database
 from engine.store.tables import audit_event, external_task, incident, instance, user_task
 
+_N = sa.func.count().label("n")
+
 
 @dataclass(frozen=True)
 class InstanceTotals:
@@ -57,26 +59,26 @@ def operational_counts(db: Database, *, totals: bool = False) -> OperationalCoun
         active = conn.execute(sa.select(sa.func.count()).select_from(instance)
                               .where(instance.c.status == "active")).scalar_one()
         groups: Counter[str] = Counter()
-        for candidate_groups, n in conn.execute(sa.select(user_task.c.candidate_groups, sa.func.count())
-                                                .group_by(user_task.c.candidate_groups)).tuples():
-            names = [g for g in str(candidate_groups or "").split(",") if g]
-            for name in names or [""]:
-                groups[name] += int(n)
+        for r in conn.execute(sa.select(user_task.c.candidate_groups, _N).group_by(user_task.c.candidate_groups)
+                              ).mappings():
+            for name in [g for g in (r["candidate_groups"] or "").split(",") if g] or [""]:
+                groups[name] += r["n"]
         locked = sa.and_(external_task.c.lock_expires_at.is_not(None), external_task.c.lock_expires_at > now)
         state = sa.case((external_task.c.retries == 0, "failed"), (locked, "locked"), else_="available")
-        tasks = {(str(topic), str(kind)): int(n) for topic, kind, n in conn.execute(
-            sa.select(external_task.c.topic, state, sa.func.count()).group_by(external_task.c.topic, state)).tuples()}
-        incidents = {str(kind): int(n) for kind, n in conn.execute(
-            sa.select(incident.c.type, sa.func.count()).where(incident.c.resolved_at.is_(None))
-            .group_by(incident.c.type)).tuples()}
+        tasks = {(r["topic"], r["state"]): r["n"] for r in conn.execute(
+            sa.select(external_task.c.topic, state.label("state"), _N).group_by(external_task.c.topic, state)
+        ).mappings()}
+        incidents = {r["type"]: r["n"] for r in conn.execute(
+            sa.select(incident.c.type, _N).where(incident.c.resolved_at.is_(None)).group_by(incident.c.type)
+        ).mappings()}
         overdue = conn.execute(sa.select(sa.func.count()).select_from(instance).where(
             instance.c.status == "active", instance.c.suspended.is_(False),
             instance.c.next_timer_at <= now)).scalar_one()
         finished = None
         if totals:
-            by_status = {str(status): int(n) for status, n in conn.execute(
-                sa.select(instance.c.status, sa.func.count()).where(instance.c.status != "active")
-                .group_by(instance.c.status)).tuples()}
+            by_status = {r["status"]: r["n"] for r in conn.execute(
+                sa.select(instance.c.status, _N).where(instance.c.status != "active").group_by(instance.c.status)
+            ).mappings()}
             suspended = conn.execute(sa.select(sa.func.count()).select_from(instance).where(
                 instance.c.status == "active", instance.c.suspended.is_(True))).scalar_one()
             finished = InstanceTotals(by_status=by_status, suspended=int(suspended))
