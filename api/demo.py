@@ -306,7 +306,8 @@ class Demo:
                 b"# Final report\nWhat happened and what partners will change.\n", "text/markdown",
                 "redacted_report"), "anonymisation_checked": True,
                 "legal_check": {"checked_by": "Partnership solicitor", "checked_on": day()}},
-            "plan_publication_date": lambda: {"planned_publication_date": day(3), "family_briefed": True},
+            "plan_publication_date": lambda: answer("plan_publication_date", {
+                "planned_publication_date": day(10), "family_briefed": True}),
             "review_publication": lambda: {"keep_published": True, "publication_review_reasons": [
                 "The learning is still current"]},
             "redact_briefing": lambda: {"redacted_document_id": self._upload(

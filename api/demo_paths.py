@@ -57,8 +57,11 @@ class PathSpec:
 
 PATHS: dict[str, PathSpec] = {p.name: p for p in [
     PathSpec("lcspr-full", "LCSPR, the full report published", "lcspr"),
-    PathSpec("improvements-only", "LCSPR, the improvements published instead of the report", "lcspr",
-             {"decide_publication": _publication("improvements_only")}),
+    PathSpec("improvements-only", "LCSPR, the improvements published instead of the report, on a date moved "
+             "so the Panel has them 7 working days before", "lcspr",
+             {"decide_publication": _publication("improvements_only"),
+              "plan_publication_date": lambda demo, v, n, day: {"planned_publication_date": day(3),
+                                                                "family_briefed": True}}),
     PathSpec("deferred-then-published", "LCSPR, publication deferred, reviewed after 3 months, then published",
              "lcspr", {"decide_publication": _publication("defer")}),
     PathSpec("lcspr-delay", "LCSPR that will miss its 6 months: one delay notice and a new expected date", "lcspr",
