@@ -245,8 +245,9 @@ class Demo:
                 "rapid_review_report_id": self._upload(c, task, "rapid_review.md",
                                                        b"# Rapid Review\nAgencies met and agreed.\n",
                                                        "text/markdown", "rapid_review")},
-            "record_partners_decision": lambda: {"decision": decision, "decision_reasons": ["As the group recommends"],
-                                                 "decision_date": day(), "sign_offs": sign()},
+            "record_partners_decision": lambda: answer("record_partners_decision", {
+                "decision": decision, "decision_reasons": ["As the group recommends"], "decision_date": day(),
+                "sign_offs": sign()}),
             "record_partners_redecision": lambda: {"decision": decision, "decision_reasons": [
                 "The partners considered the Panel's reasons"], "decision_date": day(), "sign_offs": sign()},
             "submit_through_portal": lambda: {"portal_submitted_on": day(), "portal_reference": f"NP-{day()}-{n}"},
@@ -315,8 +316,9 @@ class Demo:
                 "text/markdown", "redacted_briefing"), "redaction_notes": "Names removed"},
             "assess_deadline": lambda: answer("assess_deadline", {"deadline_at_risk": False,
                                                                   "progress_summary": "On track"}),
-            "record_delay": lambda: {"delay_reasons": ["Awaiting criminal proceedings"],
-                                     "parallel_proceedings": ["criminal"], "expected_publication_date": day(60)},
+            "record_delay": lambda: answer("record_delay", {
+                "delay_reasons": ["Awaiting criminal proceedings"], "parallel_proceedings": ["criminal"],
+                "expected_publication_date": day(60)}),
             "gather_learning": lambda: {"learning_points": ["Share information at the first concern",
                                                             "Hear the child's voice"]},
             "review_briefing": lambda: {"changes_needed": False, "briefing_changes": [], "use_edited_version": False,

@@ -27,6 +27,16 @@ def _response(outcome: str, **more: Any) -> Answer:
     return answer
 
 
+def _police_first_refuses(demo: Any, v: dict[str, Any], n: int, day: Callable[[int], str]) -> dict[str, Any]:
+    """The police do not sign off the first time (with what they ask to change); all three do the second."""
+    sign_offs = _sign(day)
+    if n == 1:
+        sign_offs["police"] = {**sign_offs["police"], "agrees": False,
+                               "comments": "The report must say when the police shared the referral"}
+    return {"decision": demo.path.decision, "decision_reasons": ["As the group recommends"], "decision_date": day(0),
+            "sign_offs": sign_offs}
+
+
 def _publication(choice: str) -> Answer:
     def answer(demo: Any, v: dict[str, Any], n: int, day: Callable[[int], str]) -> dict[str, Any]:
         base = {"publication_reasons": ["Considered by the three partners"], "sign_offs": _sign(day)}
@@ -64,9 +74,18 @@ PATHS: dict[str, PathSpec] = {p.name: p for p in [
                                                                 "family_briefed": True}}),
     PathSpec("deferred-then-published", "LCSPR, publication deferred, reviewed after 3 months, then published",
              "lcspr", {"decide_publication": _publication("defer")}),
-    PathSpec("lcspr-delay", "LCSPR that will miss its 6 months: one delay notice and a new expected date", "lcspr",
+    PathSpec("lcspr-delay", "LCSPR that misses its 6 months: one delay notice, a new expected date that is "
+             "missed too (reminded, then escalated), publication after it", "lcspr",
              {"assess_deadline": lambda demo, v, n, day: {"deadline_at_risk": True,
-                                                           "progress_summary": "Awaiting the criminal trial"}}),
+                                                           "progress_summary": "Awaiting the criminal trial"},
+              "record_delay": lambda demo, v, n, day: {"delay_reasons": ["Awaiting the criminal trial"],
+                                                       "parallel_proceedings": ["criminal"],
+                                                       "expected_publication_date": day(45)},
+              "plan_publication_date": lambda demo, v, n, day: {"planned_publication_date": day(40),
+                                                                "family_briefed": True}}),
+    PathSpec("partners-refuse", "The police do not sign off the Rapid Review: back to the Case Review Group, "
+             "then all three partners sign", "learning_dissemination",
+             {"record_partners_decision": _police_first_refuses}),
     PathSpec("learning-dissemination", "Learning dissemination: a 7-minute briefing and the action plan",
              "learning_dissemination"),
     PathSpec("panel-agrees", "The National Panel agrees with the partners' decision", "learning_dissemination",

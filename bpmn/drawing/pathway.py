@@ -234,11 +234,12 @@ def rapid_review_work() -> Diagram:
     d.add("xor", "meeting_merge", "Meeting needed", CRG, 5)
     d.user("hold_rapid_review_meeting", "Hold the Rapid Review meeting", CRG, 6, group="case-review-group",
            form="hold_rapid_review_meeting", reads="case_reference, incident_type, sin_sent_on, agencies, "
-           "scoping_documents",
+           "scoping_documents, sign_offs",
            doc="The Case Review Group considers the scoping documents: the facts, immediate safety actions, the "
                "learning, context including racism and inequalities; it recommends an LCSPR or learning "
                "dissemination (reg 11 criteria). It may add agencies found to be involved (each is asked for its "
-               "scoping document before the group meets again), or remove one, recording why.")
+               "scoping document before the group meets again), or remove one, recording why. When a partner did "
+               "not sign off, the group meets again with the partners' comments (sign_offs).")
     d.add("xor", "agencies_added_gateway", "Agencies added?", CRG, 7)
     d.script("prepare_added_agencies", "Prepare requests for the added agencies", CRG, 7, 1,
              script='earlier_scoping_documents = scoping_documents\n'
