@@ -3,11 +3,18 @@ database: in the order the law sets, with the right people and clocks, and no in
 
 from __future__ import annotations
 
+import html
+import io
 import json
+import re
+import tomllib
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+import docx
+import httpx
 
 import engine
 import timekeeping
@@ -268,3 +275,25 @@ def test_learning_dissemination(scenarios: Demo) -> None:
     assert not who(result, "submit_imr")
     assert set(who(result, "update_action")) == {"lead-northbridge-council"}
     agency_tasks_show_only_their_own(result)
+
+
+def test_the_published_briefing_shows_nothing_internal(scenarios: Demo) -> None:
+    """The 7-minute briefing as the site serves it (page and Word version): no internal case reference or
+    business key, no draft number, no agency id — the agencies by their names."""
+    result = run(scenarios, "learning-dissemination")
+    v = variables(result)
+    page = httpx.get(v["published_url"], timeout=30)
+    assert page.status_code == 200 and "7-minute briefing" in page.text
+    word = httpx.get(v["published_word_url"], timeout=30)
+    assert word.status_code == 200
+    document = docx.Document(io.BytesIO(word.content))
+    word_text = "\n".join([p.text for p in document.paragraphs] + [
+        p.text for section in document.sections for p in section.header.paragraphs + section.footer.paragraphs])
+    directory = tomllib.loads(Path("partnership.example.toml").read_text())["agencies"]
+    names = {a["id"]: a["name"] for a in directory}
+    for text in (page.text, word_text):
+        assert v["case_reference"] not in text and result["case"]["business_key"] not in text
+        assert not re.search(r"\bdraft\b", text, re.IGNORECASE)
+        for agency in v["agencies"]:
+            assert agency not in text                                  # northbridge-council, ...
+            assert html.escape(names[agency]) in text or names[agency] in text
