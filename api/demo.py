@@ -24,6 +24,7 @@ import uvicorn
 
 import engine
 from api.demo_paths import PathSpec as Path_
+from api.demo_paths import sign_offs
 from api.settings import ServerSettings
 
 ROOT = Path("var/demo")
@@ -36,7 +37,6 @@ LANES = {   # candidate group -> (user id, role)
     "independent-lead-reviewer": ("lead-reviewer", "reviewer"),
     "learning-from-practice-sub-group": ("lfp-chair", "panel-member"),
 }
-PARTNERS = ("local_authority", "integrated_care_board", "police")
 
 
 class Demo:
@@ -212,9 +212,8 @@ class Demo:
         def day(offset: int = 0) -> str:
             return (today + timedelta(days=offset)).isoformat()
 
-        def sign(agree: bool = True) -> dict[str, Any]:
-            return {p: {"signed_off_by": f"Safeguarding partner ({p.replace('_', ' ')})", "signed_off_on": day(),
-                        "agrees": agree} for p in PARTNERS}
+        def sign() -> dict[str, Any]:
+            return sign_offs(day)
 
         def answer(name: str, default: Any) -> Any:
             override = self.path.answers.get(name)

@@ -11,7 +11,8 @@ from typing import Any
 Answer = Callable[[Any, dict[str, Any], int, Callable[[int], str]], dict[str, Any]]
 
 
-def _sign(day: Callable[[int], str]) -> dict[str, Any]:
+def sign_offs(day: Callable[[int], str]) -> dict[str, Any]:
+    """One sign-off from each of the three statutory partners, agreeing, dated today."""
     return {p: {"signed_off_by": f"Safeguarding partner ({p.replace('_', ' ')})", "signed_off_on": day(0),
                 "agrees": True} for p in ("local_authority", "integrated_care_board", "police")}
 
@@ -29,17 +30,17 @@ def _response(outcome: str, **more: Any) -> Answer:
 
 def _police_first_refuses(demo: Any, v: dict[str, Any], n: int, day: Callable[[int], str]) -> dict[str, Any]:
     """The police do not sign off the first time (with what they ask to change); all three do the second."""
-    sign_offs = _sign(day)
+    signed = sign_offs(day)
     if n == 1:
-        sign_offs["police"] = {**sign_offs["police"], "agrees": False,
-                               "comments": "The report must say when the police shared the referral"}
+        signed["police"] = {**signed["police"], "agrees": False,
+                            "comments": "The report must say when the police shared the referral"}
     return {"decision": demo.path.decision, "decision_reasons": ["As the group recommends"], "decision_date": day(0),
-            "sign_offs": sign_offs}
+            "sign_offs": signed}
 
 
 def _publication(choice: str) -> Answer:
     def answer(demo: Any, v: dict[str, Any], n: int, day: Callable[[int], str]) -> dict[str, Any]:
-        base = {"publication_reasons": ["Considered by the three partners"], "sign_offs": _sign(day)}
+        base = {"publication_reasons": ["Considered by the three partners"], "sign_offs": sign_offs(day)}
         if choice == "defer" and n == 1:
             return base | {"publication_choice": "defer", "deferral_reason": "Parallel criminal proceedings",
                            "deferral_review_on": None}

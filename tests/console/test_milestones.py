@@ -21,7 +21,8 @@ import engine
 import timekeeping
 from api.demo import Demo
 from api.demo_paths import PATHS
-from tests.conftest import BACKENDS, create_schema, drop_schema, pg_database
+from tests.conftest import BACKENDS
+from tests.scenarios.conftest import demo_on
 
 START = PATHS["lcspr-full"].starts_at                 # Monday 11 January 2027
 PROBES = ("hold_rapid_review_meeting", "assess_deadline", "submit_through_portal", "review_publication")
@@ -38,6 +39,7 @@ class Probing(Demo):
     """The demo, looking at the console as the business unit before certain tasks are answered."""
 
     seen: dict[str, Seen]
+    result: dict[str, Any]
 
     def _complete(self, task: dict[str, Any], decision: str) -> None:
         key = task["activity_id"]
@@ -91,26 +93,11 @@ def shown(day: str | date) -> str:
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def lcspr_case(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Probing]:
-    root = tmp_path_factory.mktemp(f"milestones-{request.param}")
-    schema = None
-    if request.param == "postgresql":
-        schema = f"rf_mile_{uuid.uuid4().hex[:8]}"
-        create_schema(schema)
-        db = pg_database(schema)
-    else:
-        db = engine.Database(f"sqlite:///{root / 'milestones.db'}", audit_fast=True)
-    engine.upgrade(db)
-    demo = Probing(root=root / "demo", out=lambda *a: None, db=db)
-    demo.seen = {}
-    demo.start()
-    try:
+    with demo_on(request.param, tmp_path_factory.mktemp(f"milestones-{request.param}"), Probing) as demo:
+        assert isinstance(demo, Probing)
+        demo.seen = {}
         demo.result = demo.run_case(replace(PATHS["lcspr-full"], answers={}), f"NB-MILE-{uuid.uuid4().hex[:4]}")
         yield demo
-    finally:
-        demo.stop()
-        db.dispose()
-        if schema:
-            drop_schema(schema)
 
 
 def test_during_the_rapid_review_its_15_working_days_are_the_next_deadline(lcspr_case: Probing) -> None:

@@ -25,7 +25,8 @@ from tests.workers.services.fakes import TOKEN, FakeNationalPanel
 
 
 @contextmanager
-def _demo(backend: str, root: Path, **options: Any) -> Iterator[Demo]:
+def demo_on(backend: str, root: Path, kind: type[Demo] = Demo, **options: Any) -> Iterator[Demo]:
+    """A Demo (or a subclass) with its server and workers on a fresh database of the backend."""
     schema = None
     if backend == "postgresql":
         schema = f"rf_scen_{uuid.uuid4().hex[:8]}"
@@ -34,7 +35,7 @@ def _demo(backend: str, root: Path, **options: Any) -> Iterator[Demo]:
     else:
         db = engine.Database(f"sqlite:///{root / 'scenarios.db'}", audit_fast=True)
     engine.upgrade(db)
-    demo = Demo(root=root / "demo", out=lambda *a: None, db=db, **options)
+    demo = kind(root=root / "demo", out=lambda *a: None, db=db, **options)
     demo.start()
     try:
         yield demo
@@ -48,7 +49,7 @@ def _demo(backend: str, root: Path, **options: Any) -> Iterator[Demo]:
 @pytest.fixture(scope="module", params=BACKENDS)
 def scenarios(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """No Panel endpoint (the usual case): everything for the Panel is submitted through its portal."""
-    with _demo(request.param, tmp_path_factory.mktemp(f"scenarios-{request.param}")) as demo:
+    with demo_on(request.param, tmp_path_factory.mktemp(f"scenarios-{request.param}")) as demo:
         yield demo
 
 
@@ -61,7 +62,7 @@ def with_panel(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("NORTHBRIDGE_NATIONAL_PANEL_TOKEN", TOKEN)
-            with _demo(request.param, tmp_path_factory.mktemp(f"panel-{request.param}"),
+            with demo_on(request.param, tmp_path_factory.mktemp(f"panel-{request.param}"),
                        national_panel_url=panel.submit_url) as demo:
                 yield demo, panel
     finally:

@@ -138,12 +138,18 @@ def refuse_unless_clean(task: ExternalTask[Input], document_id: str, passages: t
     if unfinished:
         reasons.append(f"it still has tracked changes or comments ({_list(unfinished)}): accept or reject every "
                        "change and delete the comments")
+    _refuse(task, document_id, reasons, confidential_name_found_in=places,
+            tracked_changes_or_comments=list(unfinished))
+
+
+def _refuse(task: ExternalTask[Input], document_id: str, reasons: list[str], **where: list[str]) -> None:
+    """Raises: BpmnError CONFIDENTIAL_NAME_FOUND with publication_check saying where (never what)."""
     message = f"document {document_id} cannot be published: {'; and '.join(reasons)}. Record a redacted document."
-    task.logger.warning("publication stopped", extra={"document_id": document_id, "places": len(places),
-                                                      "unfinished": len(unfinished)})
+    task.logger.warning("publication stopped", extra={"document_id": document_id,
+                                                      **{k: len(v) for k, v in where.items()}})
     raise BpmnError(CONFIDENTIAL_NAME_FOUND, message, publication_check={
-        "document_id": document_id, "confidential_name_found_in": places, "tracked_changes_or_comments": list(
-            unfinished), "message": message})
+        "document_id": document_id, "confidential_name_found_in": [], "tracked_changes_or_comments": [],
+        **where, "message": message})
 
 
 def refuse_internal_references(task: ExternalTask[Input], s: Services, document_id: str,
@@ -164,11 +170,7 @@ def refuse_internal_references(task: ExternalTask[Input], s: Services, document_
         reasons.append(f"the case's internal reference is in {_list(places)}")
     if id_places:
         reasons.append(f"an agency's internal id is in {_list(id_places)}: name the agency instead")
-    message = f"document {document_id} cannot be published: {'; and '.join(reasons)}. Record a redacted document."
-    task.logger.warning("publication stopped: internal reference", extra={"document_id": document_id})
-    raise BpmnError(CONFIDENTIAL_NAME_FOUND, message, publication_check={
-        "document_id": document_id, "confidential_name_found_in": [], "internal_reference_found_in": places + [
-            p for p in id_places if p not in places], "tracked_changes_or_comments": [], "message": message})
+    _refuse(task, document_id, reasons, internal_reference_found_in=list(dict.fromkeys(places + id_places)))
 
 
 def _list(places: list[str] | tuple[str, ...], limit: int = 12) -> str:
