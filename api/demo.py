@@ -370,6 +370,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def unclean(case: dict[str, Any]) -> str:
+    """What is wrong with how a case ended ("" when it completed with no incident and nothing open)."""
+    problems = [f"status {case['status']}"] if case["status"] != "completed" else []
+    problems += [f"{len(case[k])} {k.replace('_', ' ')}" for k in ("incidents", "user_tasks", "external_tasks")
+                 if case.get(k)]
+    return ", ".join(problems)
+
+
 def print_case(title: str, result: dict[str, Any], out=print) -> None:  # type: ignore[no-untyped-def]
     case = result["case"]
     out(f"\n{title}: {case['business_key']} — {case['status']}")
@@ -387,14 +395,19 @@ def main(out=print) -> int:  # type: ignore[no-untyped-def]
     demo = Demo(out=out)
     demo.start()
     try:
+        failed = []
         for decision, key, title in (("lcspr", "NB-DEMO-LCSPR", "LCSPR path"),
                                      ("learning_dissemination", "NB-DEMO-LD", "Learning Dissemination path")):
-            print_case(title, demo.run_case(decision, key), out)
+            result = demo.run_case(decision, key)
+            print_case(title, result, out)
+            if problem := unclean(result["case"]):
+                failed.append(key)
+                out(f"  FAILED: {problem}")
         out("\nwhere the documents landed outside the case file:")
         for path in sorted(p for p in ROOT.rglob("*") if p.is_file() and p.suffix not in (".db", ".db-wal", ".db-shm")):
             out(f"  {path}")
         out(f"\ndone in {time.monotonic() - started:.1f} s; the published site is {ROOT / 'site'}")
-        return 0
+        return 1 if failed else 0
     finally:
         demo.stop()
 
@@ -433,10 +446,9 @@ def run_paths(names: list[str], out=print) -> int:  # type: ignore[no-untyped-de
                 failed.append(name)
                 out(f"\n{name}: FAILED — {exc}")
                 continue
-            case = result["case"]
-            problem = case["incidents"] or case["user_tasks"] or case["status"] != "completed"
+            problem = unclean(result["case"])
             print_case(f"{name} ({PATHS[name].description})", result, out)
-            out(f"  {'FAILED' if problem else 'ok'} in {time.monotonic() - began:.1f} s")
+            out(f"  {f'FAILED: {problem}' if problem else 'ok'} in {time.monotonic() - began:.1f} s")
             if problem:
                 failed.append(name)
         out(f"\n{len(names) - len(failed)} of {len(names)} paths ended cleanly in {time.monotonic() - started:.1f} s"
