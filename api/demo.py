@@ -24,6 +24,7 @@ import uvicorn
 
 import engine
 from api.demo_paths import PathSpec as Path_
+from api.demo_paths import sign_offs
 from api.settings import ServerSettings
 
 ROOT = Path("var/demo")
@@ -36,7 +37,6 @@ LANES = {   # candidate group -> (user id, role)
     "independent-lead-reviewer": ("lead-reviewer", "reviewer"),
     "learning-from-practice-sub-group": ("lfp-chair", "panel-member"),
 }
-PARTNERS = ("local_authority", "integrated_care_board", "police")
 
 
 class Demo:
@@ -212,9 +212,8 @@ class Demo:
         def day(offset: int = 0) -> str:
             return (today + timedelta(days=offset)).isoformat()
 
-        def sign(agree: bool = True) -> dict[str, Any]:
-            return {p: {"signed_off_by": f"Safeguarding partner ({p.replace('_', ' ')})", "signed_off_on": day(),
-                        "agrees": agree} for p in PARTNERS}
+        def sign() -> dict[str, Any]:
+            return sign_offs(day)
 
         def answer(name: str, default: Any) -> Any:
             override = self.path.answers.get(name)
@@ -245,8 +244,9 @@ class Demo:
                 "rapid_review_report_id": self._upload(c, task, "rapid_review.md",
                                                        b"# Rapid Review\nAgencies met and agreed.\n",
                                                        "text/markdown", "rapid_review")},
-            "record_partners_decision": lambda: {"decision": decision, "decision_reasons": ["As the group recommends"],
-                                                 "decision_date": day(), "sign_offs": sign()},
+            "record_partners_decision": lambda: answer("record_partners_decision", {
+                "decision": decision, "decision_reasons": ["As the group recommends"], "decision_date": day(),
+                "sign_offs": sign()}),
             "record_partners_redecision": lambda: {"decision": decision, "decision_reasons": [
                 "The partners considered the Panel's reasons"], "decision_date": day(), "sign_offs": sign()},
             "submit_through_portal": lambda: {"portal_submitted_on": day(), "portal_reference": f"NP-{day()}-{n}"},
@@ -306,7 +306,8 @@ class Demo:
                 b"# Final report\nWhat happened and what partners will change.\n", "text/markdown",
                 "redacted_report"), "anonymisation_checked": True,
                 "legal_check": {"checked_by": "Partnership solicitor", "checked_on": day()}},
-            "plan_publication_date": lambda: {"planned_publication_date": day(3), "family_briefed": True},
+            "plan_publication_date": lambda: answer("plan_publication_date", {
+                "planned_publication_date": day(10), "family_briefed": True}),
             "review_publication": lambda: {"keep_published": True, "publication_review_reasons": [
                 "The learning is still current"]},
             "redact_briefing": lambda: {"redacted_document_id": self._upload(
@@ -314,8 +315,9 @@ class Demo:
                 "text/markdown", "redacted_briefing"), "redaction_notes": "Names removed"},
             "assess_deadline": lambda: answer("assess_deadline", {"deadline_at_risk": False,
                                                                   "progress_summary": "On track"}),
-            "record_delay": lambda: {"delay_reasons": ["Awaiting criminal proceedings"],
-                                     "parallel_proceedings": ["criminal"], "expected_publication_date": day(60)},
+            "record_delay": lambda: answer("record_delay", {
+                "delay_reasons": ["Awaiting criminal proceedings"], "parallel_proceedings": ["criminal"],
+                "expected_publication_date": day(60)}),
             "gather_learning": lambda: {"learning_points": ["Share information at the first concern",
                                                             "Hear the child's voice"]},
             "review_briefing": lambda: {"changes_needed": False, "briefing_changes": [], "use_edited_version": False,
@@ -368,6 +370,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def unclean(case: dict[str, Any]) -> str:
+    """What is wrong with how a case ended ("" when it completed with no incident and nothing open)."""
+    problems = [f"status {case['status']}"] if case["status"] != "completed" else []
+    problems += [f"{len(case[k])} {k.replace('_', ' ')}" for k in ("incidents", "user_tasks", "external_tasks")
+                 if case.get(k)]
+    return ", ".join(problems)
+
+
 def print_case(title: str, result: dict[str, Any], out=print) -> None:  # type: ignore[no-untyped-def]
     case = result["case"]
     out(f"\n{title}: {case['business_key']} — {case['status']}")
@@ -385,14 +395,19 @@ def main(out=print) -> int:  # type: ignore[no-untyped-def]
     demo = Demo(out=out)
     demo.start()
     try:
+        failed = []
         for decision, key, title in (("lcspr", "NB-DEMO-LCSPR", "LCSPR path"),
                                      ("learning_dissemination", "NB-DEMO-LD", "Learning Dissemination path")):
-            print_case(title, demo.run_case(decision, key), out)
+            result = demo.run_case(decision, key)
+            print_case(title, result, out)
+            if problem := unclean(result["case"]):
+                failed.append(key)
+                out(f"  FAILED: {problem}")
         out("\nwhere the documents landed outside the case file:")
         for path in sorted(p for p in ROOT.rglob("*") if p.is_file() and p.suffix not in (".db", ".db-wal", ".db-shm")):
             out(f"  {path}")
         out(f"\ndone in {time.monotonic() - started:.1f} s; the published site is {ROOT / 'site'}")
-        return 0
+        return 1 if failed else 0
     finally:
         demo.stop()
 
@@ -431,10 +446,9 @@ def run_paths(names: list[str], out=print) -> int:  # type: ignore[no-untyped-de
                 failed.append(name)
                 out(f"\n{name}: FAILED — {exc}")
                 continue
-            case = result["case"]
-            problem = case["incidents"] or case["user_tasks"] or case["status"] != "completed"
+            problem = unclean(result["case"])
             print_case(f"{name} ({PATHS[name].description})", result, out)
-            out(f"  {'FAILED' if problem else 'ok'} in {time.monotonic() - began:.1f} s")
+            out(f"  {f'FAILED: {problem}' if problem else 'ok'} in {time.monotonic() - began:.1f} s")
             if problem:
                 failed.append(name)
         out(f"\n{len(names) - len(failed)} of {len(names)} paths ended cleanly in {time.monotonic() - started:.1f} s"

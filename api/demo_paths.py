@@ -11,7 +11,8 @@ from typing import Any
 Answer = Callable[[Any, dict[str, Any], int, Callable[[int], str]], dict[str, Any]]
 
 
-def _sign(day: Callable[[int], str]) -> dict[str, Any]:
+def sign_offs(day: Callable[[int], str]) -> dict[str, Any]:
+    """One sign-off from each of the three statutory partners, agreeing, dated today."""
     return {p: {"signed_off_by": f"Safeguarding partner ({p.replace('_', ' ')})", "signed_off_on": day(0),
                 "agrees": True} for p in ("local_authority", "integrated_care_board", "police")}
 
@@ -27,9 +28,19 @@ def _response(outcome: str, **more: Any) -> Answer:
     return answer
 
 
+def _police_first_refuses(demo: Any, v: dict[str, Any], n: int, day: Callable[[int], str]) -> dict[str, Any]:
+    """The police do not sign off the first time (with what they ask to change); all three do the second."""
+    signed = sign_offs(day)
+    if n == 1:
+        signed["police"] = {**signed["police"], "agrees": False,
+                            "comments": "The report must say when the police shared the referral"}
+    return {"decision": demo.path.decision, "decision_reasons": ["As the group recommends"], "decision_date": day(0),
+            "sign_offs": signed}
+
+
 def _publication(choice: str) -> Answer:
     def answer(demo: Any, v: dict[str, Any], n: int, day: Callable[[int], str]) -> dict[str, Any]:
-        base = {"publication_reasons": ["Considered by the three partners"], "sign_offs": _sign(day)}
+        base = {"publication_reasons": ["Considered by the three partners"], "sign_offs": sign_offs(day)}
         if choice == "defer" and n == 1:
             return base | {"publication_choice": "defer", "deferral_reason": "Parallel criminal proceedings",
                            "deferral_review_on": None}
@@ -57,13 +68,25 @@ class PathSpec:
 
 PATHS: dict[str, PathSpec] = {p.name: p for p in [
     PathSpec("lcspr-full", "LCSPR, the full report published", "lcspr"),
-    PathSpec("improvements-only", "LCSPR, the improvements published instead of the report", "lcspr",
-             {"decide_publication": _publication("improvements_only")}),
+    PathSpec("improvements-only", "LCSPR, the improvements published instead of the report, on a date moved "
+             "so the Panel has them 7 working days before", "lcspr",
+             {"decide_publication": _publication("improvements_only"),
+              "plan_publication_date": lambda demo, v, n, day: {"planned_publication_date": day(3),
+                                                                "family_briefed": True}}),
     PathSpec("deferred-then-published", "LCSPR, publication deferred, reviewed after 3 months, then published",
              "lcspr", {"decide_publication": _publication("defer")}),
-    PathSpec("lcspr-delay", "LCSPR that will miss its 6 months: one delay notice and a new expected date", "lcspr",
+    PathSpec("lcspr-delay", "LCSPR that misses its 6 months: one delay notice, a new expected date that is "
+             "missed too (reminded, then escalated), publication after it", "lcspr",
              {"assess_deadline": lambda demo, v, n, day: {"deadline_at_risk": True,
-                                                           "progress_summary": "Awaiting the criminal trial"}}),
+                                                           "progress_summary": "Awaiting the criminal trial"},
+              "record_delay": lambda demo, v, n, day: {"delay_reasons": ["Awaiting the criminal trial"],
+                                                       "parallel_proceedings": ["criminal"],
+                                                       "expected_publication_date": day(45)},
+              "plan_publication_date": lambda demo, v, n, day: {"planned_publication_date": day(40),
+                                                                "family_briefed": True}}),
+    PathSpec("partners-refuse", "The police do not sign off the Rapid Review: back to the Case Review Group, "
+             "then all three partners sign", "learning_dissemination",
+             {"record_partners_decision": _police_first_refuses}),
     PathSpec("learning-dissemination", "Learning dissemination: a 7-minute briefing and the action plan",
              "learning_dissemination"),
     PathSpec("panel-agrees", "The National Panel agrees with the partners' decision", "learning_dissemination",

@@ -182,11 +182,17 @@ def rapid_review() -> Diagram:
            doc="The National Panel will carry out a national review (Children Act 2004 s16B): the partnership "
                "shares its information with the national reviewers and carries out no LCSPR of its own. Record "
                "what was shared, and the national review's learning once it reports.")
-    d.call("call_action_plan_after_national_review", "Run the action plan from the national review", BU, 13, 4,
+    d.script("record_national_review_route", "Record the national review as the case's route", BU, 13, 4,
+             script='partners_decision = decision\ndecision = "national_review"',
+             doc="The case takes the national review's route, not the partners' own: decision becomes "
+                 "national_review (the partners' decision is kept in partners_decision), so no LCSPR clock or "
+                 "milestone applies to it.")
+    d.call("call_action_plan_after_national_review", "Run the action plan from the national review", BU, 14, 4,
            called="action_plan", doc="Runs action_plan with the national review's learning.")
-    d.add("end", "end_after_national_review", "National review supported and action plan closed", BU, 14, 4)
+    d.add("end", "end_after_national_review", "National review supported and action plan closed", BU, 15, 4)
     d.flow("panel_outcome_gateway", "support_national_review", "National review", 'panel_outcome == "national_review"')
-    d.chain("support_national_review", "call_action_plan_after_national_review", "end_after_national_review")
+    d.chain("support_national_review", "record_national_review_route", "call_action_plan_after_national_review",
+            "end_after_national_review")
     # route
     d.add("xor", "route_merge", "Decision stands", CRG, 16, 0)
     d.flow("panel_outcome_gateway", "route_merge", "Agrees", default=True)
@@ -228,11 +234,12 @@ def rapid_review_work() -> Diagram:
     d.add("xor", "meeting_merge", "Meeting needed", CRG, 5)
     d.user("hold_rapid_review_meeting", "Hold the Rapid Review meeting", CRG, 6, group="case-review-group",
            form="hold_rapid_review_meeting", reads="case_reference, incident_type, sin_sent_on, agencies, "
-           "scoping_documents",
+           "scoping_documents, sign_offs",
            doc="The Case Review Group considers the scoping documents: the facts, immediate safety actions, the "
                "learning, context including racism and inequalities; it recommends an LCSPR or learning "
                "dissemination (reg 11 criteria). It may add agencies found to be involved (each is asked for its "
-               "scoping document before the group meets again), or remove one, recording why.")
+               "scoping document before the group meets again), or remove one, recording why. When a partner did "
+               "not sign off, the group meets again with the partners' comments (sign_offs).")
     d.add("xor", "agencies_added_gateway", "Agencies added?", CRG, 7)
     d.script("prepare_added_agencies", "Prepare requests for the added agencies", CRG, 7, 1,
              script='earlier_scoping_documents = scoping_documents\n'
@@ -248,8 +255,11 @@ def rapid_review_work() -> Diagram:
     d.add("xor", "signed_off_gateway", "All three partners agree?", SP, 9)
     submit_to_panel(d, "rapid_review", "rapid_review", BU, 10, 0, "the Rapid Review")
     d.script("keep_rapid_review_submission", "Keep the submission", BU, 12,
-             script="rapid_review_submission = panel_submission",
-             doc="rapid_review_submission: how and when the Rapid Review reached the Panel.")
+             script='rapid_review_submission = panel_submission\n'
+                    'rapid_review_sent_on = panel_submission["submitted_on"]',
+             doc="rapid_review_submission: how and when the Rapid Review reached the Panel; rapid_review_sent_on: "
+                 "the date it did (by API: the day it was sent; through the portal: the date the business unit "
+                 "recorded), which stops the 15 working days (bpmn/milestones.toml).")
     d.add("end", "rapid_review_sent", "Rapid Review submitted", BU, 13)
     d.chain("rapid_review_started", "prepare_agency_requests", "gather_merge", "gather_scoping_documents",
             "keep_scoping_documents", "meeting_merge", "hold_rapid_review_meeting", "agencies_added_gateway")
@@ -633,9 +643,11 @@ def publication() -> Diagram:
     submit_to_panel(d, "pre_publication", "pre_publication", BU, 9, 0,
                     "the version to be published (with the Secretary of State)")
     d.script("fix_publication_date", "Fix the publication date", BU, 11,
-             script='earliest_publication_on = working_days_after(panel_submission["submitted_on"], 7)[:10]\n'
+             script='pre_publication_sent_on = panel_submission["submitted_on"]\n'
+                    'earliest_publication_on = working_days_after(pre_publication_sent_on, 7)[:10]\n'
                     "publication_on = max(planned_publication_date, earliest_publication_on)",
-             doc="At least 7 working days (bank holidays skipped) after the copy reached the Panel.")
+             doc="At least 7 working days (bank holidays skipped) after the copy reached the Panel "
+                 "(pre_publication_sent_on).")
     d.add("timer_catch", "publication_day", "Publication day", BU, 12,
           inner=d.timer("timeDate", "working_days_after(publication_on, 0)"))
     d.service("publish_report", "Publish on the partnership website", BU, 13, topic="publication",

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -322,173 +322,178 @@ def test_the_engine_sees_every_user_task_in_the_lane_it_is_drawn_in() -> None:
     assert seen == {t.get("id") for _, t in user_tasks()}
 
 
-# --- a case from notification to a closed action plan, through the engine ------------------------------
+# --- clocks and loops, through the engine (the whole paths run in tests/scenarios, over HTTP) -----------
 
-GROUPS = frozenset({"business-unit", "case-review-group", "lcspr-panel", "independent-lead-reviewer",
-                    "agency-leads", "learning-from-practice-sub-group"})
-PARTNERS = ("local_authority", "integrated_care_board", "police")
+BU = engine.Actor("bu-officer", frozenset({"business-unit"}))
+PANEL = engine.Actor("panel-chair", frozenset({"lcspr-panel"}))
+
+
+def lead(agency: str) -> engine.Actor:
+    return engine.Actor(f"lead-{agency.lower()}", frozenset({"agency-leads"}), agency)
 
 
 @pytest.fixture
 def frozen() -> Iterator[Any]:
-    engine.clock.freeze(datetime(2026, 12, 18, 11, tzinfo=UTC))
+    engine.clock.freeze(datetime(2026, 12, 18, 11, tzinfo=UTC))       # Friday 18 December 2026
     yield engine.clock
     engine.clock.reset()
+    engine.configure_calendar(())
 
 
 def today(days: int = 0) -> str:
     return (engine.clock.now().date() + timedelta(days=days)).isoformat()
 
 
-def form_data(decision: str) -> dict[str, Callable[[dict[str, Any], int], dict[str, Any]]]:
-    """What each user task's people enter; `n` counts the times the task has come round (loops)."""
-    return {
-        "record_sin": lambda v, n: {
-            "case_reference": "CR-TEST", "became_aware_on": today(-2), "sin_sent_on": today(),
-            "incident_type": "serious_harm", "agencies": ["Police", "Health", "School"],
-            "confidential_names": ["Alex Example"]},
-        "submit_scoping_document": lambda v, n: {"scoping_document": {
-            "involvement": f"{v['agency']}: two home visits", "analysis": "a",
-            "immediate_safety_concerns": "None"}},
-        "hold_rapid_review_meeting": lambda v, n: {
-            "meeting_date": today(), "learning_identified": ["Information was not shared"],
-            "immediate_safety_actions": "None", "recommendation": decision, "recommendation_reasons": "r",
-            "rapid_review_report_id": "DOC-RR"},
-        "record_partners_sign_off": lambda v, n: (
-            {"partners_signed_off": False, "amendments_requested": "Clarify the timeline"} if n == 1 else
-            {"partners_signed_off": True,
-             "sign_offs": [{"partner": p, "signed_off_by": "X", "signed_off_on": today()} for p in PARTNERS]}),
-        "confirm_decision": lambda v, n: {"decision": decision, "reasons": "Reg 11 criteria",
-                                          "decision_date": today()},
-        "agree_terms_of_reference": lambda v, n: {
-            "terms_of_reference": "DOC-TOR", "key_lines_of_enquiry": ["K1", "K2", "K3"],
-            "review_period_start": "2025-01-01", "review_period_end": "2026-11-30",
-            "practitioner_discussion_appropriate": True},
-        "hold_panel_meeting": lambda v, n: {"panel_meeting_record": {
-            "held_on": v["panel_meeting"], "attendees": ["Chair"], "decisions": "d"}},
-        "record_practitioner_discussion": lambda v, n: {"practitioner_discussion": {
-            "held_on": today(), "attendance": 6, "notes_document_id": "DOC-NOTES"}},
-        "resubmit_chronology": lambda v, n: {"corrected_chronology_document_id": f"DOC-CHR2-{v['agency']}"},
-        "submit_imr": lambda v, n: {"imr": {
-            "imr_document_id": f"DOC-IMR-{v['agency']}", "chronology_document_id": f"DOC-CHR-{v['agency']}",
-            "author": "A", "author_independent": True, "senior_manager_sign_off": "S", "signed_off_on": today()}},
-        "write_draft_report": lambda v, n: {"draft_report_id": f"DOC-DRAFT-{n}", "draft_version": n},
-        "quality_assure_draft": lambda v, n: (
-            {"amendments_needed": True, "amendments": "Strengthen KLOE 2"} if n == 1 else {"amendments_needed": False}),
-        "approve_final_report": lambda v, n: {
-            "final_report_id": "DOC-FINAL",
-            "approvals": [{"partner": p, "approved_by": "X", "approved_on": today()} for p in PARTNERS]},
-        "decide_publication": lambda v, n: {"publication_scope": "full_report",
-                                            "publication_reasons": "No reason not to publish"},
-        "redact_report": lambda v, n: {"redacted_document_id": "DOC-REDACTED", "redaction_notes": "Section 2"},
-        "redact_briefing": lambda v, n: {"redacted_document_id": "DOC-REDACTED", "redaction_notes": "Point 3"},
-        "assess_deadline": lambda v, n: {"deadline_at_risk": False, "progress_summary": "On track"},
-        "record_delay": lambda v, n: {"delay_reasons": "Inquest", "expected_publication_date": today(60)},
-        "gather_learning": lambda v, n: {"learning_points": ["Share information early"]},
-        "review_briefing": lambda v, n: (
-            {"changes_needed": True, "briefing_changes": "Shorter"} if n == 1 else
-            {"changes_needed": False, "approved_by": "Chair"}),
-        "plan_learning_events": lambda v, n: {"learning_events": [
-            {"theme": "Information sharing", "planned_on": today(20), "audience": "Practitioners"}]},
-        "record_learning_events": lambda v, n: {"learning_event_records": [
-            {"theme": "Information sharing", "held_on": today(), "attendance": 40}]},
-        "agree_action_plan": lambda v, n: {"actions": [
-            {"action": "Audit referrals", "agency": "Health", "owner": "Named nurse", "due_date": today(60),
-             "rag": "amber", "evidence_of_impact": "Audit shows timely referrals"}]},
-        "update_action": lambda v, n: {"action_update": {"rag": "green", "progress": "Done", "completed": True}},
-        "review_progress": lambda v, n: (
-            {"any_overdue": True, "overdue_summary": "Audit late", "progress_summary": "p"} if n == 1 else
-            {"any_overdue": False, "progress_summary": "p"}),
-        "confirm_impact": lambda v, n: (
-            {"impact_confirmed": False, "impact_summary": "Not yet"} if n == 1 else
-            {"impact_confirmed": True, "impact_summary": "Re-audit shows timely referrals", "closed_on": today()}),
-    }
-
-
-def worker_results(v: dict[str, Any], task: engine.ExternalTaskInfo) -> dict[str, Any]:
-    """What each topic's worker returns (as the service tasks' documentation says)."""
+def worker_results(task: engine.ExternalTaskInfo, v: dict[str, Any]) -> dict[str, Any]:
+    """What each topic's worker returns, as the service tasks' documentation says."""
+    if task.topic == "information-request":
+        return {"requests_sent": 1, "return_due_on": today(28)}
     if task.topic == "panel-formation":
-        return {"panel_members": ["Chair", "Health lead"], "panel_meetings": [today(10), today(30), today(50)]}
+        return {"panel_members": ["Chair", "Health lead"], "panel_meetings": [today(30), today(60), today(90)]}
     if task.topic == "reviewer-commissioning":
-        return {"lead_reviewer": "Independent Reviewer"}
-    if task.topic == "national-panel-submission":
-        return {"panel_receipt_id": f"NP-{task.extension_properties['document']}"}
-    if task.topic == "publication":
-        return {"published_url": "https://partnership.example/reviews/1", "published_on": today(),
-                "review_due_on": today(366)}
-    if task.topic == "seven-minute-briefing":
-        return {"briefing_document_id": "DOC-7MB"}
+        return {"lead_reviewer": {"id": "rev-1", "name": "Reviewer", "email": "r@example.org", "user": "rev-1"},
+                "commissioning_letter_id": "DOC-LETTER", "terms_of_reference_document_id": "DOC-TOR"}
     if task.topic == "chronology-merge" and task.extension_properties.get("step") == "check":
         return {"imr": v["imr"], "chronology_entries": 2, "chronology_problem": None}
-    if task.topic == "chronology-merge":
-        assert len(v["imrs"]) == 3
-        return {"integrated_chronology_id": "DOC-CHRONOLOGY"}
     return {}
 
 
-def run_case(db: engine.Database, decision: str) -> tuple[engine.InstanceInfo, list[str]]:
-    actor = engine.Actor("tester", GROUPS)
+def work(db: engine.Database, topic: str) -> int:
+    """Play the worker for one topic: complete every open task of it as the worker would."""
+    done = 0
+    for locked in engine.fetch_and_lock(db, actor=WORKER, worker_id="w", max_tasks=50, topics=[
+            engine.TopicRequest(name=topic, lock_duration_ms=60_000)]).tasks:
+        engine.complete_external_task(db, actor=WORKER, task_id=locked.task.id, worker_id="w",
+                                      variables=worker_results(locked.task, locked.variables))
+        done += 1
+    return done
+
+
+def uk_day(moment: datetime) -> str:
+    from timekeeping.calendar import UK  # noqa: PLC0415
+    return moment.astimezone(UK).date().isoformat()
+
+
+def test_the_rapid_review_clock_reminds_on_working_days_10_and_15_and_escalates_on_16(
+        db: engine.Database, actor: engine.Actor, frozen: Any) -> None:
+    """The notification is sent on Friday 18 December 2026. Friday 25 and Monday 28 December and Friday
+    1 January are bank holidays; the partnership is also closed on 29-31 December. The law's clock
+    skips the bank holidays only: working day 10 is Wednesday 6 January, day 15 (the deadline)
+    Wednesday 13 January, day 16 Thursday 14 January. The agencies' chases, a local deadline, skip the
+    closure days as well: the first falls on Monday 4 January (not Tuesday 29 December), the second on
+    Monday 11 January, and then the Case Review Group is asked whether to go on without the agency."""
+    engine.configure_calendar([date(2026, 12, 29), date(2026, 12, 30), date(2026, 12, 31)])
     engine.deploy(db, files=deploy_files(), actor=actor)
-    started = engine.start_instance(db, actor=actor, definition_key="rapid_review", business_key="SIN-E2E")
-    forms, done, rounds, published = form_data(decision), [], {}, set()
-    topics = [engine.TopicRequest(name=t, lock_duration_ms=60_000) for t in sorted(TOPICS)]
-    for _ in range(300):
-        info = engine.get_instance(db, instance_id=started.id)
-        assert not info.incidents, info.incidents
-        if info.status != "active":
-            return info, done
-        if info.user_tasks:
-            task = engine.get_user_task(db, task_id=info.user_tasks[0].id)
-            rounds[task.activity_id] = n = rounds.get(task.activity_id, 0) + 1
-            engine.complete_user_task(db, actor=actor, task_id=task.id,
-                                      variables=forms[task.activity_id](task.variables or {}, n))
-            done.append(task.activity_id)
-            continue
-        fetched = engine.fetch_and_lock(db, actor=WORKER, worker_id="worker", topics=topics, max_tasks=1).tasks
-        if fetched:
-            locked = fetched[0]
-            if locked.task.topic == "publication" and locked.task.activity_id not in published:
-                published.add(locked.task.activity_id)       # the first attempt finds a confidential name
-                engine.handle_bpmn_error(db, actor=WORKER, task_id=locked.task.id, worker_id="worker",
-                                         error_code="CONFIDENTIAL_NAME_FOUND")
-            else:
-                engine.complete_external_task(db, actor=WORKER, task_id=locked.task.id, worker_id="worker",
-                                              variables=worker_results(locked.variables, locked.task))
-            done.append(locked.task.activity_id)
-            continue
-        try:
-            engine.correlate_message(db, actor=actor, message_name="national_panel_response",
-                                     business_key="SIN-E2E", variables={"panel_response": "agree"})
-            done.append("national_panel_response")
-            continue
-        except engine.MessageNotCorrelated:
-            pass
-        assert info.next_timer_at is not None, "the case is stuck"
-        engine.clock.advance(max(info.next_timer_at - engine.clock.now(), timedelta(0)) + timedelta(seconds=1))
+    started = engine.start_instance(db, actor=actor, definition_key="rapid_review", business_key="SIN-DAYS")
+    engine.complete_user_task(db, actor=BU, task_id=started.user_tasks[0].id, variables={
+        "case_reference": "CR-DAYS", "became_aware_on": "2026-12-16", "sin_sent_on": "2026-12-18",
+        "incident_type": "serious_harm", "child_looked_after": False, "agencies": ["Police"],
+        "confidential_names": ["Alex Example"]})
+    work(db, "information-request")
+    [scoping] = engine.get_instance(db, instance_id=started.id).user_tasks
+    assert (scoping.activity_id, scoping.organisation) == ("submit_scoping_document", "Police")
+    fired: list[tuple[str, str]] = []
+    sent: list[tuple[str, str, str]] = []
+    for _ in range(10):                                       # to each timer in turn, the mailer after each
+        due = engine.get_instance(db, instance_id=started.id).next_timer_at
+        assert due is not None
+        engine.clock.freeze(due - timedelta(minutes=1))
+        assert engine.fire_due_timers(db) == []                # not a minute early
+        engine.clock.freeze(due + timedelta(minutes=1))
         engine.fire_due_timers(db)
-    raise AssertionError("the case did not finish")
+        for locked in engine.fetch_and_lock(db, actor=WORKER, worker_id="mailer", max_tasks=50, topics=[
+                engine.TopicRequest(name="notification", lock_duration_ms=60_000)]).tasks:
+            p = locked.task.extension_properties
+            sent.append((uk_day(engine.clock.now()), p["kind"], p["about"]))
+            engine.complete_external_task(db, actor=WORKER, task_id=locked.task.id, worker_id="mailer")
+        if uk_day(due) >= "2027-01-14":
+            break
+    fired = [(e.activity_id, uk_day(e.at)) for e in engine.instance_history(db, instance_id=started.id)
+             if e.kind == "timer_fired"]
+    assert fired == [("chase_due", "2027-01-04"), ("rapid_review_due_soon", "2027-01-06"),
+                     ("chase_due", "2027-01-11"), ("rapid_review_due_today", "2027-01-13"),
+                     ("rapid_review_overdue", "2027-01-14")]
+    assert sent == [("2027-01-04", "chase", "agency_return"), ("2027-01-06", "reminder", "rapid_review"),
+                    ("2027-01-11", "chase", "agency_return"), ("2027-01-13", "reminder", "rapid_review"),
+                    ("2027-01-14", "escalation", "rapid_review")]
+    open_now = engine.get_instance(db, instance_id=started.id)
+    tasks = {t.activity_id: t for t in open_now.user_tasks}
+    # the work goes on beside the escalation: the agency may still return, the group may go on without it,
+    # and the business unit records why the Rapid Review is late (it then goes to the Panel)
+    assert set(tasks) == {"submit_scoping_document", "decide_missing_return", "explain_late_rapid_review"}
+    assert tasks["explain_late_rapid_review"].candidate_groups == ["business-unit"]
+    assert tasks["decide_missing_return"].candidate_groups == ["case-review-group"]
+    engine.complete_user_task(db, actor=BU, task_id=tasks["explain_late_rapid_review"].id, variables={
+        "rapid_review_late_reasons": ["The police return was late"], "rapid_review_expected_on": "2027-01-20"})
+    [notice] = engine.fetch_and_lock(db, actor=WORKER, worker_id="w", max_tasks=5, topics=[
+        engine.TopicRequest(name="national-panel-submission", lock_duration_ms=60_000)]).tasks
+    assert notice.variables["panel_document"] == "rapid_review_delay"
+    assert notice.variables["rapid_review_late_reasons"] == ["The police return was late"]
+    # nothing statutory fires again before the submission: the next timer is the agency's next chase
+    assert open_now.next_timer_at is None or uk_day(open_now.next_timer_at) > "2027-01-14"
 
 
-def _send_notifications(db: engine.Database) -> list[str]:
-    """Act as the mailer: take every notification task waiting, return their kinds."""
-    kinds = []
-    for locked in engine.fetch_and_lock(db, actor=WORKER, worker_id="mailer", max_tasks=50, topics=[
-            engine.TopicRequest(name="notification", lock_duration_ms=60_000)]).tasks:
-        kinds.append(locked.task.extension_properties.get("kind", ""))
-        engine.complete_external_task(db, actor=WORKER, task_id=locked.task.id, worker_id="mailer")
-    return kinds
-
-
-def one_step(db: engine.Database, actor: engine.Actor, instance_id: str) -> None:
-    """Complete the case's first open user task with its form data, else one external task of any topic."""
-    info = engine.get_instance(db, instance_id=instance_id)
-    if info.user_tasks:
-        task = engine.get_user_task(db, task_id=info.user_tasks[0].id)
-        engine.complete_user_task(db, actor=actor, task_id=task.id,
-                                  variables=form_data("lcspr")[task.activity_id](task.variables or {}, 1))
-        return
-    [locked] = engine.fetch_and_lock(db, actor=WORKER, worker_id="w", max_tasks=1, topics=[
-        engine.TopicRequest(name=t, lock_duration_ms=60_000) for t in sorted(TOPICS)]).tasks
-    engine.complete_external_task(db, actor=WORKER, task_id=locked.task.id, worker_id="w",
-                                  variables=worker_results(locked.variables, locked.task))
-
+def test_an_unreadable_chronology_goes_back_to_its_agency_alone_and_the_imr_is_kept(
+        db: engine.Database, actor: engine.Actor, frozen: Any) -> None:
+    """Each agency_return reads its own agency's chronology as soon as the IMR is submitted; a problem
+    goes back to that agency's leads with the message, the other agency's return is done, and the
+    merge of the chronologies waits for the corrected file."""
+    engine.deploy(db, files=deploy_files(), actor=actor)
+    started = engine.start_instance(db, actor=actor, definition_key="lcspr_review", business_key="LCSPR-CHR",
+                                    variables={"case_reference": "CR-CHR", "agencies": ["Police", "Health"],
+                                               "decision": "lcspr", "decision_date": today(),
+                                               "confidential_names": ["Alex Example"]})
+    work(db, "panel-formation")
+    [tor] = engine.get_instance(db, instance_id=started.id).user_tasks
+    engine.complete_user_task(db, actor=PANEL, task_id=tor.id, variables={
+        "terms_of_reference": {"scope": "Practice in 2026", "methodology": "Systems"},
+        "key_lines_of_enquiry": ["K1", "K2", "K3"], "review_period_start": "2026-01-01",
+        "review_period_end": "2026-11-30", "practitioner_discussion_appropriate": False,
+        "agencies": ["Police", "Health"], "agency_changes": []})
+    work(db, "reviewer-commissioning")
+    work(db, "information-request")
+    imr_tasks = {t.organisation: t for t in engine.get_instance(db, instance_id=started.id).user_tasks
+                 if t.activity_id == "submit_imr"}
+    assert sorted(imr_tasks) == ["Health", "Police"]
+    for agency, task in imr_tasks.items():
+        engine.complete_user_task(db, actor=lead(agency), task_id=task.id, variables={"imr": {
+            "imr_document_id": f"DOC-IMR-{agency}", "chronology_document_id": f"DOC-CHR-{agency}", "author": "A",
+            "author_independent": True, "senior_manager_sign_off": "S", "signed_off_on": today()}})
+    checks: dict[str, engine.LockedTask] = {}
+    for locked in engine.fetch_and_lock(db, actor=WORKER, worker_id="w", max_tasks=5, topics=[
+            engine.TopicRequest(name="chronology-merge", lock_duration_ms=60_000)]).tasks:
+        assert locked.task.extension_properties == {"step": "check"}
+        checks[locked.variables["agency"]] = locked
+    assert sorted(checks) == ["Health", "Police"]
+    problem = "the chronology of Health: sheet 1, row 7, column A (the date): not understood"
+    engine.handle_bpmn_error(db, actor=WORKER, task_id=checks["Health"].task.id, worker_id="w",
+                             error_code="CHRONOLOGY_UNREADABLE", variables={"chronology_problem": problem})
+    engine.complete_external_task(db, actor=WORKER, task_id=checks["Police"].task.id, worker_id="w",
+                                  variables=worker_results(checks["Police"].task, checks["Police"].variables))
+    info = engine.get_instance(db, instance_id=started.id)
+    [resubmit] = [t for t in info.user_tasks if t.activity_id == "resubmit_chronology"]
+    assert (resubmit.organisation, resubmit.candidate_groups) == ("Health", ["agency-leads"])
+    assert not [t for t in info.user_tasks if t.organisation == "Police"]           # the police return is done
+    assert not [t for t in info.external_tasks if t.activity_id == "merge_chronologies"]   # the merge waits
+    police_sees = engine.list_user_tasks(db, viewer=lead("Police")).data
+    assert resubmit.id not in {t.id for t in police_sees}                           # Health's task is Health's
+    shown = engine.get_user_task(db, task_id=resubmit.id, viewer=lead("Health"))
+    assert shown.form_key == "resubmit_chronology" and shown.variables["chronology_problem"] == problem
+    assert shown.variables["imr"]["imr_document_id"] == "DOC-IMR-Health"                # the IMR is kept
+    assert "imrs" not in shown.variables and "confidential_names" not in shown.variables
+    engine.complete_user_task(db, actor=lead("Health"), task_id=resubmit.id,
+                              variables={"corrected_chronology_document_id": "DOC-CHR2-Health"})
+    [again] = engine.fetch_and_lock(db, actor=WORKER, worker_id="w", max_tasks=5, topics=[
+        engine.TopicRequest(name="chronology-merge", lock_duration_ms=60_000)]).tasks
+    assert again.task.extension_properties == {"step": "check"} and again.variables["agency"] == "Health"
+    assert again.variables["corrected_chronology_document_id"] == "DOC-CHR2-Health"
+    imr = dict(again.variables["imr"], chronology_document_id="DOC-CHR2-Health")
+    engine.complete_external_task(db, actor=WORKER, task_id=again.task.id, worker_id="w",
+                                  variables={"imr": imr, "chronology_entries": 3, "chronology_problem": None})
+    [merge] = engine.fetch_and_lock(db, actor=WORKER, worker_id="w", max_tasks=5, topics=[
+        engine.TopicRequest(name="chronology-merge", lock_duration_ms=60_000)]).tasks
+    assert merge.task.extension_properties == {"step": "merge"}
+    imrs = merge.variables["imrs"]
+    assert {a: (r["status"], r["imr"]["imr_document_id"], r["imr"]["chronology_document_id"])
+            for a, r in imrs.items()} == {"Health": ("received", "DOC-IMR-Health", "DOC-CHR2-Health"),
+                                          "Police": ("received", "DOC-IMR-Police", "DOC-CHR-Police")}

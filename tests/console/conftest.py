@@ -177,8 +177,8 @@ def start_case(db: engine.Database, business_key: str, **variables: Any) -> engi
 
 def sin(sin_sent_on: str, became_aware_on: str, agencies: list[str] | None = None) -> dict[str, Any]:
     return {"case_reference": "CR-1", "became_aware_on": became_aware_on, "sin_sent_on": sin_sent_on,
-            "incident_type": "serious_harm", "agencies": agencies or ["Police", "Integrated care board"],
-            "confidential_names": ["Child Q"]}
+            "incident_type": "serious_harm", "child_looked_after": False,
+            "agencies": agencies or ["Police", "Integrated care board"], "confidential_names": ["Child Q"]}
 
 
 def work_external(db: engine.Database, topic: str, **variables: Any) -> int:

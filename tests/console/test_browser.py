@@ -79,6 +79,7 @@ def test_a_task_form_shows_the_error_beside_its_field_then_completes_and_the_dia
     bu.page.fill("#sin_sent_on-month", "2")
     bu.page.fill("#sin_sent_on-year", "2027")
     bu.page.check("#incident_type-1")
+    bu.page.check("#child_looked_after-1")                         # No
     bu.page.fill("#agencies", "Police\nIntegrated care board")
     bu.page.fill("#confidential_names", "Child R")
     bu.page.click("#complete")
@@ -101,10 +102,10 @@ def test_a_task_form_shows_the_error_beside_its_field_then_completes_and_the_dia
     bu.page.wait_for_selector("#diagram-rapid_review[data-state='drawn']")
     bu.audit()
     active = bu.page.locator("#diagram-rapid_review").get_attribute("data-active").split()
-    assert "record_sin" not in active and "request_scoping_documents" in active
-    assert bu.page.locator("#diagram-rapid_review .djs-element.rf-active"
-                           "[data-element-id='request_scoping_documents']").count() == 1
+    assert "record_sin" not in active and "call_rapid_review_work" in active
     assert bu.page.locator("#diagram-rapid_review .djs-element.rf-completed[data-element-id='record_sin']").count() == 1
+    assert bu.page.locator("#diagram-rapid_review .djs-element.rf-active"
+                           "[data-element-id='call_rapid_review_work']").count() == 1
     variables = engine.get_instance(console_db, instance_id=case.id).variables
     assert variables["sin_sent_on"] == "2027-02-04" and variables["agencies"] == ["Police", "Integrated care board"]
     assert variables["incident_type"] == "serious_harm"
@@ -114,7 +115,7 @@ def test_a_task_form_shows_the_error_beside_its_field_then_completes_and_the_dia
 def test_an_agency_lead_sees_only_their_agencys_task_never_another_agencys(
         console_db: engine.Database, keys: dict[str, str], open_console: Any) -> None:
     case = start_case(console_db, "SIN-2027-020", **sin(sin_sent_on="2027-02-22", became_aware_on="2027-02-18"))
-    assert work_external(console_db, "information-request") == 1
+    assert work_external(console_db, "information-request") == 2            # one request per agency
     tasks = engine.get_instance(console_db, instance_id=case.id).user_tasks
     police = next(t for t in tasks if t.organisation == "Police")
     icb = next(t for t in tasks if t.organisation == "Integrated care board")
@@ -152,7 +153,7 @@ def test_the_timeliness_report_charts_and_downloads_as_csv(console_db: engine.Da
     try:
         start_case(console_db, "SIN-2027-030", **sin(sin_sent_on="2027-01-04", became_aware_on="2027-01-01"))
         start_case(console_db, "SIN-2027-031", **sin(sin_sent_on="2027-02-22", became_aware_on="2027-02-18"))
-        assert work_external(console_db, "information-request") == 2          # agencies asked for scoping documents
+        assert work_external(console_db, "information-request") == 4          # 2 agencies of each case asked
         # 1 March: the first is past its 15 working days, the second within them
         bu = open_console("bu")
         bu.sign_in("bu-officer", keys["bu-officer"])

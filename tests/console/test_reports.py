@@ -21,6 +21,7 @@ from tests.console.conftest import ROOT, sin, start_case, work_external
 
 BU = engine.Actor("bu-officer", frozenset({"business-unit", "case-review-group"}))
 CRG = engine.Actor("crg-chair", frozenset({"case-review-group"}))
+PARTNERS = engine.Actor("partners-delegate", frozenset({"safeguarding-partners"}))
 
 
 def at(day: str, hour: int = 10) -> None:
@@ -28,24 +29,28 @@ def at(day: str, hour: int = 10) -> None:
 
 
 def send_rapid_review(db: engine.Database, case: engine.InstanceInfo, on: str) -> None:
-    """Agencies return, the Case Review Group meets, the partners sign off, and on `on` the worker
-    sends the Rapid Review to the National Panel."""
-    work_external(db, "information-request")
+    """Each agency returns its scoping document, the Case Review Group meets, the three partners sign
+    off, and on `on` the worker sends the Rapid Review to the National Panel by API: the day it is
+    sent is the day the 15 working days stop (rapid_review_sent_on)."""
+    work_external(db, "information-request", return_due_on="2027-01-12")
     for task in engine.get_instance(db, instance_id=case.id).user_tasks:
-        engine.complete_user_task(db, actor=engine.Actor("lead", frozenset({"agency-leads"})), task_id=task.id,
+        engine.complete_user_task(db, actor=engine.Actor("lead", frozenset({"agency-leads"}), task.organisation),
+                                  task_id=task.id,
                                   variables={"scoping_document": {"involvement": "Some", "analysis": "Little",
                                                                   "immediate_safety_concerns": "None"}})
     meeting = engine.get_instance(db, instance_id=case.id).user_tasks[0]
     engine.complete_user_task(db, actor=CRG, task_id=meeting.id, variables={
         "meeting_date": engine.clock.now().date().isoformat(), "learning_identified": ["Share early"],
-        "immediate_safety_actions": "None", "recommendation": "lcspr", "recommendation_reasons": "Agreed",
-        "rapid_review_report_id": "doc-1"})
+        "immediate_safety_actions": "None", "recommendation": "lcspr", "recommendation_reasons": ["Agreed"],
+        "agencies_to_add": [], "agencies_removed": [], "rapid_review_report_id": "doc-1"})
     sign_off = engine.get_instance(db, instance_id=case.id).user_tasks[0]
-    engine.complete_user_task(db, actor=BU, task_id=sign_off.id, variables={"partners_signed_off": True, "sign_offs": [
-        {"partner": p, "signed_off_by": "Lead", "signed_off_on": "2027-01-01"}
-        for p in ("local_authority", "integrated_care_board", "police")]})
+    engine.complete_user_task(db, actor=PARTNERS, task_id=sign_off.id, variables={
+        "decision": "lcspr", "decision_reasons": ["As the group recommends"], "decision_date": "2027-01-15",
+        "sign_offs": {p: {"signed_off_by": "Lead", "signed_off_on": "2027-01-15", "agrees": True}
+                      for p in ("local_authority", "integrated_care_board", "police")}})
     at(on)
-    assert work_external(db, "national-panel-submission", panel_receipt_id="NP-1") == 1
+    assert work_external(db, "national-panel-submission", panel_receipt_id="NP-1", panel_submission={
+        "document": "rapid_review", "via": "api", "receipt_id": "NP-1", "received_at": None, "submitted_on": on}) == 1
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +19,23 @@ import pytest
 
 import engine
 from api.demo import Demo
-from api.demo_paths import PATHS
+from api.demo_paths import PATHS, PathSpec
 from tests.conftest import BACKENDS, create_schema, drop_schema, pg_database
+from tests.workers.services.fakes import TOKEN, FakeNationalPanel
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def scenarios(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    root = tmp_path_factory.mktemp(f"scenarios-{request.param}")
+@contextmanager
+def demo_on(backend: str, root: Path, kind: type[Demo] = Demo, **options: Any) -> Iterator[Demo]:
+    """A Demo (or a subclass) with its server and workers on a fresh database of the backend."""
     schema = None
-    if request.param == "postgresql":
+    if backend == "postgresql":
         schema = f"rf_scen_{uuid.uuid4().hex[:8]}"
         create_schema(schema)
         db = pg_database(schema)
     else:
         db = engine.Database(f"sqlite:///{root / 'scenarios.db'}", audit_fast=True)
     engine.upgrade(db)
-    demo = Demo(root=root / "demo", out=lambda *a: None, db=db)
+    demo = kind(root=root / "demo", out=lambda *a: None, db=db, **options)
     demo.start()
     try:
         yield demo
@@ -44,9 +46,36 @@ def scenarios(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
             drop_schema(schema)
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def scenarios(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """No Panel endpoint (the usual case): everything for the Panel is submitted through its portal."""
+    with demo_on(request.param, tmp_path_factory.mktemp(f"scenarios-{request.param}")) as demo:
+        yield demo
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def with_panel(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[tuple[Demo, FakeNationalPanel]]:
+    """The Panel's endpoint configured: a stand-in for it on 127.0.0.1 (it can refuse a submission)."""
+    panel = FakeNationalPanel()
+    panel.start()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("NORTHBRIDGE_NATIONAL_PANEL_TOKEN", TOKEN)
+            with demo_on(request.param, tmp_path_factory.mktemp(f"panel-{request.param}"),
+                       national_panel_url=panel.submit_url) as demo:
+                yield demo, panel
+    finally:
+        panel.stop()
+
+
 def run(demo: Demo, name: str) -> dict[str, Any]:
     """Drive the named path; assert the case ended cleanly: completed, no incident, no open task."""
-    result = demo.run_case(PATHS[name], f"NB-SCEN-{name.upper()}-{uuid.uuid4().hex[:4]}")
+    return run_path(demo, PATHS[name])
+
+
+def run_path(demo: Demo, path: PathSpec) -> dict[str, Any]:
+    result = demo.run_case(path, f"NB-SCEN-{path.name.upper()}-{uuid.uuid4().hex[:4]}")
     case = result["case"]
     assert case["status"] == "completed", case["status"]
     assert case["incidents"] == [] and case["user_tasks"] == [] and case["external_tasks"] == []

@@ -14,14 +14,19 @@ case's variables — references, dates, the decision and its reasons, and docume
 documents — sent with the task's activity instance id as its idempotency key, so a retried task never
 submits twice.
 
-No diagram catches a BPMN error here, so a refusal by the Panel (4xx) is an incident for the
-business unit, not `PANEL_REJECTED`; unreachable, timed out or 5xx is retried by the runtime.
+A refusal by the Panel (4xx) is the BPMN error `PANEL_REFUSED`, with `panel_refusal` ({document,
+reason: the status code and the Panel's error code, never its free text}): the national_panel_submission
+block catches it and gives the business unit a task to correct and resend. Unreachable, timed out or
+5xx is retried by the runtime. Without an endpoint the submission is written to the outbox and
+`panel_submission.via` is "portal" with no `submitted_on`: the block then asks the business unit to
+submit it through the Panel's portal and record the date, and only that date stops a clock.
 
 Expects: case_reference and, by document —
   rapid_review: sin_sent_on, recommendation, rapid_review_report_id (recommendation_reasons, …);
   delay_notice: decision_date, delay_reasons, expected_publication_date (parallel_proceedings);
   final_report: final_report_id, publication_scope (decision_date, planned_publication_date).
-Returns: panel_receipt_id, panel_submission ({document, via, receipt_id, received_at, submitted_on}).
+Returns: panel_receipt_id, panel_refusal (None), panel_submission ({document, via: api | portal,
+receipt_id, received_at, submitted_on}).
 """
 
 from __future__ import annotations

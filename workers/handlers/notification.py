@@ -1,16 +1,25 @@
 """Reminders, chases, escalations, invitations and distributions, by email.
 
 The service task's properties say what: `kind` (reminder, chase, escalation, invitation,
-distribution) and `about` (rapid_review, initial_scoping, imr_and_chronology, national_panel_response,
-lcspr_deadline, practitioner_discussion, seven_minute_briefing, action_plan_update, action_plan).
+distribution, statutory_notice) and `about` (rapid_review, initial_scoping, imr_and_chronology,
+agency_return, national_panel_response, further_information, lcspr_deadline, lcspr_expected_date,
+practitioner_discussion, seven_minute_briefing, action_plan_update, action_plan,
+looked_after_child_death).
 Who is told comes from the partnership directory's roles and agencies:
 
 =======================================  ====================================================================
 rapid_review (reminder)                   the Case Review Group chair(s) and the business unit
 rapid_review, lcspr_deadline (escalation) the safeguarding partners and the partnership chair; business unit copied
 initial_scoping, imr_and_chronology       each involved agency's lead (escalation: the partners too)
+agency_return (chase)                     the agency's lead (business unit copied); from the third chase its
+                                          senior lead (the lead copied)
 national_panel_response (chase)           the business unit, to chase the Panel
-lcspr_deadline (reminder)                 panel chair(s), the lead reviewer and the business unit
+further_information (reminder)            the business unit, on the date the Panel gave
+lcspr_deadline, lcspr_expected_date       panel chair(s), the lead reviewer and the business unit
+(reminder)
+lcspr_expected_date (escalation)          the safeguarding partners and the partnership chair; business unit copied
+looked_after_child_death                  the Secretary of State (DfE) and Ofsted; business unit copied
+(statutory_notice)
 practitioner_discussion (invitation)      each involved agency's lead, to invite its practitioners; reviewer copied
 seven_minute_briefing (distribution)      every agency's lead in the directory, with the published link
 action_plan_update (reminder, chase)      the lead of each action's agency, with the action numbers
@@ -24,7 +33,8 @@ saying no action is needed from those who have already replied.
 
 Expects: case_reference, and what the notification needs (agencies_by_name or agencies,
 sin_sent_on, decision_date, lead_reviewer, published_url, panel_receipt_id, numbered_actions,
-action_updates). Returns: notifications_sent (emails in this notification).
+action_updates, agency, return_kind, chases_sent, return_due_on, expected_publication_date,
+information_due_on). Returns: notifications_sent (emails in this notification).
 """
 
 from __future__ import annotations
@@ -294,6 +304,15 @@ def _expected_date(c: Context) -> list[Email]:
                     f"and the DfE.\n{c.link}\n", "expected-date")]
 
 
+def _further_information(c: Context) -> list[Email]:
+    due = c.task.input.information_due_on
+    when = f"by {_date(due)}" if due else "by the date it gave"
+    return [c.email(c.unit(), f"Reminder: the National Panel's questions on case {c.case} are due",
+                    f"The National Panel asked for more information on the Rapid Review of case {c.case}, {when}. "
+                    f"Answer its questions in Reviewflow; the answers are sent to the Panel.\n\n{c.link}\n",
+                    "unit")]
+
+
 def _anything_else(c: Context) -> list[Email]:
     return [c.email(c.unit(), f"{c.kind.capitalize()}: {c.about.replace('_', ' ') or 'case'} for case {c.case}",
                     f"Reviewflow sends a {c.kind} about {c.about.replace('_', ' ') or 'the case'} for case {c.case}."
@@ -327,4 +346,5 @@ COMPOSERS: dict[tuple[str, str], Callable[[Context], list[Email]]] = {
     ("statutory_notice", "looked_after_child_death"): _looked_after_child,
     ("reminder", "lcspr_expected_date"): _expected_date,
     ("escalation", "lcspr_expected_date"): _expected_date,
+    ("reminder", "further_information"): _further_information,
 }

@@ -11,7 +11,8 @@ Before anything is published the whole document is read — for Word and OpenDoc
 part: body, headers and footers, footnotes and endnotes, comments, tracked insertions and
 deletions, properties, alt text, embedded files' names (workers.services._office) — and searched
 for each of the case's `confidential_names`, ignoring case and diacritics, in hyphenated or spaced
-forms and possessives. A name found, or a Word/OpenDocument file that still has tracked changes or
+forms and possessives, and for the internal case reference and the directory's agency ids (a
+published page names neither). A name found, or a Word/OpenDocument file that still has tracked changes or
 comments, stops publication with BPMN error CONFIDENTIAL_NAME_FOUND, which the diagrams catch to
 have the document redacted. The error — and `publication_check`, set on the case for the person who
 redacts — says where (part and paragraph), never the name. Nothing is published while a name remains.
@@ -91,6 +92,7 @@ def handle(task: ExternalTask[Input], services: Services | None) -> Complete:
     content, content_type = s.documents.read(task.id, document_id)
     readable = readable_document(content, content_type, document_id=document_id)
     refuse_unless_clean(task, document_id, readable.passages, readable.unfinished)
+    refuse_internal_references(task, s, document_id, readable.passages)
     if task.extension_properties.get("step") == "check":      # the check before the copy goes to the Panel
         task.logger.info("%s checked: no confidential name", document, extra={"document_id": document_id})
         return Complete(publication_check=None)
@@ -136,12 +138,39 @@ def refuse_unless_clean(task: ExternalTask[Input], document_id: str, passages: t
     if unfinished:
         reasons.append(f"it still has tracked changes or comments ({_list(unfinished)}): accept or reject every "
                        "change and delete the comments")
+    _refuse(task, document_id, reasons, confidential_name_found_in=places,
+            tracked_changes_or_comments=list(unfinished))
+
+
+def _refuse(task: ExternalTask[Input], document_id: str, reasons: list[str], **where: list[str]) -> None:
+    """Raises: BpmnError CONFIDENTIAL_NAME_FOUND with publication_check saying where (never what)."""
     message = f"document {document_id} cannot be published: {'; and '.join(reasons)}. Record a redacted document."
-    task.logger.warning("publication stopped", extra={"document_id": document_id, "places": len(places),
-                                                      "unfinished": len(unfinished)})
+    task.logger.warning("publication stopped", extra={"document_id": document_id,
+                                                      **{k: len(v) for k, v in where.items()}})
     raise BpmnError(CONFIDENTIAL_NAME_FOUND, message, publication_check={
-        "document_id": document_id, "confidential_name_found_in": places, "tracked_changes_or_comments": list(
-            unfinished), "message": message})
+        "document_id": document_id, "confidential_name_found_in": [], "tracked_changes_or_comments": [],
+        **where, "message": message})
+
+
+def refuse_internal_references(task: ExternalTask[Input], s: Services, document_id: str,
+                               passages: tuple[tuple[str, str], ...]) -> None:
+    """Raises: BpmnError CONFIDENTIAL_NAME_FOUND when the document carries the case's internal reference
+    (or its business key) or an agency's id from the partnership directory: a published page names
+    neither. Says where, never what."""
+    references = [r for r in (task.input.case_reference, task.business_key) if r]
+    places = places_naming(passages, references)
+    # an id exactly as the directory writes it (northbridge-council), never the agency's name in words
+    ids = [re.compile(rf"(?<![\w-]){re.escape(a.id)}(?![\w-])", re.IGNORECASE)
+           for a in s.directory.agencies if "-" in a.id or "_" in a.id]
+    id_places = list(dict.fromkeys(where for where, text in passages if text and any(i.search(text) for i in ids)))
+    if not places and not id_places:
+        return
+    reasons = []
+    if places:
+        reasons.append(f"the case's internal reference is in {_list(places)}")
+    if id_places:
+        reasons.append(f"an agency's internal id is in {_list(id_places)}: name the agency instead")
+    _refuse(task, document_id, reasons, internal_reference_found_in=list(dict.fromkeys(places + id_places)))
 
 
 def _list(places: list[str] | tuple[str, ...], limit: int = 12) -> str:

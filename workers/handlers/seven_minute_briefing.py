@@ -3,7 +3,10 @@
 Seven sections — Background, The case, What we learned, Why it matters, What to do, Questions for
 reflection, Further information (see `workers.services._briefing`) — built from the case's
 variables: the `gather_learning` form's learning_points, good_practice and audiences, and the SIN's
-incident_type, incident_summary and agencies. Added to the case as HTML
+incident_type, incident_summary and agencies (by the names the partnership directory gives them). The
+HTML and Markdown are what will be published: they carry no internal case reference, draft number or
+agency id (the draft number is the case's briefing_version; a partnership's own Word template may
+print `reference` and `version` in its draft's header). Added to the case as HTML
 (`seven_minute_briefing_html`, the one reviewed and published), Markdown (`seven_minute_briefing_md`)
 and Word (`seven_minute_briefing_docx`, from the partnership's `seven_minute_briefing.docx` template,
 for teams that print it or adapt it); each draft is numbered.
@@ -51,10 +54,11 @@ def handle(task: ExternalTask[Input], services: Services | None) -> Complete:
     stem = f"seven-minute-briefing-{digest(task.activity_instance_id)}"
     earlier = [d for d in s.documents.list(task.id) if d.kind == HTML_KIND and not d.filename.startswith(stem)]
     version = len(earlier) + 1
+    named = [(a.name if (a := s.directory.agency(name)) else name) for name in i.agencies]   # names, not ids
     markdown, page = render_briefing(Briefing(
         partnership=s.directory.name, case_reference=i.case_reference, learning_points=i.learning_points,
         good_practice=i.good_practice, audiences=i.audiences, incident_type=i.incident_type,
-        incident_summary=i.incident_summary, agencies=i.agencies, website=s.directory.website,
+        incident_summary=i.incident_summary, agencies=list(dict.fromkeys(named)), website=s.directory.website,
         contact_email=s.directory.contact_email, version=version))
     markdown_id = s.documents.add(task.id, filename=f"{stem}.md", content=markdown.encode("utf-8"),
                                   content_type="text/markdown", kind=MARKDOWN_KIND)

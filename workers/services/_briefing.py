@@ -55,9 +55,11 @@ def _one_line(text: str) -> str:
 
 
 def render_briefing(b: Briefing) -> tuple[str, str]:
-    """The briefing as (Markdown, HTML)."""
+    """The briefing as (Markdown, HTML), as it will be published: no internal case reference, draft
+    number or agency id (`agencies` are the names people read; the draft number is the case's
+    briefing_version)."""
     incident = _INCIDENT.get(b.incident_type or "", "a child was seriously harmed or died")
-    md = [f"# 7-minute briefing: learning from a Rapid Review ({b.case_reference})", ""]
+    md = ["# 7-minute briefing: learning from a Rapid Review", ""]
 
     md += [f"## 1. {SECTIONS[0]}", "",
            "When a child dies or is seriously harmed and abuse or neglect is known or suspected, the local "
@@ -105,9 +107,8 @@ def render_briefing(b: Briefing) -> tuple[str, str]:
         md.append(f"- Questions about this briefing: [{b.contact_email}](mailto:{b.contact_email})")
     md += ["- Working Together to Safeguard Children 2023, chapter 5: "
            "[www.gov.uk/government/publications/working-together-to-safeguard-children--2]"
-           "(https://www.gov.uk/government/publications/working-together-to-safeguard-children--2)",
-           "", f"Partnership reference {b.case_reference}; draft {b.version}.", ""]
+           "(https://www.gov.uk/government/publications/working-together-to-safeguard-children--2)", ""]
 
     markdown = "\n".join(md)
-    title = f"7-minute briefing: learning from a Rapid Review ({b.case_reference})"
+    title = "7-minute briefing: learning from a Rapid Review"
     return markdown, html_page(title=title, body=markdown_to_html(markdown), partnership=b.partnership)

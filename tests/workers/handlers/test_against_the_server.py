@@ -17,7 +17,7 @@ from workers.services import Documents, Services, load_directory
 WORKER = engine.Actor.system("worker")
 
 VARIABLES = {"case_reference": "NB-TEST-1", "sin_sent_on": "2026-01-05", "recommendation": "lcspr",
-             "rapid_review_report_id": "doc-rr-1"}
+             "decision": "lcspr", "rapid_review_report_id": "doc-rr-1"}
 
 
 def test_documents_are_listed_read_and_added_through_the_engine(db: engine.Database, deploy: Deployer,
@@ -67,6 +67,8 @@ def test_the_worker_completes_a_real_task_with_the_panel_s_receipt(db: engine.Da
         worker.stop()
         services.close()
         panel.stop()
-    assert engine.get_instance(db, instance_id=started.id).variables["panel_receipt_id"] == "NP-00001"
+    variables = engine.get_instance(db, instance_id=started.id).variables
+    assert variables["panel_receipt_id"] == "NP-00001"
+    assert variables["panel_submission"]["via"] == "api" and variables["panel_submission"]["receipt_id"] == "NP-00001"
     [key] = panel.submissions
     assert key.startswith("submit:")

@@ -31,7 +31,7 @@ def scoping(**more: object) -> dict[str, object]:
 def test_each_agency_lead_gets_one_request_with_the_due_date(services: Services) -> None:
     result = information_request.handle(
         task_for(information_request, scoping(), properties={"document": "initial_scoping"}), services)
-    assert result.variables == {"requests_sent": 3}
+    assert result.variables == {"requests_sent": 3, "return_due_on": "2025-12-29"}
     mails = [read_mail(p) for p in outbox_mail(services.directory.outbox.parent)]
     assert sorted(m["To"] for m, _ in mails) == ["lead@icb.example", "lead@police.example", "lead@school.example"]
     for message, text in mails:
@@ -51,6 +51,26 @@ def test_imr_requests_are_due_in_four_weeks(services: Services) -> None:
         assert "an Information Management Report (IMR) and a chronology" in text
         assert "by Monday 2 February 2026" in text
         assert "voice of the child" not in text
+
+
+def test_one_agency_s_return_asks_that_agency_alone(services: Services) -> None:
+    """The agency_return block (property from_case): only the agency of this return is asked, for the
+    return its return_kind names; the due date comes back for the agency's task and the chases."""
+    variables = scoping(agency="Education", return_kind="imr_and_chronology")
+    result = information_request.handle(
+        task_for(information_request, variables, properties={"document": "from_case"}), services)
+    assert result.variables == {"requests_sent": 1, "return_due_on": "2026-02-02"}    # 4 weeks from 5 January
+    [(message, text)] = [read_mail(p) for p in outbox_mail(services.directory.outbox.parent)]
+    assert message["To"] == "lead@school.example"
+    assert "an Information Management Report (IMR) and a chronology" in text and "by Monday 2 February 2026" in text
+
+
+def test_a_return_of_an_unknown_kind_asks_nobody(services: Services) -> None:
+    task = task_for(information_request, scoping(agency="Police", return_kind="minutes"),
+                    properties={"document": "from_case"})
+    with pytest.raises(Incident, match="return_kind must be one of initial_scoping, imr_and_chronology, not 'minutes'"):
+        information_request.handle(task, services)
+    assert outbox_mail(services.directory.outbox.parent) == []
 
 
 def test_an_unknown_agency_stops_all_requests(services: Services) -> None:

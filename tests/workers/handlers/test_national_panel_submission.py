@@ -1,13 +1,17 @@
 """National Panel submissions: a JSON summary, sent once per idempotency key even when the task is retried;
-a refusal is an incident, an outage a retry; without an endpoint, one file in the outbox."""
+a refusal is the PANEL_REFUSED error the block catches (a task to correct and resend), an outage a retry;
+without an endpoint, one file in the outbox and a submission still to be made through the portal."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
-from tests.workers.handlers.conftest import ServicesFactory, task_for
+import timekeeping
+from tests.workers.handlers.conftest import ServicesFactory, outbox_mail, read_mail, task_for
 from tests.workers.services.fakes import TOKEN, FakeNationalPanel
 from workers.handlers import national_panel_submission
 from workers.runtime import Failure, HandlerModule, Incident, ReportBpmnError, run_handler
@@ -15,8 +19,16 @@ from workers.services import Unavailable
 
 RAPID_REVIEW = {"case_reference": "NB-TEST-1", "sin_sent_on": "2026-01-05", "became_aware_on": "2026-01-02",
                 "recommendation": "lcspr", "recommendation_reasons": "More analysis of information sharing needed",
+                "decision": "lcspr", "decision_reasons": ["The partners agree with the group"],
                 "rapid_review_report_id": "doc-rr-1", "meeting_date": "2026-01-20", "incident_type": "serious_harm",
                 "confidential_names": ["Jayden Smith"], "incident_summary": "Jayden Smith was injured"}
+
+
+@pytest.fixture(autouse=True)
+def frozen() -> Iterator[None]:
+    timekeeping.clock.freeze(datetime(2026, 1, 23, 11, tzinfo=UTC))
+    yield
+    timekeeping.clock.reset()
 
 
 def task(variables: dict[str, object], document: str = "rapid_review", activity: str = "send_rapid_review:t1"):  # type: ignore[no-untyped-def]
@@ -28,7 +40,10 @@ def test_the_rapid_review_is_submitted_as_a_json_summary_with_a_receipt(
         make_services: ServicesFactory, national_panel: FakeNationalPanel) -> None:
     services = make_services(national_panel_url=national_panel.submit_url)
     result = national_panel_submission.handle(task(RAPID_REVIEW), services)
-    assert result.variables == {"panel_receipt_id": "NP-00001"}
+    # by API: the receipt is kept on the case, and the submission is made today (the clock stops)
+    assert result.variables == {"panel_receipt_id": "NP-00001", "panel_refusal": None, "panel_submission": {
+        "document": "rapid_review", "via": "api", "receipt_id": "NP-00001", "received_at": "2026-01-05T10:00:00Z",
+        "submitted_on": "2026-01-23"}}
     [request] = national_panel.requests
     assert request.headers["idempotency-key"] == "send_rapid_review:t1"
     assert request.headers["authorization"] == f"Bearer {TOKEN}"
@@ -38,7 +53,7 @@ def test_the_rapid_review_is_submitted_as_a_json_summary_with_a_receipt(
         "dates": {"became_aware_on": "2026-01-02", "sin_sent_on": "2026-01-05", "rapid_review_meeting_on": "2026-01-20",
                   "rapid_review_due_on": "2026-01-26"},
         "incident_type": "serious_harm", "decision": "lcspr",
-        "reasons": "More analysis of information sharing needed", "rapid_review_report_id": "doc-rr-1"}
+        "reasons": ["The partners agree with the group"], "rapid_review_report_id": "doc-rr-1"}
     assert "Jayden" not in request.body.decode()
 
 
@@ -50,7 +65,7 @@ def test_a_retried_task_submits_once_per_idempotency_key(
     first = run_handler(handler, task(RAPID_REVIEW).locked_task, services)
     assert isinstance(first, Failure) and first.retries > 0      # a retryable failure, not an incident
     second = run_handler(handler, task(RAPID_REVIEW).locked_task, services)
-    assert second.variables == {"panel_receipt_id": "NP-00001"}  # type: ignore[union-attr]
+    assert second.variables["panel_receipt_id"] == "NP-00001"  # type: ignore[union-attr]
     assert len(national_panel.requests) == 2
     assert {r.headers["idempotency-key"] for r in national_panel.requests} == {"send_rapid_review:t1"}
     assert list(national_panel.submissions) == ["send_rapid_review:t1"]  # one submission
@@ -62,7 +77,8 @@ def test_each_document_has_its_own_key(make_services: ServicesFactory, national_
     delay = {"case_reference": "NB-TEST-1", "decision_date": "2026-02-02", "delay_reasons": "Criminal trial",
              "expected_publication_date": "2026-11-30", "parallel_proceedings": ["criminal_proceedings"]}
     result = national_panel_submission.handle(task(delay, "delay_notice", "send_delay_notice:t2"), services)
-    assert result.variables == {"panel_receipt_id": "NP-00002"}
+    assert result.variables["panel_receipt_id"] == "NP-00002"
+    assert result.variables["panel_submission"]["document"] == "delay_notice"
     body = national_panel.submissions["send_delay_notice:t2"]["body"]
     assert body["dates"] == {"decision_date": "2026-02-02", "final_report_due_on": "2026-08-02",
                              "expected_publication_date": "2026-11-30"}
@@ -79,15 +95,19 @@ def test_the_final_report_submission_carries_the_document_id(
     assert body["final_report_id"] == "doc-final-3" and body["decision"] == "full_report"
 
 
-def test_a_refusal_by_the_panel_is_an_incident_not_a_bpmn_error(
+def test_a_refusal_by_the_panel_is_the_error_the_block_catches(
         make_services: ServicesFactory, national_panel: FakeNationalPanel) -> None:
+    """national_panel_submission catches PANEL_REFUSED on send_to_panel: the business unit corrects and
+    resends; the Panel's free text never reaches the case or the log, its status code does."""
     services = make_services(national_panel_url=national_panel.submit_url)
     national_panel.reject_next(422)
     outcome = run_handler(HandlerModule.from_module(national_panel_submission), task(RAPID_REVIEW).locked_task,
                           services)
-    assert not isinstance(outcome, ReportBpmnError)             # no diagram catches PANEL_REJECTED
-    assert isinstance(outcome, Failure) and outcome.retries == 0
-    assert outcome.message == "National Panel submission: HTTP 422 INVALID_SUBMISSION"
+    assert isinstance(outcome, ReportBpmnError)
+    assert outcome.code == "PANEL_REFUSED"
+    refusal = outcome.variables["panel_refusal"]
+    assert refusal == {"document": "rapid_review", "reason": "National Panel submission: HTTP 422 INVALID_SUBMISSION"}
+    assert "free text" not in json.dumps(dict(outcome.variables), default=dict)
     assert national_panel.submissions == {}
 
 
@@ -100,7 +120,7 @@ def test_a_panel_that_cannot_be_reached_is_retried(make_services: ServicesFactor
 def test_missing_variables_are_an_incident_naming_them(make_services: ServicesFactory,
                                                        national_panel: FakeNationalPanel) -> None:
     services = make_services(national_panel_url=national_panel.submit_url)
-    with pytest.raises(Incident, match="missing variable.s. recommendation, rapid_review_report_id"):
+    with pytest.raises(Incident, match="missing variable.s. decision, rapid_review_report_id"):
         national_panel_submission.handle(task({"case_reference": "NB-TEST-1", "sin_sent_on": "2026-01-05"}),
                                          services)
     assert national_panel.requests == []
@@ -111,8 +131,50 @@ def test_without_an_endpoint_the_submission_is_written_to_the_outbox_once(make_s
     first = national_panel_submission.handle(task(RAPID_REVIEW), services)
     again = national_panel_submission.handle(task(RAPID_REVIEW), services)
     assert again == first and first.variables["panel_receipt_id"].startswith("OUTBOX-")
+    # nothing has reached the Panel: the business unit submits through its portal, and the clock stops
+    # only on the date it records there (submitted_on stays empty here)
+    assert first.variables["panel_submission"] == {"document": "rapid_review", "via": "portal",
+                                                   "receipt_id": first.variables["panel_receipt_id"],
+                                                   "received_at": None, "submitted_on": None}
     [path] = (services.directory.outbox / "national-panel").glob("*.json")
     record = json.loads(path.read_text())
     assert record["idempotency_key"] == "send_rapid_review:t1"
     assert record["receipt_id"] == first.variables["panel_receipt_id"]
     assert record["submission"]["decision"] == "lcspr"
+
+
+def test_the_block_names_the_document_from_the_case(make_services: ServicesFactory,
+                                                    national_panel: FakeNationalPanel) -> None:
+    services = make_services(national_panel_url=national_panel.submit_url)
+    answers = {"case_reference": "NB-TEST-1", "panel_document": "further_information",
+               "further_information": [{"question": "Attendance records", "answer": "Attached"}]}
+    result = national_panel_submission.handle(task(answers, "from_case", "send_to_panel:t4"), services)
+    assert result.variables["panel_submission"]["document"] == "further_information"
+    body = national_panel.submissions["send_to_panel:t4"]["body"]
+    assert body == {"type": "further_information", "partnership": "Northbridge Safeguarding Children Partnership",
+                    "case_reference": "NB-TEST-1", "document_id": None,
+                    "answers": [{"question": "Attendance records", "answer": "Attached"}]}
+    with pytest.raises(Incident, match="panel_document must be one of .* not 'minutes'"):
+        national_panel_submission.handle(
+            task({**answers, "panel_document": "minutes"}, "from_case", "send_to_panel:t5"), services)
+    assert "send_to_panel:t5" not in national_panel.submissions
+
+
+def test_the_version_to_be_published_goes_to_the_secretary_of_state_and_ofsted_too(
+        make_services: ServicesFactory, national_panel: FakeNationalPanel) -> None:
+    services = make_services(national_panel_url=national_panel.submit_url)
+    copy = {"case_reference": "NB-TEST-1", "publication_scope": "improvements_only",
+            "redacted_document_id": "doc-redacted-2", "planned_publication_date": "2026-03-02",
+            "confidential_names": ["Jayden Smith"]}
+    national_panel_submission.handle(task(copy, "pre_publication", "send_to_panel:t6"), services)
+    body = national_panel.submissions["send_to_panel:t6"]["body"]
+    assert (body["decision"], body["document_id"], body["dates"]) == (
+        "improvements_only", "doc-redacted-2", {"planned_publication_date": "2026-03-02"})
+    [(message, text)] = [read_mail(p) for p in outbox_mail(services.directory.outbox.parent)]
+    assert message["To"] == "cspr@education.example, enquiries@ofsted.example"
+    assert "the National Panel's reference: NP-00001" in text and "Jayden" not in text
+    # the publication link goes to the Panel alone
+    link = {"case_reference": "NB-TEST-1", "published_url": "https://www.scp.example/r/1",
+            "published_on": "2026-03-02"}
+    national_panel_submission.handle(task(link, "publication_link", "send_to_panel:t7"), services)
+    assert len(outbox_mail(services.directory.outbox.parent)) == 1

@@ -6,15 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
 import timekeeping
 from tests.workers.handlers.conftest import ServicesFactory, outbox_mail, read_mail, task_for
 from tests.workers.handlers.test_topics import properties, service_tasks
-from tests.workers.services.fakes import FakeSmtp
+from tests.workers.services.fakes import ENVIRONMENT, TOKEN, FakeSmtp, write_directory
 from workers.handlers import notification
-from workers.services import Services
+from workers.runtime import Incident
+from workers.services import Services, load_directory
 
 CASE = {"case_reference": "NB-TEST-1", "agencies": ["Police", "Education"],
         "agencies_by_name": {"Police": "Police", "Education": "Education"}, "sin_sent_on": "2026-01-05",
@@ -26,7 +28,10 @@ CASE = {"case_reference": "NB-TEST-1", "agencies": ["Police", "Education"],
                              "4": {"action": "Something", "agency": "A charity", "owner": "Someone"}},
         "action_updates": {"1": {"rag": "red"}, "2": {"rag": "green"}, "3": {"rag": "RED"}},
         "overdue_summary": "Audit late because Jayden Smith's records were missing",
-        "confidential_names": ["Jayden Smith"], "incident_summary": "Jayden Smith was injured at home"}
+        "confidential_names": ["Jayden Smith"], "incident_summary": "Jayden Smith was injured at home",
+        "agency": "Police", "return_kind": "initial_scoping", "chases_sent": 0, "return_due_on": "2026-01-12",
+        "became_aware_on": "2026-01-02", "expected_publication_date": "2026-09-30",
+        "information_due_on": "2026-04-17"}
 
 
 @pytest.fixture(autouse=True)
@@ -58,7 +63,10 @@ def test_every_notification_in_the_diagrams_sends_links_and_references_only(serv
     assert mails
     for message, text in mails:
         assert "NB-TEST-1" in message["Subject"] + text or "https://www.scp.example/learning/7mb/" in text
-        assert "https://reviewflow.scp.example/tasks" in text or "https://www.scp.example/learning/7mb/" in text
+        if p["kind"] == "statutory_notice":      # the regulators have no Reviewflow account: no link to it
+            assert "https://reviewflow.scp.example/tasks" not in text
+        else:
+            assert "https://reviewflow.scp.example/tasks" in text or "https://www.scp.example/learning/7mb/" in text
         for detail in ("Jayden", "injured", "Audit referrals", "Train staff", "Named nurse", "Audit late"):
             assert detail not in message.as_string() and detail not in text
 
@@ -118,6 +126,72 @@ def test_overdue_actions_are_escalated_by_number(services: Services) -> None:
     [(message, text)] = notify(services, "escalation", "action_plan")
     assert "Actions rated red in the latest updates: 1, 3." in text
     assert message["To"] == "luke@council.example, ina@icb.example, pat@police.example, una@scp.example"
+
+
+def chase(services: Services, chases_sent: int, activity: str) -> tuple[EmailMessage, str]:
+    """The email of chase number chases_sent + 1 of the council's return."""
+    values = {**CASE, "agency": "Northbridge Council", "chases_sent": chases_sent}
+    mails = notify(services, "chase", "agency_return", values, activity=activity)
+    [found] = [(m, t) for m, t in mails if m["Subject"].startswith(f"Chase {chases_sent + 1}:")]
+    return found
+
+
+def test_an_agency_s_return_is_chased_to_its_lead_twice_then_to_its_senior_lead(services: Services) -> None:
+    first, _ = chase(services, 0, "chase_return:1")
+    second, _ = chase(services, 1, "chase_return:2")
+    third, text = chase(services, 2, "chase_return:3")
+    assert (first["To"], first["Cc"]) == ("lead@council.example", "una@scp.example")
+    assert (second["To"], second["Cc"]) == ("lead@council.example", "una@scp.example")
+    assert (third["To"], third["Cc"]) == ("director@council.example", "lead@council.example")
+    assert "Chase 3: Northbridge Council's return for case NB-TEST-1" == third["Subject"]
+    assert "its Initial Scoping document, due on Monday 12 January 2026," in text
+    assert "goes to you as the agency's senior lead" in text
+
+
+def test_a_third_chase_without_a_senior_lead_is_an_incident(services: Services) -> None:
+    values = {**CASE, "agency": "Police", "chases_sent": 2}
+    with pytest.raises(Incident, match="senior lead of police, but the partnership directory has no senior_lead_email"):
+        notification.handle(task_for(notification, values, properties={"kind": "chase", "about": "agency_return"}),
+                            services)
+    assert outbox_mail(services.directory.outbox.parent) == []
+
+
+def test_a_looked_after_child_s_death_goes_to_the_secretary_of_state_and_ofsted(services: Services) -> None:
+    [(message, text)] = notify(services, "statutory_notice", "looked_after_child_death")
+    assert message["To"] == "cspr@education.example, enquiries@ofsted.example"
+    assert message["Cc"] == "una@scp.example"
+    assert "The National Panel was notified on Monday 5 January 2026." in text
+
+
+def test_without_the_regulators_addresses_a_looked_after_child_s_death_is_an_incident(tmp_path: Path) -> None:
+    path = write_directory(tmp_path)
+    path.write_text(path.read_text().replace('ofsted_email = "enquiries@ofsted.example"\n', ""))
+    services = Services.build(load_directory(path, environ=ENVIRONMENT), engine_url="http://127.0.0.1:9", token=TOKEN)
+    try:
+        with pytest.raises(Incident, match=r"lacks \[regulators\] secretary_of_state_email or ofsted_email"):
+            notification.handle(task_for(notification, CASE, properties={"kind": "statutory_notice",
+                                                                         "about": "looked_after_child_death"}),
+                                services)
+        assert outbox_mail(tmp_path) == []
+    finally:
+        services.close()
+
+
+def test_the_new_expected_date_has_a_reminder_and_an_escalation(services: Services) -> None:
+    [(reminder, text)] = notify(services, "reminder", "lcspr_expected_date", activity="remind_expected_date:1")
+    assert reminder["To"] == "reece@reviews.example, una@scp.example"
+    assert "expected by Wednesday 30 September 2026" in text
+    mails = notify(services, "escalation", "lcspr_expected_date", activity="escalate_expected_date:1")
+    [(escalation, _)] = [(m, t) for m, t in mails if m["Subject"].startswith("Escalation")]
+    assert escalation["To"] == "luke@council.example, ina@icb.example, pat@police.example, chair@scp.example"
+    assert escalation["Cc"] == "una@scp.example"
+
+
+def test_the_panel_s_questions_are_reminded_on_the_date_it_gave(services: Services) -> None:
+    [(message, text)] = notify(services, "reminder", "further_information")
+    assert message["To"] == "una@scp.example"
+    assert message["Subject"] == "Reminder: the National Panel's questions on case NB-TEST-1 are due"
+    assert "by Friday 17 April 2026" in text
 
 
 def test_an_unknown_subject_goes_to_the_business_unit(services: Services) -> None:

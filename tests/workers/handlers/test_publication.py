@@ -74,6 +74,22 @@ def test_a_confidential_name_stops_publication_and_nothing_is_published(
     assert website.requests == [] and website.publications == {}
 
 
+@pytest.mark.parametrize("text", [REPORT + "\nPartnership reference NB-TEST-1; draft 3.\n",
+                                  REPORT + "\nCase nb test 1 was reviewed.\n"])
+def test_a_page_carrying_the_internal_case_reference_is_not_published(
+        make_services: ServicesFactory, engine_documents: FakeEngineDocuments, website: FakeWebsite, text: str) -> None:
+    """Whatever the sub-group or the reviewer uploaded, the case's internal reference never reaches the
+    website: publication stops and the business unit records a redacted version."""
+    services = make_services(website_url=website.pages_url)
+    briefing = engine_documents.add(text, filename="briefing.md", content_type="text/markdown", kind="briefing")
+    with pytest.raises(BpmnError) as raised:
+        publish(services, {"case_reference": "NB-TEST-1", "briefing_document_id": briefing,
+                           "confidential_names": NAMES}, "seven_minute_briefing", "publish_briefing:t1")
+    assert raised.value.code == "CONFIDENTIAL_NAME_FOUND"
+    assert "internal reference" in str(raised.value) and "NB-TEST-1" not in str(raised.value)
+    assert website.requests == [] and website.publications == {}
+
+
 def test_names_are_matched_as_whole_words_only(make_services: ServicesFactory, engine_documents: FakeEngineDocuments,
                                                website: FakeWebsite) -> None:
     services = make_services(website_url=website.pages_url)

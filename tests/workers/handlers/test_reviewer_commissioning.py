@@ -11,7 +11,7 @@ import docx
 import pytest
 
 import timekeeping
-from tests.workers.handlers.conftest import outbox_mail, read_mail, task_for
+from tests.workers.handlers.conftest import ServicesFactory, outbox_mail, read_mail, task_for
 from tests.workers.services.fakes import FakeEngineDocuments
 from workers.handlers import reviewer_commissioning
 from workers.runtime import Incident
@@ -40,7 +40,15 @@ def test_reviewers_who_are_unavailable_or_conflicted_are_skipped(services: Servi
     result = reviewer_commissioning.handle(task_for(reviewer_commissioning, variables()), services)
     # Rita: conflict with the police, an agency of the case; Ravi: unavailable; Rosa: conflict with Lara,
     # recorded as involved in NB-TEST-1
-    assert result.variables["lead_reviewer"] == {"name": "Reece Free", "email": "reece@reviews.example"}
+    assert result.variables["lead_reviewer"] == {"id": "rev-free", "name": "Reece Free",
+                                                 "email": "reece@reviews.example", "user": "rev-free"}
+
+
+def test_the_reviewer_s_account_is_the_one_the_directory_names(make_services: ServicesFactory) -> None:
+    """The drafting and practitioner tasks go to lead_reviewer.user: the directory's `user`, else the id."""
+    services = make_services(reviewer_user="reece.free")
+    result = reviewer_commissioning.handle(task_for(reviewer_commissioning, variables()), services)
+    assert result.variables["lead_reviewer"]["user"] == "reece.free"
 
 
 def test_the_first_reviewer_without_a_conflict_is_chosen(services: Services) -> None:

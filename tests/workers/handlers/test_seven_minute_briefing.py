@@ -48,7 +48,7 @@ def test_the_word_briefing_is_made_from_the_template_with_the_seven_sections(
     assert stored.content_type == DOCX and stored.filename.endswith(".docx")
     word = docx.Document(io.BytesIO(stored.content))
     styled = [(p.style.name, p.text) for p in word.paragraphs if p.text.strip()]
-    assert styled[0] == ("Title", "7-minute briefing: learning from a Rapid Review (NB-TEST-7)")
+    assert styled[0] == ("Title", "7-minute briefing: learning from a Rapid Review")
     assert [t for s, t in styled if s == "Heading 2"] == [f"{n}. {s}" for n, s in enumerate(BRIEFING_SECTIONS, 1)]
     assert ("List Number", "Ask about every adult in the household") in styled
     assert ("List Bullet", "Health visitors") in styled
@@ -97,4 +97,20 @@ def test_a_redraft_is_a_new_numbered_draft_and_a_retry_is_not(services: Services
         services)
     assert redraft.variables["briefing_version"] == 2
     assert len(engine_documents.of_kind("seven_minute_briefing_html")) == 2
-    assert "draft 2." in engine_documents.documents[redraft.variables["briefing_markdown_id"]].content.decode()
+    first, second = engine_documents.of_kind("seven_minute_briefing_html")
+    assert first.filename != second.filename
+
+
+def test_what_will_be_published_has_no_case_reference_draft_number_or_agency_id(
+        services: Services, engine_documents: FakeEngineDocuments) -> None:
+    """The HTML and Markdown drafts are what the website gets: agencies by the names the directory gives
+    them, and nothing internal (the draft number is the case's briefing_version)."""
+    variables = {**LEARNING, "agencies": ["Health", "school", "A local charity"]}
+    seven_minute_briefing.handle(task_for(seven_minute_briefing, variables), services)
+    seven_minute_briefing.handle(task_for(seven_minute_briefing, variables, activity_instance_id="draft:2"), services)
+    for kind in ("seven_minute_briefing_html", "seven_minute_briefing_md"):
+        for stored in engine_documents.of_kind(kind):
+            text = stored.content.decode()
+            assert "NB-TEST-7" not in text and "NB-TEST-1" not in text
+            assert not re.search(r"\bdraft\b|\bversion \d", text, re.IGNORECASE), kind
+            assert "Northbridge ICB" in text and "Northbridge Academy" in text and "A local charity" in text

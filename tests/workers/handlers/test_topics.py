@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from pathlib import Path
 
 from lxml import etree
@@ -50,8 +51,8 @@ def test_every_handler_serves_a_topic_of_a_diagram() -> None:
 
 def test_the_properties_the_diagrams_set_are_understood() -> None:
     understood = {
-        "information-request": {"document": set(information_request.DOCUMENTS)},
-        "national-panel-submission": {"document": set(national_panel_submission.REQUIRED)},
+        "information-request": {"document": {*information_request.DOCUMENTS, "from_case"}},
+        "national-panel-submission": {"document": {*national_panel_submission.REQUIRED, "from_case"}},
         "publication": {"document": set(publication.DOCUMENTS)},
         "notification": {"kind": set(notification.KINDS)},
     }
@@ -59,6 +60,17 @@ def test_the_properties_the_diagrams_set_are_understood() -> None:
         topic = task.get(f"{{{CAMUNDA}}}topic")
         for name, allowed in understood.get(topic, {}).items():
             assert properties(task).get(name) in allowed, (task.get("id"), name)
+
+
+def test_what_the_blocks_read_from_the_case_is_what_the_diagrams_name() -> None:
+    """The reusable blocks take what to ask for or send from the case (from_case): every value a
+    diagram's script gives return_kind or panel_document is one the handlers know."""
+    text = " ".join(p.read_text() for p in BPMN.glob("*.bpmn"))
+    kinds = set(re.findall(r'return_kind = (?:&quot;|")(\w+)', text))
+    documents = set(re.findall(r'panel_document = (?:&quot;|")(\w+)', text))
+    assert kinds == {"initial_scoping", "imr_and_chronology"}
+    assert documents and documents <= set(national_panel_submission.REQUIRED)
+    assert {"rapid_review", "delay_notice", "pre_publication", "publication_link"} <= documents
 
 
 def test_every_notification_of_the_diagrams_has_its_own_wording() -> None:

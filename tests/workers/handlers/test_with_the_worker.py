@@ -16,7 +16,8 @@ def test_a_retried_submission_reaches_the_panel_once(fake_engine: FakeEngine, ma
     services = make_services(national_panel_url=national_panel.submit_url)
     national_panel.lose_next_response()
     variables = {"case_reference": typed("NB-TEST-1", "String"), "sin_sent_on": typed("2026-01-05", "String"),
-                 "recommendation": typed("lcspr", "String"), "rapid_review_report_id": typed("doc-rr-1", "String")}
+                 "recommendation": typed("lcspr", "String"), "decision": typed("lcspr", "String"),
+                 "rapid_review_report_id": typed("doc-rr-1", "String")}
     task = fake_engine.add_task("national-panel-submission", variables,
                                 extension_properties={"document": "rapid_review"})
     make_worker(discover(), services)

@@ -306,6 +306,7 @@ id = "council"
 name = "Northbridge Council"
 statutory_partner = "local_authority"
 lead_email = "lead@council.example"
+senior_lead_email = "director@council.example"
 also_known_as = ["Local authority", "Children's Social Care"]
 
 [[agencies]]
@@ -412,6 +413,11 @@ name = "Reece Free"
 email = "reece@reviews.example"
 available = true
 conflicts = ["NB-OTHER-9"]
+{reviewer_user}
+[regulators]
+secretary_of_state_email = "cspr@education.example"
+ofsted_email = "enquiries@ofsted.example"
+ofsted_receives_pre_publication = true
 
 [national_panel]
 url = "{national_panel_url}"
@@ -431,12 +437,13 @@ site = "{site}"
 
 
 def write_directory(folder: Any, *, national_panel_url: str = "", website_url: str = "", smtp_port: int | None = None,
-                    extra_people: str = "") -> Any:
+                    extra_people: str = "", reviewer_user: str = "") -> Any:
     """Write the test directory into `folder` (a Path); returns the file's path."""
     smtp = f'[mail.smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n' if smtp_port else ""
     text = DIRECTORY.format(national_panel_url=national_panel_url, website_url=website_url, smtp=smtp,
                             outbox=(folder / "outbox").as_posix(), site=(folder / "site").as_posix(),
-                            extra_people=extra_people)
+                            extra_people=extra_people,
+                            reviewer_user=f'user = "{reviewer_user}"\n' if reviewer_user else "")
     path = folder / "partnership.toml"
     path.write_text(text, encoding="utf-8")
     return path
