@@ -53,10 +53,8 @@ def append(db: Database, conn: sa.Connection, entries: Sequence[Entry]) -> tuple
     transaction does before it commits, so the lock is held briefly). Returns the new head."""
     dialect = db.dialect
     dialect.lock_audit_chain(conn)
-    head = dialect.known_audit_head()
-    if head is None:
-        row = conn.execute(_head).first()
-        head = (row.seq, row.hash) if row is not None else (0, GENESIS)
+    row = dialect.first(conn, _head, {})       # read under the lock: another process may have appended
+    head = (row.seq, row.hash) if row is not None else (0, GENESIS)
     seq, prev = head
     at = clock.now()
     rows: list[dict[str, Any]] = []
@@ -69,7 +67,6 @@ def append(db: Database, conn: sa.Connection, entries: Sequence[Entry]) -> tuple
                      "status": e.status, "instance_id": e.instance_id, "client": e.client,
                      "prev_hash": rows[-1]["hash"] if rows else head[1], "hash": prev})
     dialect.execute(conn, _append, rows)
-    dialect.stage_audit_head((seq, prev))
     return seq, prev
 
 

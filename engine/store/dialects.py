@@ -7,8 +7,9 @@ Nothing outside this module asks which database it runs on: the rest of the engi
   SQLite's busy timeout only arbitrates between processes), on one connection kept open for
   writing; WAL; `synchronous=FULL` unless the operator chooses NORMAL. The hot statements run on
   the DBAPI cursor (store.fast). Whatever is read under the writer lock cannot go stale before the
-  commit, so the open task and its instance are read in one statement, and the newest audit hash
-  is kept in memory.
+  commit, so the open task and its instance are read in one statement. The newest audit entry is
+  read inside each write transaction, never kept in memory: another process (the CLI, a second
+  server during a restart) may have appended since.
 * PostgreSQL: no process-wide lock; instance rows are locked with `SELECT … FOR UPDATE`, task rows
   a fetch hands out with `FOR UPDATE SKIP LOCKED`; the audit chain takes an advisory transaction
   lock just before the commit; other processes are woken by LISTEN/NOTIFY.
@@ -121,13 +122,6 @@ class Dialect:
     def lock_audit_chain(self, conn: sa.Connection) -> None:
         """Make audit appends take turns until this transaction ends."""
 
-    def known_audit_head(self) -> tuple[int, str] | None:
-        """The newest audit entry's (seq, hash), where it can be known without reading it."""
-        return None
-
-    def stage_audit_head(self, head: tuple[int, str]) -> None:
-        """The head this transaction will have written, once it commits."""
-
     @contextmanager
     def migration_lock(self, conn: sa.Connection) -> Iterator[None]:
         """Make schema migrations take turns (several servers starting at once)."""
@@ -179,8 +173,6 @@ class SQLiteDialect(Dialect):
         self._relaxed_engine: sa.Engine | None = None         # synchronous=NORMAL, for relaxed writes
         self._write_lock = threading.Lock()
         self._writers: dict[int, sa.Connection] = {}          # kept open: no pool check-out per command
-        self._audit_head: tuple[int, str] | None = None       # one writer at a time: the head is known
-        self._staged_head: tuple[int, str] | None = None
         self._quick_reader: Any = None                        # a DBAPI connection for read_one
         self._quick_lock = threading.Lock()
 
@@ -215,24 +207,14 @@ class SQLiteDialect(Dialect):
             conn = self._writers.get(id(engine))
             if conn is None or conn.closed or conn.invalidated:
                 conn = self._writers[id(engine)] = engine.connect().execution_options(rf_write=True)
-            self._staged_head = None
             try:
                 with conn.begin():
                     yield conn
             except BaseException:
-                self._audit_head = None               # read it again: this transaction's is not written
                 if conn.invalidated or conn.in_transaction():
                     self._writers.pop(id(engine), None)
                     conn.close()
                 raise
-            if self._staged_head is not None:
-                self._audit_head = self._staged_head
-
-    def known_audit_head(self) -> tuple[int, str] | None:
-        return self._audit_head
-
-    def stage_audit_head(self, head: tuple[int, str]) -> None:
-        self._staged_head = head
 
     def _relaxed(self) -> sa.Engine:
         if self._relaxed_engine is None:

@@ -100,3 +100,14 @@ def test_read_entries_chain_at_either_durability(db: engine.Database, durability
     for i in range(3):
         engine.append_audit(db, actor="alice", action="GET /x", target=f"/x/{i}", status=200)
     assert engine.verify_audit(db).checked == 3
+
+
+def test_two_processes_on_one_database_extend_one_chain(db: engine.Database, reopen: Any) -> None:
+    """A second process on the same database (a `reviewflow users add` while the server runs, two
+    servers overlapping during a restart) appends in between: neither reuses a number."""
+    other = reopen()
+    for who in ("server", "cli", "server", "cli", "server"):
+        engine.append_audit(db if who == "server" else other, actor=who, action="GET /x", target="/x", status=200)
+    assert [(r.seq, r.actor) for r in entries(db)] == [
+        (1, "server"), (2, "cli"), (3, "server"), (4, "cli"), (5, "server")]
+    assert engine.verify_audit(db).ok
