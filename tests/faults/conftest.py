@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,6 +20,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -109,12 +111,29 @@ class Proc:
         except (ProcessLookupError, PermissionError):
             pass
 
-    def tail(self, lines: int = 40) -> str:
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def tail(self, lines: int = 30, *, since: int = 0) -> str:
+        """The errors the log holds (from byte `since`: what this test saw), each with how often,
+        then its last lines."""
         try:
-            text = self.log_path.read_text(errors="replace")
+            with open(self.log_path, "rb") as log:
+                log.seek(since)
+                text = log.read().decode(errors="replace")
         except FileNotFoundError:
             return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        errors = Counter(_normalized(line) for line in text.splitlines()
+                         if re.match(r"^\S+(Error|Exception)\b|.*\b(ERROR|CRITICAL)\b", line))
+        summary = [f"  {n} x {line[:300]}" for line, n in errors.most_common(8)]
+        return "\n".join(["errors in this log:", *(summary or ["  none"]), f"last {lines} lines:",
+                          *text.splitlines()[-lines:]])
+
+
+def _normalized(line: str) -> str:
+    """A log line without its time and ids, so the same error counts once."""
+    line = re.sub(r"\d{4}-\d\d-\d\d[T ][\d:.,]+\S*", "<time>", line.strip())
+    return re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<id>", line)
 
 
 class ServerProc(Proc):
@@ -289,9 +308,10 @@ class Cluster:
             stop(*[p for p in self.own if isinstance(p, kind)])
         self.own.clear()
 
-    def tails(self) -> str:
-        return "\n".join(f"===== {p.name} (pid {p.pid if p.popen else '-'}; {p.log_path}) =====\n{p.tail()}"
-                         for p in [*self.pair, *self.own])
+    def tails(self, since: dict[str, int] | None = None) -> str:
+        """Each process's log: its errors and last lines, from where it stood in `since`."""
+        return "\n".join(f"===== {p.name} (pid {p.pid if p.popen else '-'}; {p.log_path}) =====\n"
+                         f"{p.tail(since=(since or {}).get(p.name, 0))}" for p in [*self.pair, *self.own])
 
     def client(self, url: str, user: str = "alice") -> httpx.Client:
         return httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {self.keys[user]}"})
@@ -329,12 +349,13 @@ def shared_cluster(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -
 def cluster(shared_cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """The suite's cluster for one test: the processes the test starts are stopped when it ends;
     if it failed, the last lines of every process's log are printed."""
+    marks = {p.name: p.log_size() for p in shared_cluster.pair}
     try:
         yield shared_cluster
     finally:
         shared_cluster.stop_own()
         if any(getattr(getattr(request.node, f"rep_{when}", None), "failed", False) for when in ("setup", "call")):
-            print(f"\n[fault suite] the processes' logs, last lines:\n{shared_cluster.tails()}")
+            print(f"\n[fault suite] what the processes logged during this test:\n{shared_cluster.tails(marks)}")
 
 
 # -- a careful client --------------------------------------------------------------------------------
@@ -465,7 +486,7 @@ class Proxy:
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._thread = threading.Thread(target=self._loop.run_forever, name="pg-proxy", daemon=True)
-        self.accepted = 0
+        self._open = False                  # False while cut: a connection still being set up is dropped too
 
     def start(self) -> Proxy:
         self._thread.start()
@@ -491,8 +512,10 @@ class Proxy:
     async def _listen(self) -> None:
         if self._server is None:
             self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, reuse_address=True)
+        self._open = True
 
     async def _cut(self) -> None:
+        self._open = False
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -502,11 +525,14 @@ class Proxy:
         self._writers.clear()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted += 1
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
             writer.transport.abort()
+            return
+        if not self._open:                  # cut while this one was being connected
+            writer.transport.abort()
+            up_writer.transport.abort()
             return
         self._writers.update((writer, up_writer))
 
@@ -518,7 +544,8 @@ class Proxy:
             except (ConnectionError, OSError):
                 pass
             finally:
-                dst.transport.abort() if not dst.is_closing() else None
+                if not dst.is_closing():
+                    dst.transport.abort()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         self._writers.discard(writer)

@@ -144,6 +144,7 @@ def test_two_servers_three_workers_300_cases_one_server_and_one_worker_killed(cl
           f"client answers by status: {dict(seen)}")
     problems = check(cluster, run, workers, seen)
     assert len(events) == 3 and servers[0].alive() and servers[0].starts == starts_before + 1, events
+    assert seen[None] > 0, "the kill interrupted no request: it was not mid-flight"
     assert not problems, "\n".join(problems)
 
 

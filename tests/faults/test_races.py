@@ -25,7 +25,7 @@ import httpx
 from tests.faults.conftest import Cluster, history, scalar
 
 LOCK_EXPIRY_TRIALS = 200
-BATCH = 25                          # trials at once: A locks them in one fetch, so their locks expire together
+BATCH = 40                          # trials at once: A locks them in one fetch, so their locks expire together
 LOCK_MS = 400                       # A's lock: short, so the race comes quickly
 OFFSETS_MS = (-40, 60)              # A completes this far from its lock's expiry
 CLAIM_TRIALS = 100
