@@ -12,6 +12,8 @@ import time
 from collections import Counter
 from typing import Any
 
+import sqlalchemy as sa
+
 from tests.faults.conftest import Cluster, Driver, history, scalar, stop
 
 CASES = 300
@@ -214,7 +216,6 @@ def check(cluster: Cluster, run: Run, workers: list[Any], seen: Counter[int | No
 
 
 def _instances(cluster: Cluster) -> list[Any]:
-    import sqlalchemy as sa  # noqa: PLC0415
     with cluster.db.engine.connect() as conn:
         return conn.execute(sa.text("SELECT id, business_key, status FROM instance WHERE definition_key = "
                                     "'fault_flow'")).all()

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from tests.faults.conftest import Cluster, scalar, wait_for
 
@@ -58,7 +59,6 @@ def retry(url: str, secret: str, key: str, body: dict[str, Any], errors: list[st
 
 
 def cases_with(cluster: Cluster, business_key: str) -> list[str]:
-    import sqlalchemy as sa  # noqa: PLC0415
     with cluster.db.engine.connect() as conn:
         return list(conn.execute(sa.text("SELECT id FROM instance WHERE business_key = :b"),
                                  {"b": business_key}).scalars())
