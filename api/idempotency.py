@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
+import orjson
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 
@@ -79,10 +80,18 @@ async def request_once(request: Request, caller: CallerDep, idempotency_key: Ann
             "answer again instead of acting twice; kept 24 hours"))] = None) -> RequestOnce:
     if idempotency_key is not None and not _KEY.match(idempotency_key):
         raise engine.Invalid(f"{HEADER} must be 1 to 255 visible ASCII characters")
-    body = await request.body()
     digest = hashlib.sha256(f"{request.method} {request.url.path}?{request.url.query}\n".encode())
-    digest.update(body)
+    digest.update(_canonical(await request.body()))
     return RequestOnce(idempotency_key, caller.id, digest.hexdigest())
+
+
+def _canonical(body: bytes) -> bytes:
+    """A JSON body as its content, whatever its spacing and key order (a client's library may
+    serialise the retry differently from the first attempt); any other body as its bytes."""
+    try:
+        return orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONDecodeError:
+        return body
 
 
 OnceDep = Annotated[RequestOnce, Depends(request_once)]

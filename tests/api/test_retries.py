@@ -44,6 +44,9 @@ def test_a_retried_start_with_the_same_key_answers_the_first_answer_and_makes_on
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
     assert count_instances(db) == 1
+    respaced = c.post("/api/v1/instances", headers={**key, "content-type": "application/json"},
+                      content=b'{ "business_key" : "SIN-1",\n  "definition_key": "one_user_task" }')
+    assert respaced.status_code == 201 and respaced.json() == first.json()     # the same JSON, written otherwise
     other = c.post("/api/v1/instances", json={**body, "business_key": "SIN-2"}, headers=key)
     assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
     assert count_instances(db) == 1
