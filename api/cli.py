@@ -553,8 +553,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "one fictional case down the LCSPR path and one down Learning "
                                       "Dissemination through the REST API, and print their timelines and "
                                       "where each document landed. --path NAME drives one branch (--list names "
-                                      "them), --all every one: it exits 1 if any ends with an incident or an "
-                                      "unexpected open task.")
+                                      "them), --all every one. It exits 1, naming what is left, if any case "
+                                      "ends with an incident or an unexpected open user or external task.")
     chosen = demo.add_mutually_exclusive_group()
     chosen.add_argument("--path", metavar="NAME", help="drive one branch (see --list)")
     chosen.add_argument("--list", action="store_true", help="name the branches and what each shows")
