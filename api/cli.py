@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 
@@ -265,6 +265,8 @@ def bootstrap_admin(db: engine.Database, key_file: Path) -> None:
     print("=" * 78 + "\n", flush=True)
 
 
+T = TypeVar("T")
+
 Command = Callable[[argparse.Namespace, engine.Database], int]
 
 
@@ -382,16 +384,26 @@ def cmd_db(args: argparse.Namespace, db: engine.Database) -> int:
     return 0
 
 
-def cmd_db_backup(args: argparse.Namespace, settings: ServerSettings) -> int:
+def _on_database(settings: ServerSettings, action: Callable[[engine.Database], T]) -> T | None:
+    """`action` on the configured database; None, with the error said, when it is refused."""
     from api import backup  # noqa: PLC0415
     db = open_database(settings)
     try:
-        done = backup.backup(settings, db, Path(args.path), force=args.force)
+        return action(db)
     except backup.BackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc.filename}: no such file", file=sys.stderr)
     finally:
         db.dispose()
+    return None
+
+
+def cmd_db_backup(args: argparse.Namespace, settings: ServerSettings) -> int:
+    from api import backup  # noqa: PLC0415
+    done = _on_database(settings, lambda db: backup.backup(settings, db, Path(args.path), force=args.force))
+    if done is None:
+        return 2
     print(f"backed up {backup.describe(settings)} to {done.path} ({done.size / 2**20:.1f} MiB, readable by its owner "
           f"only) in {done.seconds:.1f} s: {done.contents.describe()}")
     return 0
@@ -399,17 +411,9 @@ def cmd_db_backup(args: argparse.Namespace, settings: ServerSettings) -> int:
 
 def cmd_db_restore(args: argparse.Namespace, settings: ServerSettings) -> int:
     from api import backup  # noqa: PLC0415
-    db = open_database(settings)
-    try:
-        done = backup.restore(settings, db, Path(args.path), force=args.force)
-    except backup.BackupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    done = _on_database(settings, lambda db: backup.restore(settings, db, Path(args.path), force=args.force))
+    if done is None:
         return 2
-    except FileNotFoundError as exc:
-        print(f"error: {exc.filename}: no such file", file=sys.stderr)
-        return 2
-    finally:
-        db.dispose()
     print(f"restored {done.source} into {backup.describe(settings)} in {done.seconds:.1f} s: "
           f"{done.contents.describe()}")
     if done.safety_copy is not None:

@@ -169,13 +169,7 @@ class DeploymentDto(Dto):
     deploymentTime: str | None = None
 
 
-class DeploymentWithDefinitionsDto(Dto):
-    links: list[LinkDto] = Field(default_factory=list)
-    id: str
-    name: str | None = None
-    source: str | None = None
-    tenantId: str | None = None
-    deploymentTime: str | None = None
+class DeploymentWithDefinitionsDto(DeploymentDto):
     deployedProcessDefinitions: dict[str, ProcessDefinitionDto] | None = None
     deployedCaseDefinitions: dict[str, Any] | None = None
     deployedDecisionDefinitions: dict[str, Any] | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from xml.sax.saxutils import escape
+
 import pytest
 
 import engine
@@ -9,7 +11,7 @@ from tests.conftest import table_counts
 
 SCRIPT_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
-  <bpmn:process id="sandboxed" isExecutable="true">
+  <bpmn:process id="{pid}" isExecutable="true">
     <bpmn:startEvent id="start"/>
     <bpmn:scriptTask id="script"><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>
     <bpmn:exclusiveGateway id="gw" default="f3"/>
@@ -25,10 +27,10 @@ SCRIPT_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
 </bpmn:definitions>"""
 
 
-def diagram(script: str = "x = 1", condition: str = "x == 2") -> engine.DeployFile:
-    from xml.sax.saxutils import escape
-    return engine.DeployFile("sandboxed.bpmn", SCRIPT_DIAGRAM.format(script=escape(script),
-                                                                     condition=escape(condition)).encode())
+def diagram(script: str = "x = 1", condition: str = "x == 2", pid: str = "sandboxed") -> engine.DeployFile:
+    """A process that runs `script`, then a gateway on `condition`."""
+    return engine.DeployFile(f"{pid}.bpmn", SCRIPT_DIAGRAM.format(pid=pid, script=escape(script),
+                                                                  condition=escape(condition)).encode())
 
 
 @pytest.mark.parametrize("script", [

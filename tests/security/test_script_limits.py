@@ -16,32 +16,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from xml.sax.saxutils import escape
 
 import httpx
 import pytest
 
 import engine
 from tests.conftest import Server, bearer
+from tests.engine.test_sandbox import diagram
 
 LIMIT = 0.5
 
-DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
-  <bpmn:process id="{pid}" isExecutable="true">
-    <bpmn:startEvent id="start"/>
-    <bpmn:scriptTask id="script"><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>
-    <bpmn:exclusiveGateway id="gw" default="f3"/>
-    <bpmn:endEvent id="end"/>
-    <bpmn:endEvent id="end2"/>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="script"/>
-    <bpmn:sequenceFlow id="f2" sourceRef="script" targetRef="gw"/>
-    <bpmn:sequenceFlow id="f3" sourceRef="gw" targetRef="end"/>
-    <bpmn:sequenceFlow id="f4" sourceRef="gw" targetRef="end2">
-      <bpmn:conditionExpression>{condition}</bpmn:conditionExpression>
-    </bpmn:sequenceFlow>
-  </bpmn:process>
-</bpmn:definitions>"""
 
 
 @pytest.fixture(autouse=True)
@@ -52,8 +36,7 @@ def short_limit() -> Iterator[None]:
 
 
 def deploy(db: engine.Database, pid: str, script: str = "x = 1", condition: str = "x == 2") -> None:
-    xml = DIAGRAM.format(pid=pid, script=escape(script), condition=escape(condition)).encode()
-    engine.deploy(db, files=[engine.DeployFile(f"{pid}.bpmn", xml)], actor=engine.Actor.system("po"))
+    engine.deploy(db, files=[diagram(script, condition, pid)], actor=engine.Actor.system("po"))
 
 
 @pytest.mark.parametrize(("script", "condition", "failing", "says"), [
