@@ -47,6 +47,18 @@ from engine.commands.idempotency import StoredRequest, find_request, forget_requ
 from engine.commands.incidents import retry_incident
 from engine.commands.instances import cancel_instance, start_instance
 from engine.commands.messages import Correlation, MessageAmbiguous, MessageNotCorrelated, correlate_message
+from engine.commands.migration import (
+    ActivityReport,
+    InstanceReport,
+    InstructionReport,
+    MigrationInstruction,
+    MigrationPlan,
+    MigrationReport,
+    generate_migration_plan,
+    migrate_instances,
+    validate_migration,
+    validate_migration_plan,
+)
 from engine.commands.timers import fire_due_timers, next_timer_due
 from engine.commands.user_tasks import assign_user_task, claim_user_task, complete_user_task, unclaim_user_task
 from engine.diagram.diff import Change, ChangedItem, DefinitionDiff, Item, Section, VersionRef
@@ -67,6 +79,8 @@ from engine.errors import (
     InstanceSuspended,
     Invalid,
     LockedByAnotherWorker,
+    MigrationPlanInvalid,
+    MigrationRefused,
     NotACandidate,
     NotFound,
     TaskClaimedByOther,
@@ -187,4 +201,7 @@ __all__ = [
     "working_days",
     "TimelinessItem", "TimelinessReport", "TimelinessSection", "case_facts", "timeliness_report",
     "OpenedSession", "SessionInfo", "close_session", "open_key_session", "open_token_session", "resolve_session",
+    "ActivityReport", "InstanceReport", "InstructionReport", "MigrationInstruction", "MigrationPlan",
+    "MigrationPlanInvalid", "MigrationRefused", "MigrationReport", "generate_migration_plan", "migrate_instances",
+    "validate_migration", "validate_migration_plan",
 ]

@@ -1,0 +1,32 @@
+"""What the migration and repair tests share: their diagrams (tests/migration_of_cases/data), deployed
+as a process owner would, and a quick way to start cases on a given version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import engine
+
+DATA = Path(__file__).parent / "data"
+OWNER = engine.Actor.system("pat")
+
+Versions = Callable[..., list[str]]
+
+
+@pytest.fixture
+def versions(db: engine.Database) -> Versions:
+    """versions("case_review_v1.bpmn", "case_review_v2.bpmn") deploys each file in turn (as the same
+    resource, so each is the next version of its process) and returns the definition ids."""
+
+    def _deploy(*names: str, resource: str | None = None) -> list[str]:
+        ids = []
+        for name in names:
+            result = engine.deploy(db, files=[engine.DeployFile(resource or name.split("_v")[0] + ".bpmn",
+                                                                (DATA / name).read_bytes())], actor=OWNER)
+            ids += [d.definition.id for d in result.definitions]
+        return ids
+
+    return _deploy
