@@ -212,7 +212,13 @@ def drop_predicted(task: Task) -> None:
 
 
 def predict(task: Task) -> None:
-    """Predict what follows a task that is reached (as SpiffWorkflow does when it reaches one)."""
+    """Predict what follows a task that is reached (as SpiffWorkflow does when it reaches one); a
+    task in error waits with its successors predicted as FUTURE, ready for a retry."""
+    if task.state == TaskState.ERROR:
+        task._sync_children(task.task_spec.outputs, TaskState.FUTURE)
+        for child in task.children:
+            child.task_spec._predict(child, mask=TaskState.FUTURE | TaskState.PREDICTED_MASK)
+        return
     task.task_spec._predict(task, mask=TaskState.NOT_FINISHED_MASK)
 
 

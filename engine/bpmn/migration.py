@@ -188,7 +188,7 @@ def _is_token(task: Task) -> bool:
         return not isinstance(task.task_spec, BoundaryEventSplit)
     parent = task.parent
     return (task.state == TaskState.FUTURE and not task.triggered and parent is not None
-            and parent.has_state(TaskState.FINISHED_MASK))             # reached, not yet updated
+            and parent.state == TaskState.COMPLETED)                   # reached, not yet updated
 
 
 def live_tasks(wf: BpmnWorkflow) -> Iterator[Task]:
@@ -377,6 +377,7 @@ def move(wf: BpmnWorkflow, target: SpecPair, instructions: Sequence[Instruction]
             compat.update(event)                  # waits from now, with its activity's data
         finally:
             split.data = kept
+        compat.predict(event)
         moved.started.append(event.task_spec.name)
     return moved
 

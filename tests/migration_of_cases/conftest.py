@@ -18,15 +18,16 @@ Versions = Callable[..., list[str]]
 
 @pytest.fixture
 def versions(db: engine.Database) -> Versions:
-    """versions("case_review_v1.bpmn", "case_review_v2.bpmn") deploys each file in turn (as the same
-    resource, so each is the next version of its process) and returns the definition ids."""
+    """versions("case_review_v1.bpmn", "case_review_v2.bpmn") deploys each file in turn (each the next
+    version of process `case_review`) and returns the definition ids of that process."""
 
-    def _deploy(*names: str, resource: str | None = None) -> list[str]:
+    def _deploy(*names: str) -> list[str]:
         ids = []
         for name in names:
-            result = engine.deploy(db, files=[engine.DeployFile(resource or name.split("_v")[0] + ".bpmn",
-                                                                (DATA / name).read_bytes())], actor=OWNER)
-            ids += [d.definition.id for d in result.definitions]
+            key = Path(name).stem.split("_v")[0]
+            result = engine.deploy(db, files=[engine.DeployFile(f"{key}.bpmn", (DATA / name).read_bytes())],
+                                   actor=OWNER)
+            ids += [d.definition.id for d in result.definitions if d.definition.key == key]
         return ids
 
     return _deploy

@@ -100,3 +100,199 @@ def test_timers_claims_and_locks_survive(db: engine.Database, versions: Versions
     finally:
         engine.clock.reset()
     assert finish(db, at_timer.id) == ["sign_off", "quality_check"]
+
+
+def plan_for(db: engine.Database, source: str, target: str, **kwargs: object) -> engine.MigrationPlan:
+    return engine.generate_migration_plan(db, source_definition_id=source, target_definition_id=target,
+                                          **kwargs)  # type: ignore[arg-type]
+
+
+def kinds(db: engine.Database, instance_id: str) -> list[str]:
+    return [e.kind for e in engine.instance_history(db, instance_id=instance_id)]
+
+
+@pytest.fixture
+def frozen() -> object:
+    engine.clock.freeze(engine.clock.now())
+    yield engine.clock
+    engine.clock.reset()
+
+
+def test_a_boundary_timer_moves_with_its_activity_and_the_targets_new_ones_start(
+        db: engine.Database, versions: Versions, frozen: object) -> None:
+    v1, v2 = versions("chased_v1.bpmn", "chased_v2.bpmn")
+    case = engine.start_instance(db, actor=ALICE, definition_id=v1, variables={"path": "write"})
+    chase_due = case.next_timer_at
+    engine.clock.advance(timedelta(days=2))
+    moved_at = engine.clock.now()
+    assert engine.migrate_instances(db, plan=plan_for(db, v1, v2), actor=OWNER).moved == [case.id]
+    after = engine.get_instance(db, instance_id=case.id)
+    assert after.next_timer_at == chase_due                       # the week-on reminder keeps its day
+    assert engine.instance_history(db, instance_id=case.id)[-1].details == {
+        "from_definition": v1, "to_definition": v2, "started_events": ["too_late"]}
+    engine.clock.advance(timedelta(days=6))                       # the reminder fires, on v2's path
+    assert engine.fire_due_timers(db) == [case.id]
+    [chase] = engine.get_instance(db, instance_id=case.id).external_tasks
+    assert (chase.activity_id, chase.definition_id) == ("send_chase", v2)
+    assert engine.get_instance(db, instance_id=case.id).next_timer_at == moved_at + timedelta(days=30)
+    engine.clock.advance(timedelta(days=25))                      # the new month-on timer interrupts
+    assert engine.fire_due_timers(db) == [case.id]
+    [task] = engine.get_instance(db, instance_id=case.id).user_tasks
+    assert task.activity_id == "escalate"
+
+
+def test_update_event_trigger_restarts_a_timer_from_the_target(db: engine.Database, versions: Versions,
+                                                               frozen: object) -> None:
+    v1, v2 = versions("chased_v1.bpmn", "chased_v2.bpmn")
+    case = engine.start_instance(db, actor=ALICE, definition_id=v1, variables={"path": "write"})
+    engine.clock.advance(timedelta(days=2))
+    moved_at = engine.clock.now()
+    plan = plan_for(db, v1, v2, update_event_triggers=True)
+    assert {i.source_activity_id for i in plan.instructions if i.update_event_trigger} == {"chase"}
+    assert engine.migrate_instances(db, plan=plan, actor=OWNER).moved == [case.id]
+    assert engine.get_instance(db, instance_id=case.id).next_timer_at == moved_at + timedelta(days=3)
+    assert "timer_fired" not in kinds(db, case.id)
+    assert engine.instance_history(db, instance_id=case.id)[-1].details["restarted_timers"]
+
+
+def test_a_boundary_timer_the_target_does_not_have_ends_with_the_move(db: engine.Database, versions: Versions) -> None:
+    v1, v2 = versions("chased_v1.bpmn", "chased_v2.bpmn")
+    case = engine.start_instance(db, actor=ALICE, definition_id=v1, variables={"path": "gather"})
+    assert case.next_timer_at is not None
+    assert engine.migrate_instances(db, plan=plan_for(db, v1, v2), actor=OWNER).moved == [case.id]
+    after = engine.get_instance(db, instance_id=case.id)
+    assert after.next_timer_at is None
+    assert [t.id for t in after.external_tasks] == [t.id for t in case.external_tasks]
+    assert engine.instance_history(db, instance_id=case.id)[-1].details["ended_events"] == ["give_up"]
+    engine.complete_external_task(db, task_id=case.external_tasks[0].id, worker_id="w", actor=OWNER) \
+        if False else None
+    fetched = engine.fetch_and_lock(db, worker_id="w", actor=OWNER, max_tasks=1,
+                                    topics=[engine.TopicRequest("gather", 60_000)])
+    engine.complete_external_task(db, task_id=fetched.tasks[0].task.id, worker_id="w", actor=OWNER)
+    assert engine.get_instance(db, instance_id=case.id).status == "completed"
+
+
+def test_a_gateway_waiting_for_its_other_branch(db: engine.Database, versions: Versions) -> None:
+    v1, v2, v3 = versions("two_reviews_v1.bpmn", "two_reviews_v2.bpmn", "two_reviews_v3.bpmn")
+    case = engine.start_instance(db, actor=ALICE, definition_id=v1)
+    first = next(t for t in case.user_tasks if t.activity_id == "first")
+    engine.complete_user_task(db, actor=ALICE, task_id=first.id, variables={})
+    fresh = engine.start_instance(db, actor=ALICE, definition_id=v1)
+
+    to_v3 = engine.validate_migration(db, plan=plan_for(db, v1, v3))
+    by_id = {i.instance_id: i for i in to_v3.instances}
+    [join] = by_id[case.id].activities                 # the branch from `first` arrived; v3 has no `first`
+    assert join.activity_id == "join" and "not reached from 'first'" in join.failures[0]
+    assert [a.activity_id for a in by_id[fresh.id].activities] == ["first"]
+
+    assert sorted(engine.migrate_instances(db, plan=plan_for(db, v1, v2), actor=OWNER).moved) == sorted(
+        [case.id, fresh.id])
+    assert finish_all(db, case.id) == ["second", "summary"]
+    assert sorted(finish_all(db, fresh.id)) == ["first", "second", "summary"]
+
+
+def finish_all(db: engine.Database, instance_id: str) -> list[str]:
+    done = []
+    for _ in range(10):
+        case = engine.get_instance(db, instance_id=instance_id)
+        if case.status != "active":
+            return done
+        task = sorted(case.user_tasks, key=lambda t: t.activity_id)[0]
+        engine.complete_user_task(db, actor=ALICE, task_id=task.id, variables={"imr_item": task.activity_id})
+        done.append(task.activity_id)
+    raise AssertionError("the case did not end")
+
+
+def test_a_multi_instance_task_moves_with_its_instances(db: engine.Database, versions: Versions) -> None:
+    v1, v2 = versions("per_agency_v1.bpmn", "per_agency_v2.bpmn")
+    case = engine.start_instance(db, actor=ALICE, definition_id=v1, variables={"agencies": ["police", "health",
+                                                                                          "school"]})
+    assert len(case.user_tasks) == 3
+    engine.complete_user_task(db, actor=ALICE, task_id=case.user_tasks[0].id, variables={"imr_item": "one"})
+    assert engine.migrate_instances(db, plan=plan_for(db, v1, v2), actor=OWNER).moved == [case.id]
+    left = engine.get_instance(db, instance_id=case.id).user_tasks
+    assert sorted(t.id for t in left) == sorted(t.id for t in case.user_tasks[1:])
+    for task in left:
+        engine.complete_user_task(db, actor=ALICE, task_id=task.id, variables={"imr_item": "more"})
+    after = engine.get_instance(db, instance_id=case.id)
+    [collate] = after.user_tasks
+    assert collate.activity_id == "collate"
+    assert after.variables["imr_results"] == ["one", "more", "more"]
+
+
+def test_fix_the_diagram_move_the_case_retry_its_incident(db: engine.Database, versions: Versions) -> None:
+    v1, v2 = versions("choose_v1.bpmn", "choose_v2.bpmn")
+    case = engine.start_instance(db, actor=ALICE, definition_id=v1, variables={
+        "publication_choice": "improvements_only", "final_report_id": "doc-1"})
+    [incident] = case.incidents
+    assert incident.activity_id == "choose_version"
+    assert engine.migrate_instances(db, plan=plan_for(db, v1, v2), actor=OWNER).moved == [case.id]
+    retried = engine.retry_incident(db, actor=OWNER, incident_id=incident.id)
+    assert retried.definition_id == v2 and retried.incidents == []
+    [task] = retried.user_tasks
+    assert task.activity_id == "check"
+    assert engine.get_instance(db, instance_id=case.id).variables["publication_document_id"] == "doc-1"
+
+
+def test_a_case_inside_a_called_process_with_a_message_waiting(db: engine.Database, versions: Versions) -> None:
+    v1, v2 = versions("stored_case.bpmn", "stored_case_v2.bpmn")
+    case = engine.start_instance(db, actor=ALICE, definition_id=v1, business_key="SIN-9")
+    child = next(t for t in case.user_tasks if t.activity_id == "child_step")
+    assert engine.migrate_instances(db, plan=plan_for(db, v1, v2), actor=OWNER).moved == [case.id]
+    after = engine.get_instance(db, instance_id=case.id)
+    moved_child = next(t for t in after.user_tasks if t.activity_id == "child_step")
+    assert (moved_child.id, moved_child.name) == (child.id, "Answer the questions, with the chronology")
+    engine.correlate_message(db, actor=ALICE, message_name="agency_reply", business_key="SIN-9")
+    after = engine.get_instance(db, instance_id=case.id)
+    assert "record_reply" in {t.activity_id for t in after.user_tasks}        # v2's path after the reply
+
+
+def test_a_suspended_case_moves_and_stays_suspended_and_other_refusals(db: engine.Database,
+                                                                       versions: Versions) -> None:
+    v1, v2 = versions("case_review_v1.bpmn", "case_review_v2.bpmn")
+    other = versions("two_reviews_v1.bpmn")[0]
+    case, elsewhere = start(db, v1, "wait"), engine.start_instance(db, actor=ALICE, definition_id=other)
+    ended = start(db, v1, "wait")
+    engine.cancel_instance(db, actor=ALICE, instance_id=ended.id, reason="test")
+    plan = plan_for(db, v1, v2, mapping={"review": "review_case"})
+    report = engine.migrate_instances(db, plan=plan, actor=OWNER,
+                                      instance_ids=[case.id, elsewhere.id, ended.id, "no-such-case"])
+    assert report.moved == [case.id]
+    reasons = {i.instance_id: i.reasons for i in report.refused}
+    assert reasons == {elsewhere.id: [f"the case runs on {other}, not on the plan's source {v1}"],
+                       ended.id: [f"process instance {ended.id} is cancelled"],
+                       "no-such-case": ["no process instance with id no-such-case"]}
+    with pytest.raises(engine.Invalid, match="not versions of the same process"):
+        plan_for(db, v1, other)
+    with pytest.raises(engine.DefinitionNotFound):
+        plan_for(db, v1, "case_review:9")
+
+
+def test_a_plan_that_cannot_work_is_refused_and_changes_nothing(db: engine.Database, versions: Versions) -> None:
+    v1, v2 = versions("case_review_v1.bpmn", "case_review_v2.bpmn")
+    start(db, v1, "review")
+    bad = engine.MigrationPlan(v1, v2, (engine.MigrationInstruction("review", "gather_reports"),
+                                        engine.MigrationInstruction("nowhere", "review_case"),
+                                        engine.MigrationInstruction("sign_off", "missing")))
+    report = engine.validate_migration_plan(db, plan=bad)
+    assert [(r.instruction.source_activity_id, r.failures) for r in report.instruction_reports] == [
+        ("review", ("activity 'review' is a HumanTask but 'gather_reports' is a ExternalServiceTask: a case can "
+                    "only move to an activity of the same kind",)),
+        ("nowhere", ("source activity 'nowhere' does not exist in the source version",)),
+        ("sign_off", ("target activity 'missing' does not exist in process 'case_review' of the target version",))]
+    before = table_counts(db)
+    with pytest.raises(engine.MigrationPlanInvalid) as refused:
+        engine.migrate_instances(db, plan=bad, actor=OWNER)
+    assert refused.value.report.instruction_reports == report.instruction_reports
+    assert table_counts(db) == before
+
+
+def test_all_or_nothing_moves_nothing_when_one_case_cannot_move(db: engine.Database, versions: Versions) -> None:
+    v1, v2 = versions("case_review_v1.bpmn", "case_review_v2.bpmn")
+    movable, stuck = start(db, v1, "wait"), start(db, v1, "review")
+    before = table_counts(db)
+    with pytest.raises(engine.MigrationRefused) as refused:
+        engine.migrate_instances(db, plan=plan_for(db, v1, v2), actor=OWNER, instance_ids=[movable.id, stuck.id],
+                                 all_or_nothing=True)
+    assert [i.instance_id for i in refused.value.report.refused] == [stuck.id]
+    assert table_counts(db) == before
