@@ -59,6 +59,13 @@ from engine.commands.migration import (
     validate_migration,
     validate_migration_plan,
 )
+from engine.commands.repair import (
+    Modification,
+    delete_instance_variable,
+    modify_instance,
+    set_instance_variable,
+    set_suspended,
+)
 from engine.commands.timers import fire_due_timers, next_timer_due
 from engine.commands.user_tasks import assign_user_task, claim_user_task, complete_user_task, unclaim_user_task
 from engine.diagram.diff import Change, ChangedItem, DefinitionDiff, Item, Section, VersionRef
@@ -204,4 +211,5 @@ __all__ = [
     "ActivityReport", "InstanceReport", "InstructionReport", "MigrationInstruction", "MigrationPlan",
     "MigrationPlanInvalid", "MigrationRefused", "MigrationReport", "generate_migration_plan", "migrate_instances",
     "validate_migration", "validate_migration_plan",
+    "Modification", "delete_instance_variable", "modify_instance", "set_instance_variable", "set_suspended",
 ]

@@ -254,10 +254,13 @@ def test_a_suspended_case_moves_and_stays_suspended_and_other_refusals(db: engin
     case, elsewhere = start(db, v1, "wait"), engine.start_instance(db, actor=ALICE, definition_id=other)
     ended = start(db, v1, "wait")
     engine.cancel_instance(db, actor=ALICE, instance_id=ended.id, reason="test")
+    engine.set_suspended(db, actor=OWNER, instance_id=case.id, suspended=True, reason="while it moves")
     plan = plan_for(db, v1, v2, mapping={"review": "review_case"})
     report = engine.migrate_instances(db, plan=plan, actor=OWNER,
                                       instance_ids=[case.id, elsewhere.id, ended.id, "no-such-case"])
     assert report.moved == [case.id]
+    moved = engine.get_instance(db, instance_id=case.id)
+    assert moved.suspended and moved.definition_id == v2 and moved.next_timer_at == case.next_timer_at
     reasons = {i.instance_id: i.reasons for i in report.refused}
     assert reasons == {elsewhere.id: [f"the case runs on {other}, not on the plan's source {v1}"],
                        ended.id: [f"process instance {ended.id} is cancelled"],
