@@ -21,7 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.bpmn import migration, state
+from engine.bpmn import migration, state, tokens
+from engine.commands.variables import check_variables
 from engine.errors import (
     DefinitionNotFound,
     EngineError,
@@ -55,9 +56,12 @@ class MigrationInstruction:
 
 @dataclass(frozen=True)
 class MigrationPlan:
+    """Where each activity's cases go; `variables` are set in every case that moves."""
+
     source_definition_id: str
     target_definition_id: str
     instructions: tuple[MigrationInstruction, ...]
+    variables: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -138,13 +142,14 @@ def _check_versions(db: Database, source_id: str, target_id: str) -> None:
 
 
 def generate_migration_plan(db: Database, *, source_definition_id: str, target_definition_id: str,
-                            update_event_triggers: bool = False,
-                            mapping: Mapping[str, str] | None = None) -> MigrationPlan:
+                            update_event_triggers: bool = False, mapping: Mapping[str, str] | None = None,
+                            variables: Mapping[str, Any] | None = None) -> MigrationPlan:
     """A plan mapping every activity with the same id and kind in both versions; `mapping` adds or
     replaces instructions (source activity id -> target activity id), e.g. for a renamed activity.
 
-    Raises: DefinitionNotFound, Invalid (not versions of one process).
+    Raises: DefinitionNotFound, Invalid (not versions of one process), VariablesInvalid.
     """
+    variables = check_variables(variables or {})
     _check_versions(db, source_definition_id, target_definition_id)
     source, target = db.specs.get(source_definition_id), db.specs.get(target_definition_id)
     generated = migration.generate(source, target, update_event_triggers=update_event_triggers)
@@ -152,7 +157,8 @@ def generate_migration_plan(db: Database, *, source_definition_id: str, target_d
     for old, new in (mapping or {}).items():
         event = migration.is_event(_activity(source, old)) if _activity(source, old) is not None else False
         by_source[old] = MigrationInstruction(old, new, update_event_triggers and event)
-    return MigrationPlan(source_definition_id, target_definition_id, tuple(by_source[k] for k in sorted(by_source)))
+    return MigrationPlan(source_definition_id, target_definition_id, tuple(by_source[k] for k in sorted(by_source)),
+                         variables)
 
 
 def _activity(pair: state.SpecPair, activity_id: str) -> Any:
@@ -173,10 +179,12 @@ def validate_migration_plan(db: Database, *, plan: MigrationPlan) -> MigrationRe
     do not exist, mapping an activity to one of another kind, or one source twice; and which
     activities cases could wait at that no instruction covers.
 
-    Raises: DefinitionNotFound, Invalid (not versions of one process, too many instructions).
+    Raises: DefinitionNotFound, Invalid (not versions of one process, too many instructions),
+    VariablesInvalid (the plan's variables).
     """
     if len(plan.instructions) > MAX_INSTRUCTIONS:
         raise Invalid(f"a plan has at most {MAX_INSTRUCTIONS} instructions")
+    check_variables(plan.variables)
     _check_versions(db, plan.source_definition_id, plan.target_definition_id)
     source, target = db.specs.get(plan.source_definition_id), db.specs.get(plan.target_definition_id)
     failures = migration.instruction_failures(source, target, _instructions(plan))
@@ -308,6 +316,8 @@ def _migrate_one(db: Database, plan: MigrationPlan, instance_id: str, target: st
                 raise _Refused(InstanceReport(instance_id, False, checked.waiting_at, checked.failures,
                                               checked.activities + locked))
             moved = migration.move(copy, target, instructions)
+            for name, value in plan.variables.items():
+                tokens.set_variable(copy, name, value)
             cmd.workflow = state.loads(state.dumps(copy), state.STATE_FORMAT, db.specs.get)
             cmd.definition_id = plan.target_definition_id
             if moved.restarted:                        # a restarted timer did not fire: no timer_fired event
@@ -318,7 +328,8 @@ def _migrate_one(db: Database, plan: MigrationPlan, instance_id: str, target: st
             cmd.hold()
             _move_rows(cmd, plan)
             cmd.record("instance_migrated", from_definition=plan.source_definition_id,
-                       to_definition=plan.target_definition_id, ended_events=moved.ended or None,
+                       to_definition=plan.target_definition_id, variables_set=sorted(plan.variables) or None,
+                       ended_events=moved.ended or None,
                        started_events=moved.started or None, restarted_timers=moved.restarted or None)
     except _Refused as refused:
         return refused.report
@@ -381,7 +392,8 @@ def _move_rows(cmd: Command, plan: MigrationPlan) -> None:
         fresh = projection.external_task_row(task)
         conn.execute(external_task.update().where(external_task.c.id == task_id).values(
             definition_id=cmd.definition_id, activity_id=fresh["activity_id"], topic=fresh["topic"],
-            priority=fresh["priority"], extension_properties=fresh["extension_properties"]))
+            priority=fresh["priority"], extension_properties=fresh["extension_properties"],
+            variables=fresh["variables"]))
     for task in after.live:
         task_id, activity_id = str(task.id), task.task_spec.bpmn_id
         if activity_id is None:
