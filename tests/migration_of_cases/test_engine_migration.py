@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
 import engine
 from tests.conftest import table_counts
-from tests.migration_of_cases.conftest import OWNER, Versions
+from tests.migration_of_cases.conftest import DATA, OWNER, Versions
 
 ALICE = engine.Actor("alice", frozenset({"case-review-group", "business-unit"}), sees_all_cases=True)
 
@@ -112,7 +113,7 @@ def kinds(db: engine.Database, instance_id: str) -> list[str]:
 
 
 @pytest.fixture
-def frozen() -> object:
+def frozen() -> Iterator[object]:
     engine.clock.freeze(engine.clock.now())
     yield engine.clock
     engine.clock.reset()
@@ -164,8 +165,6 @@ def test_a_boundary_timer_the_target_does_not_have_ends_with_the_move(db: engine
     assert after.next_timer_at is None
     assert [t.id for t in after.external_tasks] == [t.id for t in case.external_tasks]
     assert engine.instance_history(db, instance_id=case.id)[-1].details["ended_events"] == ["give_up"]
-    engine.complete_external_task(db, task_id=case.external_tasks[0].id, worker_id="w", actor=OWNER) \
-        if False else None
     fetched = engine.fetch_and_lock(db, worker_id="w", actor=OWNER, max_tasks=1,
                                     topics=[engine.TopicRequest("gather", 60_000)])
     engine.complete_external_task(db, task_id=fetched.tasks[0].task.id, worker_id="w", actor=OWNER)
@@ -299,3 +298,25 @@ def test_all_or_nothing_moves_nothing_when_one_case_cannot_move(db: engine.Datab
                                  all_or_nothing=True)
     assert [i.instance_id for i in refused.value.report.refused] == [stuck.id]
     assert table_counts(db) == before
+
+
+def test_a_locked_external_task_keeps_its_topic_until_the_worker_is_done(db: engine.Database,
+                                                                          versions: Versions) -> None:
+    [v1] = versions("case_review_v1.bpmn")
+    changed = (DATA / "case_review_v1.bpmn").read_bytes().replace(b'camunda:topic="gather-reports"',
+                                                                  b'camunda:topic="collect-reports"')
+    [v2] = [d.definition.id for d in engine.deploy(db, files=[engine.DeployFile("case_review.bpmn", changed)],
+                                                   actor=OWNER).definitions]
+    locked_case, free_case = start(db, v1, "reports"), start(db, v1, "reports")
+    [locked] = engine.fetch_and_lock(db, worker_id="w", actor=OWNER, max_tasks=1,
+                                     topics=[engine.TopicRequest("gather-reports", 600_000)]).tasks
+    assert locked.task.instance_id == locked_case.id
+    report = engine.migrate_instances(db, plan=plan_for(db, v1, v2), actor=OWNER)
+    assert report.moved == [free_case.id]
+    [refused] = report.refused
+    assert refused.instance_id == locked_case.id
+    assert "a worker holds this external task (topic 'gather-reports')" in refused.activities[0].failures[0]
+    [moved] = engine.get_instance(db, instance_id=free_case.id).external_tasks
+    assert moved.topic == "collect-reports"
+    engine.complete_external_task(db, task_id=locked.task.id, worker_id="w", actor=OWNER)
+    assert engine.migrate_instances(db, plan=plan_for(db, v1, v2), actor=OWNER).moved == [locked_case.id]

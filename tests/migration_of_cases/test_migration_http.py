@@ -27,7 +27,8 @@ NO_INSTRUCTION = "There is no migration instruction for this instance's activity
 def owner(db: engine.Database, server: Server) -> Iterator[httpx.Client]:
     """Pat, a process owner: deploys and migrates, reads no case data."""
     engine.create_principal(db, principal_id="pat", roles=["process-owner"])
-    with httpx.Client(base_url=server.url, timeout=30, headers=bearer(engine.issue_key(db, principal_id="pat").secret)) as c:
+    key = engine.issue_key(db, principal_id="pat").secret
+    with httpx.Client(base_url=server.url, timeout=30, headers=bearer(key)) as c:
         yield c
 
 
@@ -50,7 +51,8 @@ def start_twenty(client: httpx.Client, worker: httpx.Client) -> dict[str, Any]:
     for task_id in claimed:
         assert client.post(f"/api/v1/user-tasks/{task_id}/claim").status_code == 200
     locked = worker.post("/engine-rest/external-task/fetchAndLock", json={
-        "workerId": "reports-worker", "maxTasks": 3, "topics": [{"topicName": "gather-reports", "lockDuration": 600000}]})
+        "workerId": "reports-worker", "maxTasks": 3,
+        "topics": [{"topicName": "gather-reports", "lockDuration": 600000}]})
     assert locked.status_code == 200 and len(locked.json()) == 3
     timers = {s["id"]: s["next_timer_at"] for s in at["wait"]}
     return {"at": at, "claimed": claimed, "locked": locked.json(), "timers": timers}
@@ -84,7 +86,8 @@ def refused_through_engine_rest(owner: httpx.Client, everyone: list[str]) -> tup
     assert all_of_them.status_code == 400, all_of_them.text
     refusal = all_of_them.json()
     assert refusal["type"] == "MigratingProcessInstanceValidationException"
-    assert refusal["message"].startswith(f"Cannot migrate process instance '{refusal['validationReport']['processInstanceId']}'")
+    first = refusal["validationReport"]["processInstanceId"]
+    assert refusal["message"].startswith(f"Cannot migrate process instance '{first}'")
     reports = refusal["validationReports"]
     assert refusal["validationReport"] == reports[0] and len(reports) == 8
     for report in reports:
@@ -159,7 +162,8 @@ def test_twenty_cases_move_to_v2_and_finish_there(db: engine.Database, server: S
     for case_id in everyone:
         case = engine.get_instance(db, instance_id=case_id)
         assert case.status == "completed", case
-        done_here = {e.activity_id for e in engine.instance_history(db, instance_id=case_id) if e.kind == "task_completed"}
+        done_here = {e.activity_id for e in engine.instance_history(db, instance_id=case_id)
+                     if e.kind == "task_completed"}
         assert ("quality_check" in done_here) == (case_id != left_behind)
         assert case.definition_id == (V1 if case_id == left_behind else V2)
 

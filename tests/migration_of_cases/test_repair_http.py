@@ -24,7 +24,8 @@ def admin(server: Server, keys: dict[str, str]) -> Iterator[httpx.Client]:
 
 
 def deploy(client: httpx.Client, name: str, resource: str) -> None:
-    answer = client.post("/api/v1/deployments", files={"files": (resource, (DATA / name).read_bytes(), "application/xml")})
+    answer = client.post("/api/v1/deployments",
+                         files={"files": (resource, (DATA / name).read_bytes(), "application/xml")})
     assert answer.status_code == 201, answer.text
 
 
