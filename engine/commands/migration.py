@@ -15,12 +15,14 @@ waits (activity ids), never its variables, documents or history.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
+from engine import clock
 from engine.bpmn import migration, state, tokens
 from engine.commands.variables import check_variables
 from engine.errors import (
@@ -37,6 +39,8 @@ from engine.store.command import Command, instance_command
 from engine.store.database import Database
 from engine.store.rows import aware
 from engine.store.tables import definition, external_task, incident, instance, message_subscription, user_task
+
+log = logging.getLogger(__name__)
 
 MAX_INSTRUCTIONS = 10_000
 MAX_INSTANCES = 100_000
@@ -226,8 +230,10 @@ def _cases(db: Database, plan: MigrationPlan, instance_ids: Sequence[str] | None
 
 
 def _report(db: Database, plan: MigrationPlan, row: Any, target: state.SpecPair,
-            instructions: list[migration.Instruction], wf: Any = None) -> tuple[InstanceReport, Any]:
-    """Whether the case in `row` can move; also its workflow (loaded here unless given)."""
+            instructions: list[migration.Instruction], wf: Any = None,
+            conn: sa.Connection | None = None) -> tuple[InstanceReport, Any]:
+    """Whether the case in `row` can move (with `conn`, worker locks are checked too); also its
+    workflow (loaded here unless given)."""
     if isinstance(row, str):
         return InstanceReport(row, False, failures=(f"no process instance with id {row}",)), None
     if row.definition_id != plan.source_definition_id:
@@ -241,6 +247,8 @@ def _report(db: Database, plan: MigrationPlan, row: Any, target: state.SpecPair,
     by_source = {i.source_activity_id: i for i in plan.instructions}
     problems = tuple(ActivityReport(p.activity_id, p.task_id, by_source.get(p.activity_id), p.failures)
                      for p in migration.check(wf, target, instructions))
+    if conn is not None:
+        problems += _locked_topic_changes(conn, clock.now(), wf, target, instructions)
     return InstanceReport(row.id, not problems, waiting, (), problems), wf
 
 
@@ -255,8 +263,11 @@ def validate_migration(db: Database, *, plan: MigrationPlan,
     if not report.valid:
         return report
     target, instructions = db.specs.get(plan.target_definition_id), _instructions(plan)
-    cases = tuple(_report(db, plan, row, target, instructions)[0] for row in _cases(db, plan, instance_ids))
-    return MigrationReport(plan, report.instruction_reports, report.unmapped_activities, cases)
+    cases = []
+    for row in _cases(db, plan, instance_ids):
+        with db.read() as conn:
+            cases.append(_report(db, plan, row, target, instructions, conn=conn)[0])
+    return MigrationReport(plan, report.instruction_reports, report.unmapped_activities, tuple(cases))
 
 
 class _Refused(Exception):
@@ -311,7 +322,7 @@ def _migrate_one(db: Database, plan: MigrationPlan, instance_id: str, target: st
             row = _Row(cmd)
             copy = state.loads(state.dumps(cmd.workflow), state.STATE_FORMAT, db.specs.get)   # `before` stays as it was
             checked, _ = _report(db, plan, row, target, instructions, copy)
-            locked = _locked_topic_changes(cmd, copy, target, instructions)
+            locked = _locked_topic_changes(cmd.conn, cmd.change.now, copy, target, instructions)
             if locked or not checked.movable:
                 raise _Refused(InstanceReport(instance_id, False, checked.waiting_at, checked.failures,
                                               checked.activities + locked))
@@ -335,6 +346,11 @@ def _migrate_one(db: Database, plan: MigrationPlan, instance_id: str, target: st
         return refused.report
     except EngineError as error:
         return InstanceReport(instance_id, False, failures=(error.message,))
+    except Exception as error:                                  # one case's trouble stops no other
+        log.exception("migrating a case failed", extra={"instance_id": instance_id})
+        return InstanceReport(instance_id, False, failures=(
+            f"the case could not be moved ({type(error).__name__}); nothing of it changed, and the error is "
+            "in the service's log",))
     return InstanceReport(instance_id, True, checked.waiting_at, moved=True)
 
 
@@ -345,21 +361,20 @@ class _Row:
         self.id, self.definition_id, self.status = cmd.instance_id, cmd.definition_id, cmd.row.status
 
 
-def _locked_topic_changes(cmd: Command, wf: Any, target: state.SpecPair,
+def _locked_topic_changes(conn: sa.Connection, now: Any, wf: Any, target: state.SpecPair,
                           instructions: list[migration.Instruction]) -> tuple[ActivityReport, ...]:
     """An external task a worker holds keeps its topic: the worker serves that topic, and a worker
     key limited to topics could not report on it under another."""
     mapping = {i.source: i for i in instructions}
     found = []
-    for task_id, task in cmd.before.external_tasks.items():
+    for task_id, task in projection.Snapshot(wf).external_tasks.items():
         instruction = mapping.get(task.task_spec.bpmn_id)
-        if instruction is None:
+        new = _activity(target, instruction.target) if instruction is not None else None
+        if instruction is None or new is None or getattr(new, "topic", None) == task.task_spec.topic:
             continue
-        new = _activity(target, instruction.target)
-        lock = cmd.conn.execute(sa.select(external_task.c.lock_expires_at, external_task.c.topic)
-                                .where(external_task.c.id == task_id)).first()
-        if new is not None and lock is not None and lock.lock_expires_at is not None \
-                and getattr(new, "topic", None) != lock.topic and aware(lock.lock_expires_at) > cmd.change.now:
+        lock = conn.execute(sa.select(external_task.c.lock_expires_at, external_task.c.topic)
+                            .where(external_task.c.id == task_id)).first()
+        if lock is not None and lock.lock_expires_at is not None and aware(lock.lock_expires_at) > now:
             found.append(ActivityReport(task.task_spec.bpmn_id, task_id, MigrationInstruction(
                 instruction.source, instruction.target, instruction.update_event_trigger), (
                 f"a worker holds this external task (topic '{lock.topic}') and the target's topic is "

@@ -311,6 +311,8 @@ def test_a_locked_external_task_keeps_its_topic_until_the_worker_is_done(db: eng
     [locked] = engine.fetch_and_lock(db, worker_id="w", actor=OWNER, max_tasks=1,
                                      topics=[engine.TopicRequest("gather-reports", 600_000)]).tasks
     assert locked.task.instance_id == locked_case.id
+    [dry] = engine.validate_migration(db, plan=plan_for(db, v1, v2), instance_ids=[locked_case.id]).instances
+    assert not dry.movable and dry.activities[0].activity_id == "gather_reports"
     report = engine.migrate_instances(db, plan=plan_for(db, v1, v2), actor=OWNER)
     assert report.moved == [free_case.id]
     [refused] = report.refused
@@ -320,3 +322,26 @@ def test_a_locked_external_task_keeps_its_topic_until_the_worker_is_done(db: eng
     assert moved.topic == "collect-reports"
     engine.complete_external_task(db, task_id=locked.task.id, worker_id="w", actor=OWNER)
     assert engine.migrate_instances(db, plan=plan_for(db, v1, v2), actor=OWNER).moved == [locked_case.id]
+
+
+def test_one_case_that_breaks_stops_no_other(db: engine.Database, versions: Versions,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.bpmn import migration as bpmn_migration
+    v1, v2 = versions("case_review_v1.bpmn", "case_review_v2.bpmn")
+    cases = [start(db, v1, "wait") for _ in range(3)]
+    real, calls = bpmn_migration.move, []
+
+    def breaks_once(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("a bug")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bpmn_migration, "move", breaks_once)
+    report = engine.migrate_instances(db, plan=plan_for(db, v1, v2), actor=OWNER, instance_ids=[c.id for c in cases])
+    assert report.moved == [cases[0].id, cases[2].id]
+    [broken] = report.refused
+    assert broken.instance_id == cases[1].id and "RuntimeError" in broken.failures[0]
+    after = engine.get_instance(db, instance_id=cases[1].id)
+    assert (after.definition_id, after.version) == (v1, cases[1].version)
+    assert "instance_migrated" not in [e.kind for e in engine.instance_history(db, instance_id=cases[1].id)]
