@@ -152,6 +152,12 @@ def test_twenty_cases_move_to_v2_and_finish_there(db: engine.Database, server: S
         migrated = [e for e in history if e["kind"] == "instance_migrated"]
         assert [(e["actor"], e["details"]["to_definition"]) for e in migrated] == (
             [] if case_id == left_behind else [("pat", V2)])
+    action = "POST /api/v1/migrations" if via == "native" else "POST /engine-rest/migration/execute"
+    with httpx.Client(base_url=client.base_url, timeout=30, headers=bearer(keys["admin"])) as admin:
+        for case_id in set(everyone) - {left_behind}:
+            trail = admin.get(f"/api/v1/audit/instances/{case_id}").json()["data"]
+            assert [(e["actor"], e["status"]) for e in trail if e["action"] == action] == [
+                ("pat", 200 if via == "native" else 204)]
     assert owner.get(f"/api/v1/instances/{everyone[0]}").status_code == 403
     assert owner.get(f"/api/v1/instances/{everyone[0]}/history").status_code == 403
     assert owner.get(f"/engine-rest/process-instance/{everyone[0]}/variables").status_code == 403
