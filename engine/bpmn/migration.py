@@ -50,12 +50,12 @@ _CHILD_SUFFIX = " [child]"
 
 @dataclass(frozen=True)
 class Instruction:
-    """Tokens at `source` (an activity id of the source version) move to `target` (one of the
-    target version). `update_event_trigger`: a timer restarts from the target's definition at the
-    move (by default it keeps its due time)."""
+    """Cases waiting at `source_activity_id` (of the source version) move to `target_activity_id`
+    (of the target version). `update_event_trigger`: a timer there restarts from the target's
+    definition at the move (otherwise it keeps its due time)."""
 
-    source: str
-    target: str
+    source_activity_id: str
+    target_activity_id: str
     update_event_trigger: bool = False
 
 
@@ -142,37 +142,34 @@ def instruction_failures(source: SpecPair, target: SpecPair, instructions: Seque
     source_processes, target_processes = processes(source), processes(target)
     seen: dict[str, int] = {}
     for instruction in instructions:
-        seen[instruction.source] = seen.get(instruction.source, 0) + 1
+        seen[instruction.source_activity_id] = seen.get(instruction.source_activity_id, 0) + 1
     reports: list[list[str]] = []
     for instruction in instructions:
+        old, new = instruction.source_activity_id, instruction.target_activity_id
         failures: list[str] = []
-        if seen[instruction.source] > 1:
-            failures.append(f"activity '{instruction.source}' is the source of more than one instruction")
-        homes = [(pid, activities(p)[instruction.source]) for pid, p in source_processes.items()
-                 if instruction.source in activities(p)]
+        if seen[old] > 1:
+            failures.append(f"activity '{old}' is the source of more than one instruction")
+        homes = [(pid, activities(p)[old]) for pid, p in source_processes.items() if old in activities(p)]
         if not homes:
-            failures.append(f"source activity '{instruction.source}' does not exist in the source version")
+            failures.append(f"source activity '{old}' does not exist in the source version")
         for process_id, spec in homes:
             counterpart = target_processes.get(process_id)
-            other = activities(counterpart).get(instruction.target) if counterpart is not None else None
+            other = activities(counterpart).get(new) if counterpart is not None else None
             if counterpart is None:
                 failures.append(f"the target version does not run process '{process_id}', which has activity "
-                                f"'{instruction.source}'")
+                                f"'{old}'")
             elif other is None:
-                failures.append(f"target activity '{instruction.target}' does not exist in process '{process_id}' "
-                                "of the target version")
+                failures.append(f"target activity '{new}' does not exist in process '{process_id}' of the target "
+                                "version")
             elif not holds_tokens(spec):
-                failures.append(f"activity '{instruction.source}' is a {kind(spec)}: no case waits there, so it "
-                                "cannot be migrated")
+                failures.append(f"activity '{old}' is a {kind(spec)}: no case waits there, so it cannot be migrated")
             elif kind(other) != kind(spec):
-                failures.append(f"activity '{instruction.source}' is a {kind(spec)} but '{instruction.target}' is "
-                                f"a {kind(other)}: a case can only move to an activity of the same kind")
+                failures.append(f"activity '{old}' is a {kind(spec)} but '{new}' is a {kind(other)}: a case can "
+                                "only move to an activity of the same kind")
             elif isinstance(spec, SubWorkflowTask) and spec.spec != other.spec:
-                failures.append(f"'{instruction.source}' runs '{spec.spec}' but '{instruction.target}' runs "
-                                f"'{other.spec}'")
+                failures.append(f"'{old}' runs '{spec.spec}' but '{new}' runs '{other.spec}'")
             elif instruction.update_event_trigger and not is_event(spec):
-                failures.append(f"updateEventTrigger applies to events only; '{instruction.source}' is a "
-                                f"{kind(spec)}")
+                failures.append(f"updateEventTrigger applies to events only; '{old}' is a {kind(spec)}")
         reports.append(failures)
     return reports
 
@@ -223,11 +220,11 @@ class _Mapping:
     (unmapped finished steps keep their name when the target has it)."""
 
     def __init__(self, instructions: Iterable[Instruction]) -> None:
-        self.by_source = {i.source: i for i in instructions}
+        self.by_source = {i.source_activity_id: i for i in instructions}
 
     def activity(self, activity_id: str) -> str | None:
         found = self.by_source.get(activity_id)
-        return found.target if found is not None else None
+        return found.target_activity_id if found is not None else None
 
     def name(self, spec: Any, *, explicit: bool) -> str | None:
         """The target spec name for `spec`; None when `explicit` and no instruction covers it."""
@@ -344,7 +341,7 @@ def move(wf: BpmnWorkflow, target: SpecPair, instructions: Sequence[Instruction]
         raise ValueError(f"{len(problems)} tokens cannot move; check() says why")
     mapping = _Mapping(instructions)
     moved = Moved([], [], [])
-    restart = {i.source for i in instructions if i.update_event_trigger}
+    restart = {i.source_activity_id for i in instructions if i.update_event_trigger}
     new_events: list[Task] = []
     reached: list[Task] = []
     for workflow in _workflows(wf):

@@ -47,15 +47,7 @@ MAX_INSTANCES = 100_000
 _BATCH = 100
 
 
-@dataclass(frozen=True)
-class MigrationInstruction:
-    """Cases waiting at `source_activity_id` move to `target_activity_id`. `update_event_trigger`:
-    a timer there restarts from the target's definition at the move (otherwise it keeps its due
-    time)."""
-
-    source_activity_id: str
-    target_activity_id: str
-    update_event_trigger: bool = False
+MigrationInstruction = migration.Instruction
 
 
 @dataclass(frozen=True)
@@ -157,7 +149,7 @@ def generate_migration_plan(db: Database, *, source_definition_id: str, target_d
     _check_versions(db, source_definition_id, target_definition_id)
     source, target = db.specs.get(source_definition_id), db.specs.get(target_definition_id)
     generated = migration.generate(source, target, update_event_triggers=update_event_triggers)
-    by_source = {i.source: MigrationInstruction(i.source, i.target, i.update_event_trigger) for i in generated}
+    by_source = {i.source_activity_id: i for i in generated}
     for old, new in (mapping or {}).items():
         event = migration.is_event(_activity(source, old)) if _activity(source, old) is not None else False
         by_source[old] = MigrationInstruction(old, new, update_event_triggers and event)
@@ -173,11 +165,6 @@ def _activity(pair: state.SpecPair, activity_id: str) -> Any:
     return None
 
 
-def _instructions(plan: MigrationPlan) -> list[migration.Instruction]:
-    return [migration.Instruction(i.source_activity_id, i.target_activity_id, i.update_event_trigger)
-            for i in plan.instructions]
-
-
 def validate_migration_plan(db: Database, *, plan: MigrationPlan) -> MigrationReport:
     """What is wrong with the plan itself, whatever the cases: instructions naming activities that
     do not exist, mapping an activity to one of another kind, or one source twice; and which
@@ -191,7 +178,7 @@ def validate_migration_plan(db: Database, *, plan: MigrationPlan) -> MigrationRe
     check_variables(plan.variables)
     _check_versions(db, plan.source_definition_id, plan.target_definition_id)
     source, target = db.specs.get(plan.source_definition_id), db.specs.get(plan.target_definition_id)
-    failures = migration.instruction_failures(source, target, _instructions(plan))
+    failures = migration.instruction_failures(source, target, plan.instructions)
     reports = tuple(InstructionReport(i, tuple(f)) for i, f in zip(plan.instructions, failures, strict=True) if f)
     covered = {i.source_activity_id for i in plan.instructions}
     unmapped = sorted({a for p in migration.processes(source).values() for a, s in migration.activities(p).items()
@@ -262,7 +249,7 @@ def validate_migration(db: Database, *, plan: MigrationPlan,
     report = validate_migration_plan(db, plan=plan)
     if not report.valid:
         return report
-    target, instructions = db.specs.get(plan.target_definition_id), _instructions(plan)
+    target, instructions = db.specs.get(plan.target_definition_id), list(plan.instructions)
     cases = []
     for row in _cases(db, plan, instance_ids):
         with db.read() as conn:
@@ -292,7 +279,7 @@ def migrate_instances(db: Database, *, plan: MigrationPlan, actor: Actor, instan
         if checked.refused:
             raise MigrationRefused(_refusal_message(checked.refused), report=checked)
         instance_ids = [i.instance_id for i in checked.instances]
-    target, instructions = db.specs.get(plan.target_definition_id), _instructions(plan)
+    target, instructions = db.specs.get(plan.target_definition_id), list(plan.instructions)
     ids = list(instance_ids) if instance_ids is not None else [r.id for r in _cases(db, plan, None)]
     outcomes = [_migrate_one(db, plan, instance_id, target, instructions, actor, audit) for instance_id in ids]
     done = MigrationReport(plan, (), report.unmapped_activities, tuple(outcomes))
@@ -365,18 +352,17 @@ def _locked_topic_changes(conn: sa.Connection, now: Any, wf: Any, target: state.
                           instructions: list[migration.Instruction]) -> tuple[ActivityReport, ...]:
     """An external task a worker holds keeps its topic: the worker serves that topic, and a worker
     key limited to topics could not report on it under another."""
-    mapping = {i.source: i for i in instructions}
+    mapping = {i.source_activity_id: i for i in instructions}
     found = []
     for task_id, task in projection.Snapshot(wf).external_tasks.items():
         instruction = mapping.get(task.task_spec.bpmn_id)
-        new = _activity(target, instruction.target) if instruction is not None else None
+        new = _activity(target, instruction.target_activity_id) if instruction is not None else None
         if instruction is None or new is None or getattr(new, "topic", None) == task.task_spec.topic:
             continue
         lock = conn.execute(sa.select(external_task.c.lock_expires_at, external_task.c.topic)
                             .where(external_task.c.id == task_id)).first()
         if lock is not None and lock.lock_expires_at is not None and aware(lock.lock_expires_at) > now:
-            found.append(ActivityReport(task.task_spec.bpmn_id, task_id, MigrationInstruction(
-                instruction.source, instruction.target, instruction.update_event_trigger), (
+            found.append(ActivityReport(task.task_spec.bpmn_id, task_id, instruction, (
                 f"a worker holds this external task (topic '{lock.topic}') and the target's topic is "
                 f"'{new.topic}': wait until it is done or its lock expires, or unlock it",)))
     return tuple(found)
