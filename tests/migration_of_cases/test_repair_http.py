@@ -9,8 +9,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 import engine
+from engine.store.tables import audit_event
 from tests.conftest import Server, bearer, table_counts
 from tests.migration_of_cases.conftest import DATA
 
@@ -137,3 +139,17 @@ def test_a_suspended_case_waits_until_resumed(db: engine.Database, server: Serve
     assert httpx.post(f"{rest}/task/{task['id']}/complete", json={}, headers=bearer(keys["alice"])).status_code == 204
     kinds = [e.kind for e in engine.instance_history(db, instance_id=case_id)]
     assert kinds[kinds.index("instance_suspended"):][:2] == ["instance_suspended", "instance_resumed"]
+
+
+def test_a_case_id_no_case_could_have_is_a_404_and_still_audited(db: engine.Database, server: Server,
+                                                                  keys: dict[str, str]) -> None:
+    """schemathesis found it on PostgreSQL: the refusal's audit entry named the id as a case, longer
+    than the column holds, and the answer became a 500."""
+    long_id = "x" * 80
+    answer = httpx.put(f"{server.url}/engine-rest/process-instance/{long_id}/variables/a", params={"annotation": WHY},
+                       json={"value": 1}, headers=bearer(keys["admin"]))
+    assert answer.status_code == 404, answer.text
+    with db.read() as conn:
+        row = conn.execute(sa.select(audit_event).order_by(audit_event.c.seq.desc()).limit(1)).one()
+    assert (row.status, row.instance_id, long_id in row.target) == (404, None, True)
+    assert engine.verify_audit(db).ok
