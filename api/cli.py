@@ -588,6 +588,18 @@ def build_parser() -> argparse.ArgumentParser:
                                       "Exit status 0 when they are the same, 1 when they differ, 2 on trouble.")
     diagram_cli.add_diff_arguments(diff)
     diff.set_defaults(func=diagram_cli.run_diff)
+
+    from api import migration_cli  # noqa: PLC0415
+    migrate = sub.add_parser("migrate", help="move a process's open cases from version V to version W",
+                             description="Move the open cases of process KEY from version V to version W (or only "
+                                         "--instance ID...), each in its own transaction with a history event and "
+                                         "an audit entry; cases keep their open tasks, claims, worker locks and "
+                                         "timers. Activities with the same id in both versions are mapped; --map "
+                                         "OLD=NEW maps one whose id changed. --dry-run only says which cases can "
+                                         "move and why not. Exit status 0 when every case moved (or can), 1 when "
+                                         "some cannot, 2 on trouble.")
+    migration_cli.add_arguments(migrate)
+    migrate.set_defaults(func=with_database(migration_cli.run))
     return parser
 
 

@@ -108,9 +108,22 @@ def camunda_parse_exception(error: engine.DeploymentError) -> dict[str, Any]:
     return {"type": "ParseException", "message": PARSE_ERROR_PREFIX + "".join(listed), "details": details}
 
 
+def migration_refusal(exc: engine.MigrationPlanInvalid | engine.MigrationRefused, *, camunda: bool) -> dict[str, Any]:
+    """A migration that cannot run: Camunda's MigrationPlanValidationException or
+    MigratingProcessInstanceValidationException on /engine-rest; on /api/v1 the error with the whole
+    report (which instructions and which cases, and why)."""
+    from api.engine_rest.migration import plan_exception, refusal_exception  # noqa: PLC0415 - one-way import
+    from api.schemas.migrations import MigrationReportOut  # noqa: PLC0415
+    if camunda:
+        return plan_exception(exc) if isinstance(exc, engine.MigrationPlanInvalid) else refusal_exception(exc)
+    return error_body(exc.code, exc.message, report=MigrationReportOut.of(exc.report).model_dump(mode="json"))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(engine.EngineError)
     async def _engine_error(request: Request, exc: engine.EngineError) -> JSONResponse:
+        if isinstance(exc, engine.MigrationPlanInvalid | engine.MigrationRefused):
+            return JSONResponse(migration_refusal(exc, camunda=is_camunda(request)), status_code=400)
         if isinstance(exc, engine.DeploymentError):
             if is_camunda(request):
                 return JSONResponse(camunda_parse_exception(exc), status_code=400)

@@ -22,28 +22,31 @@ from api.threads import run_engine
 
 class Permission(StrEnum):
     DEPLOY = "deploy"
+    READ_DEFINITIONS = "read_definitions"  # deployed diagrams and their versions: no case data
+    MIGRATE = "migrate"                    # move open cases to another version (sees where they wait, nothing more)
     START = "start"                        # start cases, send messages, cancel
-    READ_INSTANCE = "read_instance"
+    READ_INSTANCE = "read_instance"        # case data: variables, history, documents, incidents
     ALL_CASES = "all_cases"                # need-to-know does not apply
     WORK_TASKS = "work_tasks"
     MANAGE_TASKS = "manage_tasks"          # give a task to another candidate, or take it back
     WORK_EXTERNAL_TASKS = "work_external_tasks"
     ADMINISTER = "administer"              # incidents, retries, principals and keys
+    REPAIR = "repair"                      # change a case by hand: variables, tokens, suspension (with a reason)
     READ_AUDIT = "read_audit"
 
 
 P = Permission
 ROLES: dict[str, frozenset[Permission]] = {
     "admin": frozenset(P),
-    "process-owner": frozenset({P.DEPLOY, P.READ_INSTANCE}),
-    "business-unit": frozenset({P.START, P.READ_INSTANCE, P.ALL_CASES, P.WORK_TASKS, P.MANAGE_TASKS,
-                                P.ADMINISTER}),
-    "crg-member": frozenset({P.START, P.READ_INSTANCE, P.WORK_TASKS}),
-    "panel-member": frozenset({P.READ_INSTANCE, P.WORK_TASKS}),
-    "reviewer": frozenset({P.READ_INSTANCE, P.WORK_TASKS}),
+    "process-owner": frozenset({P.DEPLOY, P.READ_DEFINITIONS, P.MIGRATE}),     # no case data
+    "business-unit": frozenset({P.START, P.READ_INSTANCE, P.READ_DEFINITIONS, P.ALL_CASES, P.WORK_TASKS,
+                                P.MANAGE_TASKS, P.ADMINISTER}),
+    "crg-member": frozenset({P.START, P.READ_INSTANCE, P.READ_DEFINITIONS, P.WORK_TASKS}),
+    "panel-member": frozenset({P.READ_INSTANCE, P.READ_DEFINITIONS, P.WORK_TASKS}),
+    "reviewer": frozenset({P.READ_INSTANCE, P.READ_DEFINITIONS, P.WORK_TASKS}),
     "agency-lead": frozenset({P.WORK_TASKS}),
     "worker": frozenset({P.WORK_EXTERNAL_TASKS}),
-    "auditor": frozenset({P.READ_AUDIT, P.READ_INSTANCE, P.ALL_CASES}),
+    "auditor": frozenset({P.READ_AUDIT, P.READ_INSTANCE, P.READ_DEFINITIONS, P.ALL_CASES}),
 }
 
 

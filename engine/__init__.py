@@ -47,6 +47,25 @@ from engine.commands.idempotency import StoredRequest, find_request, forget_requ
 from engine.commands.incidents import retry_incident
 from engine.commands.instances import cancel_instance, start_instance
 from engine.commands.messages import Correlation, MessageAmbiguous, MessageNotCorrelated, correlate_message
+from engine.commands.migration import (
+    ActivityReport,
+    InstanceReport,
+    InstructionReport,
+    MigrationInstruction,
+    MigrationPlan,
+    MigrationReport,
+    generate_migration_plan,
+    migrate_instances,
+    validate_migration,
+    validate_migration_plan,
+)
+from engine.commands.repair import (
+    Modification,
+    delete_instance_variable,
+    modify_instance,
+    set_instance_variable,
+    set_suspended,
+)
 from engine.commands.sessions import (
     OpenedSession,
     SessionInfo,
@@ -75,6 +94,8 @@ from engine.errors import (
     InstanceSuspended,
     Invalid,
     LockedByAnotherWorker,
+    MigrationPlanInvalid,
+    MigrationRefused,
     NotACandidate,
     NotFound,
     TaskClaimedByOther,
@@ -198,5 +219,9 @@ __all__ = [
     "TimelinessItem", "TimelinessReport", "TimelinessSection", "case_facts", "timeliness_report",
     "OpenedSession", "SessionInfo", "close_session", "open_key_session", "open_token_session", "resolve_session",
     "DatabaseContents", "InstanceTotals", "OperationalCounts", "PoolStatus", "database_contents",
-    "operational_counts", "pool_status"
+    "operational_counts", "pool_status",
+    "ActivityReport", "InstanceReport", "InstructionReport", "MigrationInstruction", "MigrationPlan",
+    "MigrationPlanInvalid", "MigrationRefused", "MigrationReport", "generate_migration_plan", "migrate_instances",
+    "validate_migration", "validate_migration_plan",
+    "Modification", "delete_instance_variable", "modify_instance", "set_instance_variable", "set_suspended",
 ]

@@ -6,7 +6,8 @@
   + NotFound    DefinitionNotFound, InstanceNotFound, TaskNotFound, IncidentNotFound
   + Conflict    TaskNotOpen, TaskClaimedByOther, InstanceNotActive, InstanceSuspended, VersionConflict,
                 LockedByAnotherWorker, BusinessKeyInUse, DuplicateRequest, IdempotencyKeyReused
-  + Invalid     VariablesInvalid, DeploymentError(file, element_id, line, problems)
+  + Invalid     VariablesInvalid, DeploymentError(file, element_id, line, problems),
+                MigrationPlanInvalid(report), MigrationRefused(report)
 """
 
 from __future__ import annotations
@@ -156,3 +157,25 @@ class DeploymentError(Invalid):
         error.details.update({k: v for k, v in (("file", first.file), ("element_id", first.element_id),
                                                 ("line", first.line)) if v is not None})
         return error
+
+
+class MigrationPlanInvalid(Invalid):
+    """A migration plan with instructions that cannot work whatever the case (`report` says which
+    and why: engine.MigrationReport)."""
+
+    code = "migration_plan_invalid"
+
+    def __init__(self, message: str, *, report: Any) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class MigrationRefused(Invalid):
+    """Cases that cannot move with this plan, when all were to move or none (`report` names each
+    case, the activity it waits at and why)."""
+
+    code = "migration_refused"
+
+    def __init__(self, message: str, *, report: Any) -> None:
+        super().__init__(message)
+        self.report = report

@@ -96,7 +96,7 @@ def case_rows(cases: list[engine.CaseOverview], m: engine.Milestones, day: date)
 async def dashboard(request: Request, signed: SignedDep, page: int = 1, rag: str | None = None) -> Response:
     """Every open case the person may see, overdue first."""
     if not signed.can(P.READ_INSTANCE):
-        return redirect("/tasks")
+        return redirect("/tasks" if signed.can(P.WORK_TASKS) or not signed.can(P.READ_DEFINITIONS) else "/definitions")
     m = milestones(request)
     cases = await call(request, engine.open_cases, viewer=signed.actor,
                        variables=m.milestone_variables(statutory_only=True),
@@ -364,7 +364,7 @@ async def report_csv(request: Request, signed: SignedDep, year: int | None = Non
 
 @router.get("/definitions")
 async def definitions_page(request: Request, signed: SignedDep) -> Response:
-    need(signed, P.READ_INSTANCE)
+    need(signed, P.READ_DEFINITIONS)
     found = await call(request, engine.list_definitions, limit=200)
     latest: dict[str, int] = {}
     for d in found.data:
@@ -375,7 +375,7 @@ async def definitions_page(request: Request, signed: SignedDep) -> Response:
 
 @router.get("/definitions/{definition_id}")
 async def definition_page(request: Request, definition_id: str, signed: SignedDep) -> Response:
-    need(signed, P.READ_INSTANCE)
+    need(signed, P.READ_DEFINITIONS)
     found = await call(request, engine.get_definition, definition_id=definition_id)
     versions = await call(request, engine.list_definitions, key=found.key, limit=200)
     return renderer(request).page(request, "definition.html", signed=signed, definition=found,
@@ -384,7 +384,7 @@ async def definition_page(request: Request, definition_id: str, signed: SignedDe
 
 @router.get("/definitions/{definition_id}/xml")
 async def definition_xml(request: Request, definition_id: str, signed: SignedDep) -> Response:
-    need(signed, P.READ_INSTANCE)
+    need(signed, P.READ_DEFINITIONS)
     xml = await call(request, engine.definition_xml, definition_id=definition_id)
     return Response(xml, media_type="application/xml", headers=HEADERS)
 

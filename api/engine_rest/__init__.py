@@ -3,8 +3,8 @@ engine functions as /api/v1, with Camunda's shapes, status codes and {type, mess
 
 from fastapi import APIRouter
 
-from api.engine_rest import definitions, external_tasks, incidents, instances, messages, tasks
+from api.engine_rest import definitions, external_tasks, incidents, instances, messages, migration, tasks
 
 router = APIRouter(prefix="/engine-rest")
-for module in (external_tasks, definitions, instances, tasks, incidents, messages):
+for module in (external_tasks, definitions, instances, tasks, incidents, messages, migration):
     router.include_router(module.router)

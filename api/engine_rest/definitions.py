@@ -89,7 +89,7 @@ class DefinitionQuery:
         self.sort = dict(sort_by=sort_by, descending=descending)
 
 
-@router.get("/process-definition", dependencies=[Need(P.READ_INSTANCE)], response_model=list[ProcessDefinitionDto])
+@router.get("/process-definition", dependencies=[Need(P.READ_DEFINITIONS)], response_model=list[ProcessDefinitionDto])
 async def list_definitions(query: Annotated[DefinitionQuery, Depends()], paging: PagingDep,
                            db: DbDep) -> list[ProcessDefinitionDto]:
     if paging.maximum == 0:
@@ -99,31 +99,31 @@ async def list_definitions(query: Annotated[DefinitionQuery, Depends()], paging:
     return [ProcessDefinitionDto.of(d) for d in result.data]
 
 
-@router.get("/process-definition/count", dependencies=[Need(P.READ_INSTANCE)], response_model=CountResultDto)
+@router.get("/process-definition/count", dependencies=[Need(P.READ_DEFINITIONS)], response_model=CountResultDto)
 async def count_definitions(query: Annotated[DefinitionQuery, Depends()], db: DbDep) -> CountResultDto:
     return CountResultDto(count=(await call(db, engine.list_definitions, **query.filters, limit=1)).count)
 
 
-@router.get("/process-definition/key/{key}", dependencies=[Need(P.READ_INSTANCE)],
+@router.get("/process-definition/key/{key}", dependencies=[Need(P.READ_DEFINITIONS)],
             response_model=ProcessDefinitionDto)
 async def get_latest(key: str, db: DbDep) -> ProcessDefinitionDto:
     return ProcessDefinitionDto.of(await call(db, engine.latest_definition, key=key))
 
 
-@router.get("/process-definition/key/{key}/xml", dependencies=[Need(P.READ_INSTANCE)],
+@router.get("/process-definition/key/{key}/xml", dependencies=[Need(P.READ_DEFINITIONS)],
             response_model=ProcessDefinitionDiagramDto)
 async def get_latest_xml(key: str, db: DbDep) -> ProcessDefinitionDiagramDto:
     d = await call(db, engine.latest_definition, key=key)
     return ProcessDefinitionDiagramDto(id=d.id, bpmn20Xml=await call(db, engine.definition_xml, definition_id=d.id))
 
 
-@router.get("/process-definition/{definition_id}", dependencies=[Need(P.READ_INSTANCE)],
+@router.get("/process-definition/{definition_id}", dependencies=[Need(P.READ_DEFINITIONS)],
             response_model=ProcessDefinitionDto)
 async def get_definition(definition_id: str, db: DbDep) -> ProcessDefinitionDto:
     return ProcessDefinitionDto.of(await call(db, engine.get_definition, definition_id=definition_id))
 
 
-@router.get("/process-definition/{definition_id}/xml", dependencies=[Need(P.READ_INSTANCE)],
+@router.get("/process-definition/{definition_id}/xml", dependencies=[Need(P.READ_DEFINITIONS)],
             response_model=ProcessDefinitionDiagramDto)
 async def get_xml(definition_id: str, db: DbDep) -> ProcessDefinitionDiagramDto:
     return ProcessDefinitionDiagramDto(id=definition_id,

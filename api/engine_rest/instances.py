@@ -1,10 +1,14 @@
 """/engine-rest process-instance endpoints. Every filter goes into the engine's query, so pages and
-counts are right at any size."""
+counts are right at any size.
+
+Repairs (administrators): PUT/DELETE a variable, a modification, suspension. Each needs the reason:
+`annotation`, as in Camunda's modification body, or as a query parameter on the others (Camunda has
+no field for it there); it is kept in the case's history and the audit trail."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -12,7 +16,7 @@ from fastapi.responses import Response
 import engine
 from api.audit import AuditDep
 from api.deps import ActorDep, DbDep, call
-from api.engine_rest.camunda import PagingDep, sorting, split
+from api.engine_rest.camunda import Lenient, PagingDep, plain, plain_map, sorting, split
 from api.engine_rest.models import CountResultDto, ProcessInstanceDto, VariableValueDto, variables_dto
 from api.security import Need
 from api.security import Permission as P
@@ -97,3 +101,99 @@ async def variable(instance_id: str, name: str, db: DbDep, actor: ActorDep) -> V
     if name not in values:
         raise engine.NotFound(f"process instance {instance_id} has no variable {name}")
     return variables_dto({name: values[name]})[name]
+
+
+Annotation = Annotated[str | None, Query(max_length=500, description=(
+    "why (required): kept in the case's history and the audit trail"))]
+
+
+def _reason(*given: str | None) -> str:
+    reason = next((r for r in given if r and r.strip()), None)
+    if reason is None:
+        raise engine.Invalid("an annotation is required: say why, as the query parameter annotation")
+    return reason
+
+
+class VariableIn(Lenient):
+    value: Any = None
+    type: str | None = None
+    valueInfo: dict[str, Any] | None = None
+
+
+@router.put("/{instance_id}/variables/{name}", status_code=204, response_class=Response,
+            dependencies=[Need(P.REPAIR)])
+async def set_variable(instance_id: str, name: str, body: VariableIn, db: DbDep, actor: ActorDep, audit: AuditDep,
+                       annotation: Annotation = None) -> Response:
+    """Sets a variable of a running case (Camunda's setProcessInstanceVariable), where it reads it
+    next; the case does not move on (retry its incident next)."""
+    value = plain(name, body.model_dump(exclude_none=True))
+    await call(db, engine.set_instance_variable, actor=actor, instance_id=instance_id, name=name, value=value,
+               reason=_reason(annotation), audit=audit.entry(status=204))
+    return Response(status_code=204)
+
+
+@router.delete("/{instance_id}/variables/{name}", status_code=204, response_class=Response,
+               dependencies=[Need(P.REPAIR)])
+async def delete_variable(instance_id: str, name: str, db: DbDep, actor: ActorDep, audit: AuditDep,
+                          annotation: Annotation = None) -> Response:
+    """Deletes a variable of a running case (204 also when it had none, as Camunda answers)."""
+    await call(db, engine.delete_instance_variable, actor=actor, instance_id=instance_id, name=name,
+               reason=_reason(annotation), missing_ok=True, audit=audit.entry(status=204))
+    return Response(status_code=204)
+
+
+class ModificationInstructionDto(Lenient):
+    type: str | None = None
+    activityId: str | None = None
+    transitionId: str | None = None
+    activityInstanceId: str | None = None
+    transitionInstanceId: str | None = None
+    ancestorActivityInstanceId: str | None = None
+    variables: dict[str, Any] | None = None
+    cancelCurrentActiveActivityInstances: bool | None = None
+
+    def instruction(self) -> engine.Modification:
+        if self.transitionInstanceId or self.transitionId:
+            raise engine.Invalid("transitions are not supported: a token here always waits at an activity "
+                                 "(use activityId, or startBeforeActivity on the flow's target)")
+        return engine.Modification(self.type or "", activity_id=self.activityId,
+                                   activity_instance_id=self.activityInstanceId,
+                                   ancestor_activity_instance_id=self.ancestorActivityInstanceId,
+                                   variables=plain_map(self.variables))
+
+
+class ProcessInstanceModificationDto(Lenient):
+    skipCustomListeners: bool | None = None
+    skipIoMappings: bool | None = None
+    instructions: list[ModificationInstructionDto] | None = None
+    annotation: str | None = None
+
+
+@router.post("/{instance_id}/modification", status_code=204, response_class=Response,
+             dependencies=[Need(P.REPAIR)])
+async def modify(instance_id: str, body: ProcessInstanceModificationDto, db: DbDep, actor: ActorDep,
+                 audit: AuditDep, annotation: Annotation = None) -> Response:
+    """Moves the case's tokens (Camunda's modifyProcessInstance): `cancel`, `startBeforeActivity`
+    and `startAfterActivity`, in order, all or none. Listeners and input/output mappings do not exist
+    here, so the skip flags change nothing."""
+    instructions = [i.instruction() for i in body.instructions or []]
+    await call(db, engine.modify_instance, actor=actor, instance_id=instance_id, instructions=instructions,
+               reason=_reason(body.annotation, annotation), audit=audit.entry(status=204))
+    return Response(status_code=204)
+
+
+class SuspensionStateDto(Lenient):
+    suspended: bool | None = None
+    annotation: str | None = None
+
+
+@router.put("/{instance_id}/suspended", status_code=204, response_class=Response, dependencies=[Need(P.REPAIR)])
+async def suspend(instance_id: str, body: SuspensionStateDto, db: DbDep, actor: ActorDep, audit: AuditDep,
+                  annotation: Annotation = None) -> Response:
+    """Suspends (`{"suspended": true}`) or activates a case: suspended, it accepts no completions or
+    messages, its timers do not fire and workers are not given its tasks."""
+    if body.suspended is None:
+        raise engine.Invalid("suspended (true or false) is required")
+    await call(db, engine.set_suspended, actor=actor, instance_id=instance_id, suspended=body.suspended,
+               reason=_reason(body.annotation, annotation), audit=audit.entry(status=204))
+    return Response(status_code=204)

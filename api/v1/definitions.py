@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 import engine
@@ -13,7 +13,7 @@ from api.deps import ActorDep, DbDep, call
 from api.schemas.common import ErrorOut, Limit, ListOut, Offset
 from api.schemas.definitions import DefinitionOut, DeploymentErrorOut, DeploymentOut
 from api.schemas.diff import DefinitionDiffOut
-from api.security import CallerDep, Need
+from api.security import Need
 from api.security import Permission as P
 from api.uploads import deploy_options, read_deploy_files
 
@@ -56,7 +56,7 @@ async def deploy(request: Request, db: DbDep, actor: ActorDep, audit: AuditDep,
     return Response(out.model_dump_json(), status_code=status, media_type="application/json")
 
 
-@router.get("/definitions", response_model=ListOut[DefinitionOut], dependencies=[Need(P.READ_INSTANCE)])
+@router.get("/definitions", response_model=ListOut[DefinitionOut], dependencies=[Need(P.READ_DEFINITIONS)])
 async def list_definitions(db: DbDep, key: str | None = None,
                            latest: Annotated[bool, Query(description="only the latest version of each")] = False,
                            limit: Limit = 50, offset: Offset = 0) -> ListOut[DefinitionOut]:
@@ -66,33 +66,28 @@ async def list_definitions(db: DbDep, key: str | None = None,
 
 
 @router.get("/definitions/{definition_id}", response_model=DefinitionOut, responses=_ERRORS,
-            dependencies=[Need(P.READ_INSTANCE)])
+            dependencies=[Need(P.READ_DEFINITIONS)])
 async def get_definition(definition_id: str, db: DbDep) -> DefinitionOut:
     """One definition version, e.g. `rapid_review:3`."""
     return DefinitionOut.of(await call(db, engine.get_definition, definition_id=definition_id))
 
 
 @router.get("/definitions/{definition_id}/xml", responses={200: {"content": {"application/xml": {}}}, **_ERRORS},
-            dependencies=[Need(P.READ_INSTANCE)])
+            dependencies=[Need(P.READ_DEFINITIONS)])
 async def get_definition_xml(definition_id: str, db: DbDep) -> Response:
     """The BPMN XML exactly as deployed, for a modeler to open."""
     xml = await call(db, engine.definition_xml, definition_id=definition_id)
     return Response(xml, media_type="application/xml")
 
 
-async def _deploy_or_read(caller: CallerDep) -> None:
-    if not (caller.can(P.DEPLOY) or caller.can(P.READ_INSTANCE)):
-        raise HTTPException(403, "your role does not allow this (deploy or read_instance is needed)")
-
-
 @router.get("/definitions/{definition_id}/diff", response_model=DefinitionDiffOut, responses=_ERRORS,
-            dependencies=[Depends(_deploy_or_read)])
+            dependencies=[Need(P.READ_DEFINITIONS)])
 async def diff_definition(definition_id: str, db: DbDep,
                           against: Annotated[str, Query(max_length=300, description=(
                               "the version to compare with, e.g. rapid_review:2 (the base: `added` means in "
                               "{definition_id} and not in this one)"))]) -> DefinitionDiffOut:
     """Two versions side by side: the activities, flows, forms, timers and topics added, removed or
-    changed from `against` to this version. For process owners (deploy) and those who read cases;
+    changed from `against` to this version. For process owners and whoever reads the definitions;
     it shows diagrams and forms, never case data."""
     return DefinitionDiffOut.of(await call(db, engine.definition_diff, definition_id=definition_id,
                                            against_id=against))

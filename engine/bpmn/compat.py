@@ -16,6 +16,10 @@ installed version and that every target exists, and refuses to start otherwise.
 * Serializing in the registry's encoder mode (faster: typed values are left to orjson's default).
 * `update(task)`: after delivering an event to a waiting task, let it react (SpiffWorkflow does this
   only inside its own event dispatch).
+* Changing a task tree from outside, for migration and repair (engine.bpmn.migration, engine.bpmn.tokens):
+  `add_child`, `insert_parent`, `splice`, `remove`, `drop_predicted`, `predict`, `force_state`,
+  `connect_loops`. SpiffWorkflow moves its tokens only from inside (`reset_from_task_id` aside); these
+  are the few tree operations a migration and a repair need, in one place.
 """
 
 from __future__ import annotations
@@ -39,8 +43,11 @@ from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.bpmn.specs.defaults import InclusiveGateway, ParallelGateway
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
+from SpiffWorkflow.specs.base import TaskSpec
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
+from SpiffWorkflow.workflow import Workflow as _Workflow
 
 #: the SpiffWorkflow release these adaptations were written and tested against
 SUPPORTED_VERSION = "3.2.0"
@@ -158,6 +165,79 @@ def update(task: Task) -> None:
     task.task_spec._update(task)
 
 
+def add_child(parent: Task, spec: Any, state: int = TaskState.FUTURE) -> Task:
+    """A new child of `parent` for `spec` (a token placed by hand), in `state`."""
+    child = Task(parent.workflow, spec, parent, state=state)
+    child.thread_id = parent.thread_id
+    return child
+
+
+def insert_parent(task: Task, spec: Any, *, state: int = TaskState.COMPLETED) -> Task:
+    """A new task for `spec` between `task` and its parent (e.g. the split a boundary event needs)."""
+    parent = task.parent
+    middle = Task(task.workflow, spec, None, state=state)
+    middle.thread_id = task.thread_id
+    middle._parent = parent.id if parent is not None else None
+    if parent is not None:
+        parent._children[parent._children.index(task.id)] = middle.id
+    middle._children = [task.id]
+    task._parent = middle.id
+    middle.data = copy.deepcopy(task.data)
+    return middle
+
+
+def splice(task: Task) -> None:
+    """Take `task` out of its tree, its children taking its place under its parent (in order)."""
+    parent = task.parent
+    if parent is None:
+        raise ValueError("the root of a task tree cannot be spliced out")
+    at = parent._children.index(task.id)
+    parent._children[at:at + 1] = list(task._children)
+    for child in task.children:
+        child._parent = parent.id
+    task._children = []
+    task.workflow.tasks.pop(task.id)
+
+
+def remove(task: Task) -> None:
+    """Take `task` and its descendants out of the tree."""
+    task.workflow._remove_task(task.id)
+
+
+def drop_predicted(task: Task) -> None:
+    """Remove the children a task's spec predicted (not yet reached), to predict them again."""
+    for child in list(task.children):
+        if child.has_state(TaskState.PREDICTED_MASK | TaskState.FUTURE) and not child.triggered:
+            task.workflow._remove_task(child.id)
+
+
+def predict(task: Task) -> None:
+    """Predict what follows a task that is reached (as SpiffWorkflow does when it reaches one); a
+    task in error waits with its successors predicted as FUTURE, ready for a retry."""
+    if task.state == TaskState.ERROR:
+        task._sync_children(task.task_spec.outputs, TaskState.FUTURE)
+        for child in task.children:
+            child.task_spec._predict(child, mask=TaskState.FUTURE | TaskState.PREDICTED_MASK)
+        return
+    task.task_spec._predict(task, mask=TaskState.NOT_FINISHED_MASK)
+
+
+def force_state(task: Task, state: int) -> None:
+    """Set a task's state without the forward-only check (a token placed or taken by hand)."""
+    task._set_state(state)
+
+
+def connect_loops(spec: Any) -> None:
+    """Let a multi-instance task's spec hear its instances complete (SpiffWorkflow connects this
+    when it creates the first instance in this process; a migrated one was created elsewhere)."""
+    child = getattr(spec, "task_spec", None)
+    if not isinstance(spec, LoopTask) or not isinstance(child, str):
+        return
+    child_spec = spec._wf_spec.task_specs.get(child)
+    if child_spec is not None and not child_spec.completed_event.is_connected(spec.merge_child):
+        child_spec.completed_event.connect(spec.merge_child)
+
+
 def encoder_mode(registry: Any, on: bool) -> None:
     """Switch the serializer registry's encoder mode (typed values left for the JSON encoder)."""
     registry._encoder_mode = on
@@ -192,6 +272,11 @@ def _check_targets() -> None:
         ("UnstructuredJoin._run_hook", callable(getattr(UnstructuredJoin, "_run_hook", None))),
         ("registry encoder mode", "_encoder_mode" in vars(DefaultRegistry())),
         ("ProcessParser.create_spec", callable(getattr(ProcessParser, "create_spec", None))),
+        ("Task._set_state", callable(getattr(Task, "_set_state", None))),
+        ("TaskSpec._predict", callable(getattr(ParallelGateway, "_predict", None))),
+        ("Workflow._remove_task", callable(getattr(_Workflow, "_remove_task", None))),
+        ("Task._parent and _children", {"_parent", "_children"} <= set(Task.__init__.__code__.co_names)),
+        ("TaskSpec._wf_spec", "_wf_spec" in TaskSpec.__init__.__code__.co_names),
     ) if not ok]
     if missing:
         raise CompatibilityError("SpiffWorkflow no longer has what the engine adapts: " + ", ".join(missing))

@@ -1,8 +1,15 @@
 """Instance state <-> JSON, with the spec stored once per definition version instead of in every instance.
 
-STATE_FORMAT numbers what we store. Format 1: SpiffWorkflow's serializer 1.5 document without `spec`
+STATE_FORMAT numbers what we store. Format 1: SpiffWorkflow's serializer document without `spec`
 and `subprocess_specs`, plus `spec_key` (the definition id). A change to this format bumps
-STATE_FORMAT and adds a `from_format_N(dct)` upgrade here, tested on a stored fixture.
+STATE_FORMAT and adds a `from_format_N(dct)` upgrade here, tested on a stored fixture
+(tests/migration_of_cases/test_state_format.py keeps one of today's format).
+
+Inside format 1 the document carries its SpiffWorkflow serializer version (`serializer_version`).
+SpiffWorkflow's own upgrades between those versions cannot be used on our documents: they rewrite the
+spec, which we do not store, and the 1.4 -> 1.5 step fails on any document with a subprocess (see
+reference/spiffworkflow-3.2.md §6.5). So each older serializer version this engine ran on has its own
+`from_serializer_X(dct, specs)` here, tested on a document that version wrote.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import DEFAULT_CONFIG, BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
+from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn import compat
 from engine.bpmn.script_engine import script_engine
@@ -117,12 +126,52 @@ def loads(text: str | bytes, state_format: int, specs: SpecLoader) -> BpmnWorkfl
     if state_format != STATE_FORMAT:
         raise ValueError(f"unknown state format {state_format}")
     dct = orjson.loads(text)
-    _serializer.migrate(dct)
+    version = dct.get(_serializer.VERSION_KEY)
+    if version != _serializer.VERSION:
+        upgrade = SERIALIZER_UPGRADES.get(version)
+        if upgrade is None:
+            raise ValueError(f"a state written by SpiffWorkflow's serializer {version} cannot be read by this "
+                             f"engine (it reads {', '.join([*SERIALIZER_UPGRADES, _serializer.VERSION])})")
+        upgrade(dct, specs)
     token = _loader.set(specs)
     try:
         return _serializer.from_dict(dct)
     finally:
         _loader.reset(token)
+
+
+def from_serializer_1_4(dct: dict[str, Any], specs: SpecLoader) -> None:
+    """Serializer 1.4 (SpiffWorkflow 3.1) -> 1.5 (3.2).
+
+    An event-based gateway now waits for its events itself: the gateway task keeps the due time of
+    its timer (`event_value`) and the events it has seen, and the events after it are only
+    predicted (MAYBE) until one fires. Under 1.4 the gateway waited with nothing, and each event
+    after it waited on its own with its own due time. A waiting gateway takes over the earliest due
+    time of its waiting timers; its events go back to being predicted. Task data stored whole (1.4)
+    rather than as changes to the parent's (1.5) is read as it is. Nothing else in the tasks changed:
+    the rest of the 1.5 upgrade is about specs, which are parsed anew from the deployed XML.
+    """
+    spec, subprocess_specs = specs(dct["spec_key"])
+    for tasks, process in [(dct["tasks"], spec), *((sp["tasks"], subprocess_specs.get(sp["spec"]))
+                                                   for sp in dct.get("subprocesses", {}).values())]:
+        for task in tasks.values():
+            task_spec = process.task_specs.get(task["task_spec"]) if process is not None else None
+            if not isinstance(task_spec, EventBasedGateway) or task["state"] != TaskState.WAITING:
+                continue
+            due = []
+            for child_id in task["children"]:
+                child = tasks.get(child_id)
+                if child is None or child["state"] != TaskState.WAITING:
+                    continue
+                if (value := child["internal_data"].pop("event_value", None)) is not None:
+                    due.append(value)
+                child["state"] = TaskState.MAYBE
+            if due:
+                task["internal_data"]["event_value"] = min(due, key=lambda v: v["next"] if isinstance(v, dict) else v)
+    dct[_serializer.VERSION_KEY] = "1.5"
+
+
+SERIALIZER_UPGRADES: dict[str, Callable[[dict[str, Any], SpecLoader], None]] = {"1.4": from_serializer_1_4}
 
 
 def to_plain(value: Any) -> Any:

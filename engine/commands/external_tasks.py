@@ -36,7 +36,7 @@ from engine.store.database import Database
 from engine.store.dialects import Dialect
 from engine.store.incidents import open_incident, resolve_incidents
 from engine.store.rows import aware, external_task_info
-from engine.store.tables import external_task
+from engine.store.tables import external_task, instance
 
 MAX_LOCK = timedelta(days=7)
 MAX_LOCK_MS = int(MAX_LOCK.total_seconds() * 1000)
@@ -71,9 +71,13 @@ class FetchResult:
     next_available_at: datetime | None     # when a locked or backing-off task of these topics frees up
 
 
+_suspended_case = sa.exists().where(instance.c.id == external_task.c.instance_id, instance.c.suspended.is_(True))
+
+
 def _fetchable(now: datetime) -> Any:
+    """Unlocked (or the lock expired), retries left, and not in a suspended case."""
     return sa.and_(sa.or_(external_task.c.lock_expires_at.is_(None), external_task.c.lock_expires_at <= now),
-                   sa.or_(external_task.c.retries.is_(None), external_task.c.retries > 0))
+                   sa.or_(external_task.c.retries.is_(None), external_task.c.retries > 0), ~_suspended_case)
 
 
 def _variable_equals(dialect: Dialect, name: str, value: Any) -> Any:

@@ -72,12 +72,14 @@ def append(db: Database, conn: sa.Connection, entries: Sequence[Entry]) -> tuple
 
 def _storable(e: Entry) -> Entry:
     """The entry as text every database can hold: a NUL (a refused request may carry one) is
-    written as \\x00, so the refusal is recorded too."""
+    written as \\x00, and a case id longer than any case's (a refused request's path) names no case
+    (its path, in `target`, still says what was asked), so the refusal is recorded too."""
     def clean(value: str | None) -> str | None:
         return value.replace("\x00", "\\x00") if value is not None else None
 
     return Entry(actor=clean(e.actor) or "", action=clean(e.action) or "", target=clean(e.target) or "",
-                 status=e.status, instance_id=clean(e.instance_id), client=clean(e.client))
+                 status=e.status, instance_id=clean(e.instance_id) if len(e.instance_id or "") <= 36 else None,
+                 client=clean(e.client))
 
 
 def published(db: Database, head: tuple[int, str]) -> None:

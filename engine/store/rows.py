@@ -88,7 +88,7 @@ def instance_info(conn: sa.Connection, instance_id: str, *, row: Any = None) -> 
         variables=row.variables or {},
         user_tasks=[user_task_info(r) for r in conn.execute(_user_tasks_of, params)],
         external_tasks=[external_task_info(r) for r in conn.execute(_external_tasks_of, params)],
-        incidents=[incident_info(r) for r in conn.execute(OPEN_INCIDENTS_OF, params)])
+        incidents=[incident_info(r) for r in conn.execute(OPEN_INCIDENTS_OF, params)], suspended=bool(row.suspended))
 
 
 def instance_summary(row: Any) -> InstanceInfo:
@@ -97,4 +97,4 @@ def instance_summary(row: Any) -> InstanceInfo:
         business_key=row.business_key, status=row.status, version=row.version,
         started_at=aware(row.started_at), started_by=row.started_by, updated_at=aware(row.updated_at),
         ended_at=aware(row.ended_at), end_reason=row.end_reason, next_timer_at=aware(row.next_timer_at),
-        variables=row.variables or {})
+        variables=row.variables or {}, suspended=bool(row.suspended))

@@ -24,16 +24,24 @@ from tests.conftest import BPMN, Server, bearer
 X = "00000000-0000-0000-0000-000000000000"
 D, S, R, W, E, A, U, M = ("deploy", "start", "read_instance", "work_tasks", "work_external_tasks", "administer",
                           "read_audit", "manage_tasks")
+DF, MG, RP = "read_definitions", "migrate", "repair"
 
 # every route and the permission it needs; the test fails if a route is missing here
 ROUTES: dict[tuple[str, str], str | tuple[str, ...] | None] = {      # a tuple: any one of them
     ("GET", "/api/v1/health"): None,
     ("GET", "/api/v1/ready"): None,
     ("POST", "/api/v1/deployments"): D,
-    ("GET", "/api/v1/definitions"): R,
-    ("GET", "/api/v1/definitions/{definition_id}"): R,
-    ("GET", "/api/v1/definitions/{definition_id}/xml"): R,
-    ("GET", "/api/v1/definitions/{definition_id}/diff"): (D, R),
+    ("GET", "/api/v1/definitions"): DF,
+    ("GET", "/api/v1/definitions/{definition_id}"): DF,
+    ("GET", "/api/v1/definitions/{definition_id}/xml"): DF,
+    ("GET", "/api/v1/definitions/{definition_id}/diff"): DF,
+    ("POST", "/api/v1/migrations/plan"): MG,
+    ("POST", "/api/v1/migrations"): MG,
+    ("PUT", "/api/v1/instances/{instance_id}/variables/{name}"): RP,
+    ("DELETE", "/api/v1/instances/{instance_id}/variables/{name}"): RP,
+    ("POST", "/api/v1/instances/{instance_id}/modification"): RP,
+    ("POST", "/api/v1/instances/{instance_id}/suspend"): RP,
+    ("POST", "/api/v1/instances/{instance_id}/resume"): RP,
     ("POST", "/api/v1/instances"): S,
     ("GET", "/api/v1/instances"): R,
     ("GET", "/api/v1/instances/{instance_id}"): R,
@@ -71,12 +79,12 @@ ROUTES: dict[tuple[str, str], str | tuple[str, ...] | None] = {      # a tuple: 
     ("GET", "/engine-rest/external-task"): E,
     ("POST", "/engine-rest/deployment/create"): D,
     ("GET", "/engine-rest/deployment"): D,
-    ("GET", "/engine-rest/process-definition"): R,
-    ("GET", "/engine-rest/process-definition/count"): R,
-    ("GET", "/engine-rest/process-definition/key/{key}"): R,
-    ("GET", "/engine-rest/process-definition/key/{key}/xml"): R,
-    ("GET", "/engine-rest/process-definition/{definition_id}"): R,
-    ("GET", "/engine-rest/process-definition/{definition_id}/xml"): R,
+    ("GET", "/engine-rest/process-definition"): DF,
+    ("GET", "/engine-rest/process-definition/count"): DF,
+    ("GET", "/engine-rest/process-definition/key/{key}"): DF,
+    ("GET", "/engine-rest/process-definition/key/{key}/xml"): DF,
+    ("GET", "/engine-rest/process-definition/{definition_id}"): DF,
+    ("GET", "/engine-rest/process-definition/{definition_id}/xml"): DF,
     ("POST", "/engine-rest/process-definition/key/{key}/start"): S,
     ("POST", "/engine-rest/process-definition/key/{key}/tenant-id/{tenant_id}/start"): S,
     ("POST", "/engine-rest/process-definition/{definition_id}/start"): S,
@@ -86,6 +94,13 @@ ROUTES: dict[tuple[str, str], str | tuple[str, ...] | None] = {      # a tuple: 
     ("DELETE", "/engine-rest/process-instance/{instance_id}"): S,
     ("GET", "/engine-rest/process-instance/{instance_id}/variables"): R,
     ("GET", "/engine-rest/process-instance/{instance_id}/variables/{name}"): R,
+    ("PUT", "/engine-rest/process-instance/{instance_id}/variables/{name}"): RP,      # and R: every RP has it
+    ("DELETE", "/engine-rest/process-instance/{instance_id}/variables/{name}"): RP,
+    ("POST", "/engine-rest/process-instance/{instance_id}/modification"): RP,
+    ("PUT", "/engine-rest/process-instance/{instance_id}/suspended"): RP,
+    ("POST", "/engine-rest/migration/generate"): MG,
+    ("POST", "/engine-rest/migration/validate"): MG,
+    ("POST", "/engine-rest/migration/execute"): MG,
     ("GET", "/engine-rest/task"): W,
     ("GET", "/engine-rest/task/count"): W,
     ("GET", "/engine-rest/task/{task_id}"): W,
@@ -102,15 +117,15 @@ ROUTES: dict[tuple[str, str], str | tuple[str, ...] | None] = {      # a tuple: 
 }
 # what each role may do (the oracle: written out here, not read from the code under test)
 ROLE_GRANTS = {
-    "admin": {D, S, R, W, E, A, U, M},
-    "process-owner": {D, R},
-    "business-unit": {S, R, W, A, M},
-    "crg-member": {S, R, W},
-    "panel-member": {R, W},
-    "reviewer": {R, W},
+    "admin": {D, S, R, W, E, A, U, M, DF, MG, RP},
+    "process-owner": {D, DF, MG},               # the diagrams, not the cases
+    "business-unit": {S, R, W, A, M, DF},
+    "crg-member": {S, R, W, DF},
+    "panel-member": {R, W, DF},
+    "reviewer": {R, W, DF},
     "agency-lead": {W},
     "worker": {E},
-    "auditor": {U, R},
+    "auditor": {U, R, DF},
 }
 PARAMS = {"definition_id": "nope:1", "instance_id": X, "task_id": X, "incident_id": X, "key": "nope",
           "tenant_id": "t", "name": "v", "document_id": X}
