@@ -183,7 +183,6 @@ def _resolve_calls(conn: sa.Connection, parser: ReviewflowParser, diagrams: list
     """Call activities may name processes deployed earlier: pin the latest version of each."""
     calls: dict[str, dict[str, str]] = {}
     pending = [(d, pid) for d in diagrams for pid in d.process_ids]
-    keys = set(uploaded_ids)                     # a process of the upload wins over any deployed version
     for d, pid in pending:
         process = d.tree.xpath("//bpmn:process[@id=$pid]", pid=pid, namespaces=NSMAP)[0]
         for call in process.xpath(".//bpmn:callActivity", namespaces=NSMAP):
@@ -197,7 +196,7 @@ def _resolve_calls(conn: sa.Connection, parser: ReviewflowParser, diagrams: list
                                       "deployment", file=d.file.name, element_id=call.get("id"),
                                       line=call.sourceline)
             calls.setdefault(pid, {})[called] = row.id
-            add_called(conn, parser, [row.id], keys)
+            add_called(conn, parser, [row.id])      # the upload's own processes win
     return calls
 
 

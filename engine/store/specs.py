@@ -50,18 +50,18 @@ class SpecCache:
                 raise DefinitionNotFound(f"no process definition with id {definition_id}")
             parser = ReviewflowParser()
             parser.add_bpmn_xml(etree.fromstring(row.xml.encode(), parser=SAFE_XML), row.resource_name)
-            add_called(conn, parser, row.calls.values(), {row.key})
+            add_called(conn, parser, row.calls.values())
         pair = build_specs(parser, row.key, definition_id)
         self._specs[definition_id] = pair
         self._forms[definition_id] = row.forms
         return pair
 
 
-def add_called(conn: sa.Connection, parser: ReviewflowParser, called_ids: Iterable[str], keys: set[str]) -> None:
+def add_called(conn: sa.Connection, parser: ReviewflowParser, called_ids: Iterable[str]) -> None:
     """Add to `parser` the XML of the definitions `called_ids` and, through the calls each was
     deployed with, of every definition they call in turn: a process's spec embeds the specs of the
-    whole tree of processes it calls. `keys` holds the processes already in the parser, and grows;
-    a process already there keeps its version (the nearest call wins, breadth first)."""
+    whole tree of processes it calls. A process the parser holds already keeps its version (the
+    nearest call wins, breadth first; a file holding several processes is added once)."""
     pending = sorted(set(called_ids))
     seen = set(pending)
     while pending:
@@ -70,10 +70,11 @@ def add_called(conn: sa.Connection, parser: ReviewflowParser, called_ids: Iterab
         missing = set(pending) - {r.id for r in rows}
         if missing:
             raise DefinitionNotFound(f"no process definition with id {min(missing)}, which a process calls")
-        fresh = [r for r in sorted(rows, key=lambda r: r.id) if r.key not in keys]
-        for r in fresh:
-            keys.add(r.key)
-            parser.add_bpmn_xml(etree.fromstring(r.xml.encode(), parser=SAFE_XML), r.resource_name)
+        fresh = []
+        for r in sorted(rows, key=lambda r: r.id):
+            if r.key not in parser.process_parsers:
+                parser.add_bpmn_xml(etree.fromstring(r.xml.encode(), parser=SAFE_XML), r.resource_name)
+                fresh.append(r)
         pending = sorted({c for r in fresh for c in (r.calls or {}).values()} - seen)
         seen.update(pending)
 

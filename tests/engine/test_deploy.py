@@ -169,3 +169,15 @@ def test_a_caller_deployed_with_a_changed_called_process_is_a_new_version_bound_
     assert _child_task(reopen(), "parent_calls_child") == ["child_task_v2"]
     unchanged = deploy("child_process.bpmn", "parent_calls_child.bpmn")     # the first files again: new versions
     assert sorted(d.definition.version for d in unchanged.definitions) == [3, 3]
+
+
+def test_a_restarted_server_runs_a_call_to_a_process_of_the_same_file(
+        actor: engine.Actor, db: engine.Database, reopen: Callable[[], engine.Database]) -> None:
+    parent = (BPMN / "parent_calls_child.bpmn").read_text()
+    child = (BPMN / "child_process.bpmn").read_text()
+    child_process = child[child.index("<bpmn:process"):child.index("</bpmn:process>") + len("</bpmn:process>")]
+    for element in ("start", "end", "f1", "f2"):                       # ids are unique across a file
+        child_process = child_process.replace(f'"{element}"', f'"child_{element}"')
+    both = parent.replace("</bpmn:definitions>", child_process + "\n</bpmn:definitions>")
+    engine.deploy(db, files=[engine.DeployFile("both.bpmn", both.encode())], actor=actor)
+    assert _child_task(reopen(), "parent_calls_child") == ["child_task"]
