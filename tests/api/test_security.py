@@ -20,11 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 import engine
 from api.settings import ServerSettings
 from tests.conftest import BPMN, Server, bearer
+from tests.permissions import DF, MG, ROLE_GRANTS, RP, A, D, E, M, R, S, U, W
 
 X = "00000000-0000-0000-0000-000000000000"
-D, S, R, W, E, A, U, M = ("deploy", "start", "read_instance", "work_tasks", "work_external_tasks", "administer",
-                          "read_audit", "manage_tasks")
-DF, MG, RP = "read_definitions", "migrate", "repair"
 
 # every route and the permission it needs; the test fails if a route is missing here
 ROUTES: dict[tuple[str, str], str | tuple[str, ...] | None] = {      # a tuple: any one of them
@@ -114,18 +112,6 @@ ROUTES: dict[tuple[str, str], str | tuple[str, ...] | None] = {      # a tuple: 
     ("POST", "/engine-rest/message"): S,
     ("GET", "/api/v1/reports/timeliness"): R,
     ("GET", "/api/v1/reports/timeliness.csv"): R,
-}
-# what each role may do (the oracle: written out here, not read from the code under test)
-ROLE_GRANTS = {
-    "admin": {D, S, R, W, E, A, U, M, DF, MG, RP},
-    "process-owner": {D, DF, MG},               # the diagrams, not the cases
-    "business-unit": {S, R, W, A, M, DF},
-    "crg-member": {S, R, W, DF},
-    "panel-member": {R, W, DF},
-    "reviewer": {R, W, DF},
-    "agency-lead": {W},
-    "worker": {E},
-    "auditor": {U, R, DF},
 }
 PARAMS = {"definition_id": "nope:1", "instance_id": X, "task_id": X, "incident_id": X, "key": "nope",
           "tenant_id": "t", "name": "v", "document_id": X}

@@ -24,6 +24,8 @@ import pytest
 import engine
 from api.security import ROLES
 from tests.conftest import Server, bearer
+from tests.permissions import DF, MG, RP, A, D, E, M, R, S, U, W
+from tests.permissions import ROLE_GRANTS as GRANTS
 from tests.security.conftest import DATA
 
 MARK = {"north": "NORTH-Q3X", "south": "SOUTH-Q3X"}
@@ -65,20 +67,7 @@ DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
 </bpmn:definitions>
 """
 
-# permissions, as SECURITY.md describes them
-D, S, R, W, E, A, U, M = ("deploy", "start", "read", "work", "external", "administer", "audit", "manage")
-DF, MG, RP = "definitions", "migrate", "repair"
-GRANTS: dict[str, set[str]] = {          # what each role may do: the oracle, written out
-    "admin": {D, S, R, W, E, A, U, M, DF, MG, RP},
-    "process-owner": {D, DF, MG},        # the diagrams and moving cases between versions; no case data
-    "business-unit": {S, R, W, A, M, DF},
-    "crg-member": {S, R, W, DF},
-    "panel-member": {R, W, DF},
-    "reviewer": {R, W, DF},
-    "agency-lead": {W},
-    "worker": {E},
-    "auditor": {R, U, DF},
-}
+# permissions, and what each role may do: one oracle, written out once in tests/api/test_security.py
 SEES_ALL = {"admin", "business-unit", "auditor"}      # need-to-know does not apply to them
 MANAGES = {"admin", "business-unit"}                  # may give tasks to others, take locks back
 
