@@ -92,10 +92,13 @@ def create_principal(db: Database, *, principal_id: str, roles: list[str], group
     row = {"id": principal_id, "kind": kind, "roles": sorted(set(roles)), "groups": sorted(set(groups or [])),
            "organisation": organisation, "topics": sorted(set(topics)) if topics is not None else None,
            "display_name": display_name, "created_at": clock.now(), "disabled_at": None}
-    with db.write() as conn:
-        if conn.execute(sa.select(principal.c.id).where(principal.c.id == principal_id)).first() is not None:
-            raise Conflict(f"principal {principal_id} exists already")
-        conn.execute(principal.insert(), [row])
+    try:
+        with db.write() as conn:
+            if conn.execute(sa.select(principal.c.id).where(principal.c.id == principal_id)).first() is not None:
+                raise Conflict(f"principal {principal_id} exists already")
+            conn.execute(principal.insert(), [row])
+    except sa.exc.IntegrityError as exc:        # made by another writer between the read and the insert
+        raise Conflict(f"principal {principal_id} exists already") from exc
     return _principal(SimpleNamespace(**row))
 
 
