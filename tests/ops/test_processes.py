@@ -103,7 +103,7 @@ def test_processes_on_postgresql(scratch_pg: str, tmp_path: Path) -> None:
             waiting = [c.post("/api/v1/instances", json={"definition_key": "wait_timer"}).json()["id"]
                        for _ in range(30)]
             submission = c.post("/api/v1/instances", json={"definition_key": "external_task", "variables": {
-                "case_reference": "NB-OPS-1", "sin_sent_on": "2026-11-02", "recommendation": "lcspr",
+                "case_reference": "NB-OPS-1", "sin_sent_on": "2026-11-02", "decision": "lcspr",
                 "rapid_review_report_id": "doc-1"}}).json()["id"]
 
         def all_fired() -> bool:
