@@ -65,7 +65,7 @@ def build(db_path: Path, cases: int) -> dict[str, str]:
         engine.complete_user_task(db, actor=bu, task_id=case.user_tasks[0].id, variables={
             "case_reference": f"CR-{n}", "became_aware_on": (sent - timedelta(days=2)).isoformat(),
             "sin_sent_on": sent.isoformat(), "incident_type": "serious_harm", "agencies": AGENCIES,
-            "confidential_names": [f"Child {n}"]})
+            "confidential_names": [f"Child {n}"], "child_looked_after": False})
         if (n + 1) % 1000 == 0:
             print(f"  {n + 1} cases in {time.perf_counter() - t0:.0f} s", flush=True)
     while True:                                          # the agencies are asked: 3 scoping tasks a case

@@ -108,6 +108,7 @@ from engine.errors import (
 from engine.queries.casework import (
     Activity,
     CaseOverview,
+    CaseStamp,
     ProcessProgress,
     TaskRecord,
     WaitingOn,
@@ -115,6 +116,7 @@ from engine.queries.casework import (
     case_diagram_xml,
     case_progress,
     completed_task_data,
+    open_case_stamps,
     open_cases,
 )
 from engine.queries.diagrams import definition_diff, diff_versions, lint, list_deployments
@@ -213,7 +215,7 @@ __all__ = [
     "instance_history", "latest_definition", "list_definitions", "list_incidents", "list_instances",
     "list_user_tasks", "retry_incident", "start_instance", "unclaim_user_task", "upgrade",
     "Activity", "CaseOverview", "ProcessProgress", "TaskRecord", "WaitingOn", "activity_index", "case_diagram_xml",
-    "case_progress", "completed_task_data", "open_cases",
+    "case_progress", "completed_task_data", "open_cases", "CaseStamp", "open_case_stamps",
     "Milestones", "MilestoneStatus", "WorkingDays", "evaluate_milestones", "load_milestones", "next_deadline", "rag",
     "working_days",
     "TimelinessItem", "TimelinessReport", "TimelinessSection", "case_facts", "timeliness_report",

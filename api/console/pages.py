@@ -4,9 +4,11 @@ person's actor and the same permission, so it shows only what the API would show
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 from urllib.parse import urlencode
 
@@ -86,10 +88,66 @@ def case_rows(cases: list[engine.CaseOverview], m: engine.Milestones, day: date)
         path, stage = describe_stage(case, m)
         rows.append(CaseRow(case.id, case.business_key, path, stage, deadline, engine.rag(deadline, m),
                             case.open_incidents, case.started_at))
-    far = date.max
-    rows.sort(key=lambda r: (r.deadline is None, r.deadline.due_on if r.deadline else far,
-                             -r.started_at.timestamp()))
+    return sort_rows(rows)
+
+
+def sort_rows(rows: list[CaseRow]) -> list[CaseRow]:
+    rows.sort(key=order_of)
     return rows
+
+
+def order_of(row: CaseRow) -> tuple[bool, date, float]:
+    """Overdue and nearest deadlines first; cases without one last; newest first among equals."""
+    return row.deadline is None, row.deadline.due_on if row.deadline else date.max, -row.started_at.timestamp()
+
+
+class DashboardRows:
+    """The dashboard's rows, each worked out once per version of its case and per day, then kept:
+    with thousands of open cases, reading every case's variables and evaluating its milestones on
+    every visit costs seconds, while between two visits only a few cases change. Each visit reads
+    the cases' stamps (`engine.open_case_stamps`: id, version, definition, open incidents), and
+    reads and evaluates again only the cases whose version or definition changed, or all of them on
+    a new day or after the milestones were reloaded. What a viewer may see comes from the stamps,
+    so a kept row is never shown to someone the database would not show it to."""
+
+    REFRESH_ONE_BY_ONE = 500            # more changed cases than this are read in one pass over all
+    MOST_KEPT = 200_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._milestones: engine.Milestones | None = None
+        self._day: date | None = None
+        self._kept: dict[str, tuple[tuple[int, str], tuple[bool, date, float], CaseRow]] = {}
+
+    def rows(self, db: engine.Database, *, viewer: engine.Actor, m: engine.Milestones, day: date) -> list[CaseRow]:
+        with self._lock:
+            if m is not self._milestones or day != self._day:
+                self._milestones, self._day, self._kept = m, day, {}
+            stamps = engine.open_case_stamps(db, viewer=viewer)
+            stale = [s for s in stamps if self._kept.get(s.id, (None,))[0] != (s.version, s.definition_id)]
+            if stale:
+                wanted = {s.id: (s.version, s.definition_id) for s in stale}
+                cases = engine.open_cases(db, viewer=viewer, variables=m.milestone_variables(statutory_only=True),
+                                          completed_activities=m.activities(statutory_only=True),
+                                          instance_ids=list(wanted) if len(wanted) <= self.REFRESH_ONE_BY_ONE
+                                          else None)
+                for row in case_rows([c for c in cases if c.id in wanted], m, day):
+                    # read after its stamp: a case changed in between is kept under the older
+                    # stamp, so the next visit reads it again rather than keep a stale row
+                    self._kept[row.id] = (wanted[row.id], order_of(row), row)
+            if viewer.sees_all_cases and len(self._kept) > len(stamps):
+                current = {s.id for s in stamps}             # closed cases leave
+                self._kept = {k: v for k, v in self._kept.items() if k in current}
+            elif len(self._kept) > self.MOST_KEPT:
+                self._kept = {}                              # only need-to-know viewers came: start again
+            ordered = []
+            for s in stamps:
+                kept = self._kept.get(s.id)
+                if kept is not None:                         # else closed between the two reads
+                    ordered.append((kept[1], kept[2], s.open_incidents))
+        ordered.sort(key=itemgetter(0))
+        return [row if row.incidents == incidents else replace(row, incidents=incidents)
+                for _, row, incidents in ordered]
 
 
 @router.get("/")
@@ -97,11 +155,10 @@ async def dashboard(request: Request, signed: SignedDep, page: int = 1, rag: str
     """Every open case the person may see, overdue first."""
     if not signed.can(P.READ_INSTANCE):
         return redirect("/tasks" if signed.can(P.WORK_TASKS) or not signed.can(P.READ_DEFINITIONS) else "/definitions")
-    m = milestones(request)
-    cases = await call(request, engine.open_cases, viewer=signed.actor,
-                       variables=m.milestone_variables(statutory_only=True),
-                       completed_activities=m.activities(statutory_only=True))
-    rows = case_rows(cases, m, today())
+    kept: DashboardRows | None = getattr(request.app.state, "dashboard_rows", None)
+    if kept is None:
+        kept = request.app.state.dashboard_rows = DashboardRows()
+    rows = await call(request, kept.rows, viewer=signed.actor, m=milestones(request), day=today())
     counts = Counter(r.rag for r in rows)
     shown = [r for r in rows if r.rag == rag] if rag in ("red", "amber", "green") else rows
     pages = max(1, -(-len(shown) // PAGE_SIZE))

@@ -54,6 +54,10 @@ instance = sa.Table(
     sa.Column("unique_key", sa.String(600), unique=True),             # "key:business key" while open, where unique
     sa.Index("ix_instance_status_started_at", "status", "started_at"),          # lists, newest first
     sa.Index("ix_instance_status_next_timer_at", "status", "next_timer_at"),    # the timer scheduler
+    # the open cases' stamps (queries.casework.open_case_stamps) from the index alone: on SQLite,
+    # `version` sits after the serialized state, so reading it from the table walks every case's
+    # overflow pages (160 ms over 10,000 cases, against a few ms from this index)
+    sa.Index("ix_instance_status_stamp", "status", "id", "version", "definition_id"),
 )
 
 def _task_place(*, business_key_index: bool) -> list[sa.Column[Any]]:
