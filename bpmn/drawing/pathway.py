@@ -823,7 +823,8 @@ def case_screening() -> Diagram:
     d.add("xor", "screening_outcome_gateway", "What did the group decide?", CRG, 4)
     d.call("call_local_learning_review", "Carry out the local learning review", CRG, 5, 0,
            called="local_learning_review",
-           doc="Runs local_learning_review: the LCSPR's building blocks on the partnership's own deadline.")
+           doc="Runs local_learning_review: the LCSPR's building blocks, to the approved report, on the "
+               "partnership's own deadline.")
     d.call("call_agency_led_review", "Track the single-agency review or audit", CRG, 5, 1,
            called="agency_led_review",
            doc="Runs agency_led_review: the agency carries it out and reports back; the learning goes into the "
@@ -831,16 +832,18 @@ def case_screening() -> Diagram:
     d.script("record_no_further_action", "Record no further action", CRG, 5, 2,
              script="screening_closed_on = today()",
              doc="The screening and its rationale are kept; the case closes.")
-    d.add("end", "end_after_local_review", "Local learning review done and action plan closed", CRG, 6, 0)
-    d.add("end", "end_after_agency_review", "Agency review reported and action plan closed", CRG, 6, 1)
-    d.add("end", "end_no_further_action", "No further action", CRG, 6, 2)
+    d.call("call_learning_dissemination", "Disseminate the learning", CRG, 6, 0, called="learning_dissemination",
+           doc="Runs learning_dissemination: the 7-minute briefing, learning events and the action plan.")
+    d.add("end", "end_after_local_review", "Local learning review done and action plan closed", CRG, 7, 0)
+    d.add("end", "end_after_agency_review", "Agency review reported and action plan closed", CRG, 7, 1)
+    d.add("end", "end_no_further_action", "No further action", CRG, 7, 2)
     d.chain("referral_received", "mark_as_screened", "record_referral", "screen_case", "screening_outcome_gateway")
     d.flow("screening_outcome_gateway", "call_local_learning_review", "Local learning review",
            'screening_outcome == "local_learning_review"')
     d.flow("screening_outcome_gateway", "call_agency_led_review", "Single-agency review or audit",
            'screening_outcome == "single_agency_review" or screening_outcome == "audit"')
     d.flow("screening_outcome_gateway", "record_no_further_action", "No further action", default=True)
-    d.flow("call_local_learning_review", "end_after_local_review")
+    d.chain("call_local_learning_review", "call_learning_dissemination", "end_after_local_review")
     d.flow("call_agency_led_review", "end_after_agency_review")
     d.flow("record_no_further_action", "end_no_further_action")
     return d
@@ -850,12 +853,13 @@ def local_learning_review() -> Diagram:
     d = Diagram("local_learning_review", "Local learning review",
                 "A review the partnership chooses to hold for a case it screened (not a statutory LCSPR): the "
                 "LCSPR's building blocks - the panel and its meetings, terms of reference, each agency's IMR and "
-                "chronology, the report, learning dissemination and the action plan - on the partnership's own "
-                "target date (local_review_due_on), with a reminder before it and an escalation after it. Nothing "
-                "goes to the National Panel and no statutory milestone applies.", [BU, PANEL, SP])
+                "chronology, the report and the partners' approval - on the partnership's own target date "
+                "(local_review_due_on), with a reminder before it and an escalation after it; the approval stops "
+                "that clock. Learning dissemination and the action plan follow (case_screening). Nothing goes to "
+                "the National Panel and no statutory milestone applies.", [BU, PANEL, SP])
     d.add("start", "local_review_decided", "Local learning review decided", BU, 0)
     d.script("set_local_target", "Set the local target date", BU, 1,
-             script="decision_date = screened_on\nlocal_review_completed_on = None\n"
+             script="decision_date = screened_on\n"
                     "local_review_due_on = local_review_due_on or calendar_months_after(screened_on, 6)[:10]",
              doc="The panel's meetings are scheduled from the screening decision (decision_date); the target is the "
                  "group's date, or 6 calendar months from the screening.")
@@ -903,18 +907,16 @@ def local_learning_review() -> Diagram:
              script="local_review_completed_on = today()\nlearning_identified = key_lines_of_enquiry",
              doc="The local target is met on this date (bpmn/milestones.toml); the learning dissemination starts "
                  "from the review's key lines of enquiry.")
-    d.call("call_learning_dissemination", "Disseminate the learning", BU, 16, 0, called="learning_dissemination",
-           doc="Runs learning_dissemination: the 7-minute briefing, learning events and the action plan.")
-    d.add("terminate", "local_review_complete", "Learning shared and action plan closed", BU, 17, 0,
-          "Ends the review; a reminder or escalation still waiting is withdrawn.")
+    d.add("terminate", "local_review_complete", "Report approved: the local target clock stops", BU, 16, 0,
+          "Ends the review; a reminder or escalation still waiting is withdrawn. The learning is disseminated "
+          "next (case_screening).")
     d.chain("local_review_decided", "set_local_target", "local_clock_split", "form_panel", "agree_terms_of_reference",
             "work_split", "hold_panel_meetings", "work_join")
     d.chain("work_split", "prepare_imr_requests", "gather_imrs", "merge_chronologies", "draft_merge",
             "write_local_report", "quality_assure_draft", "amendments_gateway")
     d.flow("amendments_gateway", "draft_merge", "Yes", "amendments_needed == True")
     d.flow("amendments_gateway", "work_join", "No: agreed", default=True)
-    d.chain("work_join", "approve_final_report", "record_local_review_completed", "call_learning_dissemination",
-            "local_review_complete")
+    d.chain("work_join", "approve_final_report", "record_local_review_completed", "local_review_complete")
     # the local target
     d.add("timer_catch", "local_target_near", "10 working days before the local target", BU, 3, 3,
           inner=d.timer("timeDate", "local_working_days_after(local_review_due_on, -10)"))
@@ -926,17 +928,9 @@ def local_learning_review() -> Diagram:
     d.service("escalate_local_target", "Escalate: the local target date was missed", BU, 6, 3,
               topic="notification", kind="escalation", about="local_learning_review",
               doc="Tells the business unit. Expects: case_reference. Returns: nothing the process relies on.")
-    d.add("end", "local_target_escalated", "Local target escalated", BU, 8, 3)
-    d.add("xor", "approved_before_reminder", "Report approved already?", BU, 4, 4)
-    d.add("xor", "approved_before_target", "Report approved already?", BU, 6, 4)
-    d.add("end", "local_target_met", "Local target met", BU, 7, 5)
-    d.chain("local_clock_split", "local_target_near", "approved_before_reminder")
-    d.flow("approved_before_reminder", "remind_local_target", "No", "local_review_completed_on is None")
-    d.flow("approved_before_reminder", "local_target_met", "Yes", default=True)
-    d.chain("remind_local_target", "local_target_passed", "approved_before_target")
-    d.flow("approved_before_target", "escalate_local_target", "No", "local_review_completed_on is None")
-    d.flow("approved_before_target", "local_target_met", "Yes", default=True)
-    d.flow("escalate_local_target", "local_target_escalated")
+    d.add("end", "local_target_escalated", "Local target escalated", BU, 7, 3)
+    d.chain("local_clock_split", "local_target_near", "remind_local_target", "local_target_passed",
+            "escalate_local_target", "local_target_escalated")
     return d
 
 

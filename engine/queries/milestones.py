@@ -82,14 +82,16 @@ class Milestones:
         names: list[str] = []
         for m in self.milestones:
             if m.statutory or not statutory_only:
-                names += [n for n in (m.due and m.due.variable, m.done_variable, m.when and m.when[0]) if n]
+                names += [n for n in (m.due and m.due.variable, m.done_variable, m.when and m.when[0],
+                                      m.unless and m.unless[0]) if n]
         return list(dict.fromkeys(names))
 
     def variables(self) -> list[str]:
         """Every variable the milestones and the report read."""
         names: list[str] = []
         for m in self.milestones:
-            names += [n for n in (m.due and m.due.variable, m.done_variable, m.when and m.when[0]) if n]
+            names += [n for n in (m.due and m.due.variable, m.done_variable, m.when and m.when[0],
+                                  m.unless and m.unless[0]) if n]
         for r in self.reports:
             names += [*r.reasons, *([r.reason_text] if r.reason_text else []), *([r.items] if r.items else [])]
         return list(dict.fromkeys(names))
