@@ -293,8 +293,9 @@ class Demo:
                 "agencies": list(self.agencies), "confidential_names": [CHILD, "Parent K"]},
             "screen_case": lambda: answer("screen_case", {
                 "screened_on": day(), "criteria_considered": [
-                    {"criterion": "Learning about how agencies worked together", "met": decision != "no_further_action"},
-                    {"criterion": "Learning not already identified elsewhere", "met": decision != "no_further_action"}],
+                    {"criterion": criterion, "met": decision != "no_further_action"}
+                    for criterion in ("Learning about how agencies worked together",
+                                      "Learning not already identified elsewhere")],
                 "screening_rationale": "Considered against the partnership's criteria",
                 "screening_outcome": decision, "local_review_due_on": None}
                 | ({"review_agency": self.agencies[0], "agency_review_questions": ["How were referrals followed up?"]}
