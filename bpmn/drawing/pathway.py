@@ -1047,7 +1047,7 @@ def review_led_elsewhere() -> Diagram:
              doc="The lead body's final report, as received.")
     d.user("record_learning_for_action_plan", "Draw the learning for the partnership's action plan", LFP, 6, 0,
            group="learning-from-practice-sub-group", form="record_learning_from_review_elsewhere",
-           reads="case_reference, review_lead, review_final_report",
+           reads="case_reference, review_final_report",
            doc="The learning from the final report that this partnership's agencies must act on.")
     d.call("call_action_plan", "Run the action plan", LFP, 7, 0, called="action_plan",
            doc="Runs action_plan with the review's learning.")

@@ -123,6 +123,8 @@ def test_a_national_review_is_supported_to_its_end(scenarios: Demo) -> None:
     # the final report, then the learning into the partnership's own action plan
     assert v["review_final_report"]["document_id"]
     assert who(result, "record_learning_for_action_plan") == ["lfp-chair"]
+    [learning] = [c for c in result["completed"] if c["activity_id"] == "record_learning_for_action_plan"]
+    assert not set(learning["variables"]) & {"review_lead", "information_requests", "confidential_names"}
     assert steps[-4:] == ["agree_action_plan", "update_action", "review_progress", "confirm_impact"]
     # answered before it was due: no reminder or chase; no LCSPR milestone
     assert not fired(result, "request_due_soon") and not fired(result, "request_overdue")
