@@ -65,7 +65,7 @@ async def list_instances(request: Request, query: Annotated[InstanceQuery, Depen
     if paging.maximum == 0:
         return []
     page = await call(db, engine.list_instances, **query.filters, **query.sort, limit=paging.maximum,
-                      offset=paging.first, viewer=actor)
+                      offset=paging.first, viewer=actor, with_count=False)
     return [ProcessInstanceDto.of(request, i) for i in page.data]
 
 

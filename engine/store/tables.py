@@ -55,6 +55,7 @@ instance = sa.Table(
     # lists: each sort column then the id (the tie-break), so a page is read from the index in order
     sa.Index("ix_instance_started_at_id", "started_at", "id"),
     sa.Index("ix_instance_status_started_at_id", "status", "started_at", "id"),
+    sa.Index("ix_instance_status_suspended_started_at_id", "status", "suspended", "started_at", "id"),  # "active"
     sa.Index("ix_instance_business_key_id", "business_key", "id"),
     sa.Index("ix_instance_updated_at_id", "updated_at", "id"),
     sa.Index("ix_instance_status_next_timer_at", "status", "next_timer_at"),    # the timer scheduler

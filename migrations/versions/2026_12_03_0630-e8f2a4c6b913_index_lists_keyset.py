@@ -1,5 +1,5 @@
-"""Index every instance-list sort with the id as its tie-break (started, status + started, business
-key, updated), so a page of the list comes from an index in order at 100,000 cases and more; and the
+"""Index every instance-list sort with the id as its tie-break (started, status + started, status +
+suspended + started for Camunda's `active`, business key, updated), so a page of the list comes from an index in order at 100,000 cases and more; and the
 history by actor and kind, which need-to-know reads for every list a person without "sees all cases"
 asks for."""
 
@@ -17,6 +17,7 @@ def upgrade() -> None:
     op.create_index("ix_instance_started_at_id", "instance", ["started_at", "id"])
     op.create_index("ix_instance_status_started_at_id", "instance", ["status", "started_at", "id"])
     op.drop_index("ix_instance_status_started_at", table_name="instance")
+    op.create_index("ix_instance_status_suspended_started_at_id", "instance", ["status", "suspended", "started_at", "id"])
     op.create_index("ix_instance_business_key_id", "instance", ["business_key", "id"])
     op.drop_index("ix_instance_business_key", table_name="instance")
     op.create_index("ix_instance_updated_at_id", "instance", ["updated_at", "id"])
@@ -29,5 +30,6 @@ def downgrade() -> None:
     op.create_index("ix_instance_business_key", "instance", ["business_key"])
     op.drop_index("ix_instance_business_key_id", table_name="instance")
     op.create_index("ix_instance_status_started_at", "instance", ["status", "started_at"])
+    op.drop_index("ix_instance_status_suspended_started_at_id", table_name="instance")
     op.drop_index("ix_instance_status_started_at_id", table_name="instance")
     op.drop_index("ix_instance_started_at_id", table_name="instance")

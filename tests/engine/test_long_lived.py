@@ -64,7 +64,8 @@ def test_a_thousand_rounds_keep_the_state_small_and_the_case_right(db: engine.Da
 def test_a_short_case_is_not_pruned(db: engine.Database) -> None:
     actor = engine.Actor.system("bu")
     engine.deploy(db, files=[engine.DeployFile("chase.bpmn", DIAGRAM)], actor=actor)
-    case = engine.start_instance(db, actor=actor, definition_key="chase_loop", variables={"rounds": 0, "answered": False})
+    case = engine.start_instance(db, actor=actor, definition_key="chase_loop",
+                                 variables={"rounds": 0, "answered": False})
     for n in range(1, 6):
         case = engine.complete_user_task(db, actor=actor, task_id=case.user_tasks[0].id, variables={"answered": n == 5})
     progress = engine.case_progress(db, instance_id=case.id)
