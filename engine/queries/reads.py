@@ -165,7 +165,10 @@ def list_instances(db: Database, *, definition_key: str | None = None, business_
     # the sort column then the id, both one way: an index (ix_instance_*_id) gives the order and the
     # page without sorting; the page's ids come from the index first, then only their rows are read
     order = [column.desc(), instance.c.id.desc()] if descending else [column.asc(), instance.c.id.asc()]
-    page_ids = sa.select(instance.c.id).where(*where).order_by(*order).limit(limit).offset(offset)
+    page_where = where
+    if viewer is not None and db.dialect.name == "sqlite":
+        page_where = [instance_clause(viewer, key=sa.literal_column("+instance.id")), *where[1:]]
+    page_ids = sa.select(instance.c.id).where(*page_where).order_by(*order).limit(limit).offset(offset)
     with db.read() as conn:
         count, exact = count_rows(conn, db.dialect.name, instance, where) if with_count else (-1, False)
         rows = conn.execute(sa.select(*columns).where(instance.c.id.in_(page_ids.scalar_subquery()))
@@ -282,8 +285,8 @@ def list_incidents(db: Database, *, instance_id: str | None = None, type: str | 
                    definition_id: str | None = None, limit: int = 50, offset: int = 0,
                    viewer: Actor | None = None) -> Page[IncidentInfo]:
     limit, offset = _page_args(limit, offset)
-    where: list[Any] = [] if viewer is None else [incident.c.instance_id.in_(
-        sa.select(instance.c.id).where(instance_clause(viewer)))]
+    where: list[Any] = [] if viewer is None or viewer.sees_all_cases else [incident.c.instance_id.in_(
+        sa.select(instance.c.id).where(instance_clause(viewer)))]        # not a list of every case's id
     c = incident.c
     where += _given((instance_id, c.instance_id.__eq__), (type, c.type.__eq__), (activity_id, c.activity_id.__eq__),
                     (incident_id, c.id.__eq__))
