@@ -73,7 +73,7 @@ async def list_instances(request: Request, query: Annotated[InstanceQuery, Depen
 async def count_instances(query: Annotated[InstanceQuery, Depends()], db: DbDep, actor: ActorDep) -> CountResultDto:
     """How many process instances match the same filters as the list. On PostgreSQL, where more than
     10,000 match, the planner's estimate rather than an exact count (counting would walk every row)."""
-    page = await call(db, engine.list_instances, **query.filters, limit=1, viewer=actor)
+    page = await call(db, engine.list_instances, **query.filters, limit=0, viewer=actor)
     return CountResultDto(count=page.count)
 
 

@@ -143,8 +143,9 @@ def list_instances(db: Database, *, definition_key: str | None = None, business_
                    with_count: bool = True) -> Page[InstanceInfo]:
     """Instances matching every filter given, in the database (so pages and counts are right at any
     size), `viewer`'s need-to-know included; without `with_count`, nothing is counted (the count is
-    -1): a filter on variables counts by reading every case. Raises: Invalid (an unknown sort or a
-    bad filter)."""
+    -1: a filter on variables counts by reading every case); with `limit` 0, only the count.
+    Raises: Invalid (an unknown sort or a bad filter)."""
+    count_only = limit == 0
     limit, offset = _page_args(limit, offset)
     if sort_by not in INSTANCE_SORTS:
         raise Invalid(f"instances sort by one of {', '.join(INSTANCE_SORTS)}, not {sort_by!r}")
@@ -155,8 +156,9 @@ def list_instances(db: Database, *, definition_key: str | None = None, business_
                     (business_key, c.business_key.__eq__), (status, c.status.__eq__), (suspended, c.suspended.__eq__),
                     (ids, c.id.in_), (definition_keys, c.definition_key.in_), (business_key_like, c.business_key.like),
                     (started_before, c.started_at.__lt__), (started_after, c.started_at.__gt__))
-    if with_incident is True:                            # the few open incidents lead, not every case
-        where.append(instance.c.id.in_(sa.select(incident.c.instance_id).where(incident.c.resolved_at.is_(None))))
+    failing = sa.select(incident.c.instance_id).where(incident.c.resolved_at.is_(None))
+    if with_incident is True:                            # the count: the few open incidents lead, not every case
+        where.append(instance.c.id.in_(failing))
     elif with_incident is False:
         where.append(sa.not_(sa.exists().where(incident.c.instance_id == instance.c.id,
                                                incident.c.resolved_at.is_(None))))
@@ -165,12 +167,18 @@ def list_instances(db: Database, *, definition_key: str | None = None, business_
     # the sort column then the id, both one way: an index (ix_instance_*_id) gives the order and the
     # page without sorting; the page's ids come from the index first, then only their rows are read
     order = [column.desc(), instance.c.id.desc()] if descending else [column.asc(), instance.c.id.asc()]
-    page_where = where
-    if viewer is not None and db.dialect.name == "sqlite":
-        page_where = [instance_clause(viewer, key=sa.literal_column("+instance.id")), *where[1:]]
+    page_where = list(where)
+    if db.dialect.name == "sqlite":                      # the page: SQLite walks the sort's index (see visibility)
+        walk: Any = sa.literal_column("+instance.id")
+        if viewer is not None:
+            page_where[0] = instance_clause(viewer, key=walk)
+        if with_incident is True:
+            page_where[len(where) - 1 - len(variables or [])] = walk.in_(failing)
     page_ids = sa.select(instance.c.id).where(*page_where).order_by(*order).limit(limit).offset(offset)
     with db.read() as conn:
         count, exact = count_rows(conn, db.dialect.name, instance, where) if with_count else (-1, False)
+        if count_only:                                   # a count alone
+            return Page([], count, exact)
         rows = conn.execute(sa.select(*columns).where(instance.c.id.in_(page_ids.scalar_subquery()))
                             .order_by(*order))
         return Page([instance_summary(r) for r in rows], count, exact)
