@@ -5,7 +5,8 @@ database's size per completed case. Targets: p99 under 50 ms, RSS under 250 MB â
 never asserted in a test.
 
   python -m bench.scale [--instances 100000] [--open 0.1] [--requests 100] [--database-url URL]
-                        [--workdir /tmp/reviewflow-bench-scale] [--reuse]
+                        [--workdir /tmp/reviewflow-bench-scale] [--reuse] [--only withIncident]
+  python -m bench.scale --engine-only     # a case looping 1000 times; a multi-instance over 100 agencies
 
 The rows are the engine's own: `reviewflow demo` drives an LCSPR case and a Learning Dissemination
 case to their end through the real server and workers, and the engine starts a handful of Rapid
@@ -379,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=None, help="a scratch PostgreSQL database (default: SQLite)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/reviewflow-bench-scale"))
     parser.add_argument("--reuse", action="store_true", help="keep the database of an earlier run")
+    parser.add_argument("--only", default="", help="time only the routes whose path contains this")
     parser.add_argument("--engine-only", action="store_true",
                         help="only the long-lived case and the multi-instance, no database to fill")
     args = parser.parse_args(argv)
@@ -435,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'who':<5} {'GET':<82} {'rows':>6} {'count':>8} {'p50 ms':>8} {'p99 ms':>8} {'n':>4}")
         worst = 0.0
         for user, path in routes(clients["bu"]):
+            if args.only not in path:
+                continue
             times, answer = timed(clients[user], path, args.requests)
             body = answer.json()
             rows = len(body["data"]) if isinstance(body, dict) and "data" in body else (
