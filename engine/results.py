@@ -167,3 +167,4 @@ class VariableFilter:
 class Page(Generic[T]):
     data: list[T]
     count: int
+    count_exact: bool = True           # False: PostgreSQL's estimate, over queries.reads.ESTIMATE_ABOVE rows

@@ -32,4 +32,7 @@ class ErrorOut(BaseModel):
 
 class ListOut(BaseModel, Generic[T]):
     data: list[T]
-    count: int = Field(description="how many match in all, across every page")
+    count: int = Field(description="how many match in all, across every page (see count_exact)")
+    count_exact: bool = Field(True, description=(
+        "false when `count` is PostgreSQL's estimate: where more than 10,000 rows match, counting them "
+        "would walk every one, so the planner's estimate (from the table statistics) is given instead"))

@@ -27,7 +27,8 @@ async def list_incidents(db: DbDep, actor: ActorDep, instance_id: str | None = N
     """Open incidents (and resolved ones on request), oldest first."""
     page = await call(db, engine.list_incidents, instance_id=instance_id, type=type,
                       open_only=not include_resolved, limit=limit, offset=offset, viewer=actor)
-    return ListOut[IncidentOut](data=[IncidentOut.of(i) for i in page.data], count=page.count)
+    return ListOut[IncidentOut](data=[IncidentOut.of(i) for i in page.data], count=page.count,
+                                             count_exact=page.count_exact)
 
 
 @router.get("/{incident_id}", response_model=IncidentOut, responses=_ERRORS, dependencies=[Need(P.ADMINISTER)])

@@ -51,7 +51,8 @@ async def list_instances(db: DbDep, actor: ActorDep, definition_key: str | None 
     """Instances you may see, newest first, filtered by definition key, business key and status."""
     page = await call(db, engine.list_instances, definition_key=definition_key, business_key=business_key,
                       status=status, limit=limit, offset=offset, viewer=actor)
-    return ListOut[InstanceSummaryOut](data=[InstanceSummaryOut.of(i) for i in page.data], count=page.count)
+    return ListOut[InstanceSummaryOut](data=[InstanceSummaryOut.of(i) for i in page.data], count=page.count,
+                                             count_exact=page.count_exact)
 
 
 @router.get("/{instance_id}", response_model=InstanceOut, responses=_ERRORS, dependencies=[Need(P.READ_INSTANCE)])

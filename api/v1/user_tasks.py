@@ -42,7 +42,8 @@ async def list_user_tasks(db: DbDep, actor: ActorDep,
                       assignee=assignee, unassigned=unassigned, instance_id=instance_id,
                       business_key=business_key, definition_key=definition_key, activity_id=activity_id,
                       limit=limit, offset=offset, viewer=actor)
-    return ListOut[UserTaskOut](data=[UserTaskOut.of(t) for t in page.data], count=page.count)
+    return ListOut[UserTaskOut](data=[UserTaskOut.of(t) for t in page.data], count=page.count,
+                                      count_exact=page.count_exact)
 
 
 @router.get("/{task_id}", response_model=UserTaskDetailOut, responses=_ERRORS, dependencies=[Need(P.WORK_TASKS)])

@@ -109,6 +109,74 @@ def new_workflow(spec_pair: SpecPair) -> BpmnWorkflow:
     return BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
 
 
+KEEP_RECENT = 30       # finished tasks kept behind each open task (and behind each finished branch's last)
+KEEP_FIRST = 3         # the root, SpiffWorkflow's Start and the start event: the case's first data
+PRUNE_SLACK = 30       # cut only when at least this many tasks can go, not at every step
+
+
+def prune(workflow: BpmnWorkflow) -> int:
+    """Cut finished history out of the live state, so that a case's 1000th step costs what its 10th
+    did (and stays inside SpiffWorkflow's depth-1000 task iterator, past which a looping case looks
+    finished): in the workflow and in each of its sub-processes, every task is kept that is open,
+    that ends a branch, that is among the KEEP_RECENT ancestors of either, or among the first
+    KEEP_FIRST; the others go, with the sub-processes of the calls that go. A kept task whose parent
+    went hangs from its nearest kept ancestor, its data whole. The history table keeps the record of
+    what went (reads of the past never need the state: see queries.casework). Returns how many went."""
+    removed = _prune_tree(workflow, workflow)
+    for task_id, sub in list(workflow.subprocesses.items()):
+        if task_id in workflow.subprocesses:       # not dropped with its caller meanwhile
+            removed += _prune_tree(workflow, sub)
+    return removed
+
+
+def _prune_tree(top: BpmnWorkflow, wf: Any) -> int:
+    tasks = wf.tasks
+    if len(tasks) < KEEP_FIRST + 2 * KEEP_RECENT + PRUNE_SLACK:
+        return 0
+    keep: dict[UUID, int] = {}                     # kept task -> how many more ancestors it vouches for
+    first: Any = wf.task_tree
+    for _ in range(KEEP_FIRST):
+        if first is None:
+            break
+        keep[first.id] = 0
+        first = tasks.get(first._children[0]) if first._children else None
+    for task in tasks.values():
+        if task.has_state(TaskState.FINISHED_MASK) and task._children:
+            continue
+        budget, tid = KEEP_RECENT, task.id
+        while tid in tasks and budget >= 0 and keep.get(tid, -1) < budget:
+            keep[tid] = budget
+            tid, budget = tasks[tid]._parent, budget - 1
+    if len(tasks) - len(keep) < PRUNE_SLACK:
+        return 0
+    for tid in keep:
+        task = tasks[tid]
+        children: list[UUID] = []
+        pending = list(reversed(task._children))
+        while pending:
+            child = pending.pop()
+            if child in keep:
+                children.append(child)
+                tasks[child]._parent = tid
+            elif child in tasks:
+                pending.extend(reversed(tasks[child]._children))
+        task._children = children
+    gone = [tid for tid in tasks if tid not in keep]
+    for tid in gone:
+        _drop_subprocess(top, tid)
+        del tasks[tid]
+    if getattr(wf, "last_task", None) is not None and wf.last_task.id not in tasks:
+        wf.last_task = None
+    return len(gone)
+
+
+def _drop_subprocess(top: BpmnWorkflow, task_id: UUID) -> None:
+    sub = top.subprocesses.pop(task_id, None)
+    if sub is not None:
+        for tid in list(sub.tasks):
+            _drop_subprocess(top, tid)
+
+
 def dumps(workflow: BpmnWorkflow) -> str:
     # Encoder mode makes the registry leave typed values for `_default` (faster). The flag is shared
     # between threads; a thread that finds it switched off converts eagerly instead: same JSON.

@@ -302,6 +302,10 @@ def case_progress(db: Database, *, instance_id: str, viewer: Actor | None = None
             raise InstanceNotFound(f"no process instance with id {instance_id}")
         failed_ids = [r[0] for r in conn.execute(sa.select(incident.c.activity_id).where(
             incident.c.instance_id == instance_id, incident.c.resolved_at.is_(None)))]
+        # what finished long ago has left the live state (state.prune); its history remains
+        done_ids = [r[0] for r in conn.execute(sa.select(history_event.c.activity_id).distinct().where(
+            history_event.c.instance_id == instance_id, history_event.c.kind.in_(COMPLETIONS),
+            history_event.c.activity_id.is_not(None)))]
     index = activity_index(db, definition_id=row.definition_id)
     drawn_by = _index.processes(db, row.definition_id)
     wf = state.loads(row.state, row.state_format, db.specs.get)
@@ -327,6 +331,13 @@ def case_progress(db: Database, *, instance_id: str, viewer: Actor | None = None
                 m["active"].add(bpmn_id)
         elif task.state == TaskState.COMPLETED:
             m["completed"].add(bpmn_id)
+    for activity_id in done_ids:
+        a = index.get(activity_id)
+        if a is not None and a.process_key in drawn_by:
+            if a.process_key not in order:
+                order.append(a.process_key)
+            marks.setdefault(a.process_key, {"active": set(), "completed": set(), "failed": set()})[
+                "completed"].add(activity_id)
     for activity_id in failed_ids:
         a = index.get(activity_id)
         if a is not None and a.process_key in marks:
@@ -358,7 +369,9 @@ def case_diagram_xml(db: Database, *, instance_id: str, definition_id: str, view
 def completed_task_data(db: Database, *, instance_ids: Iterable[str], activity_id: str,
                         names: Sequence[str]) -> list[TaskRecord]:
     """Each completion of `activity_id` in these cases, oldest first, with the named data the task
-    ended with (read from the case's state: meant for reports over tens of cases, not thousands)."""
+    ended with (read from the case's state: meant for reports over tens of cases, not thousands).
+    A completion that has left the live state (state.prune: more than 30 tasks behind every open
+    task and every branch's end) is not listed."""
     ids = sorted(set(instance_ids))
     if not ids:
         return []
@@ -378,7 +391,7 @@ def completed_task_data(db: Database, *, instance_ids: Iterable[str], activity_i
             workflows[e.instance_id] = state.loads(r.state, r.state_format, db.specs.get)
         try:
             task = workflows[e.instance_id].get_task_from_id(uuid.UUID(e.task_id))
-        except Exception:  # noqa: BLE001 - a task no longer in the tree (the case was reset): nothing to read
+        except Exception:  # noqa: BLE001 - a task no longer in the tree (reset, or pruned): nothing to read
             continue
         data = state.to_plain({n: task.data[n] for n in names if n in task.data})
         out.append(TaskRecord(e.instance_id, e.task_id, activity_id, aware(e.at), data))

@@ -39,16 +39,20 @@ def task_clause(actor: Actor) -> Any:
     return clause
 
 
-def instance_clause(actor: Actor) -> Any:
+def instance_clause(actor: Actor, *, key: Any = None) -> Any:
+    """The cases `actor` may see, as a condition on `key` (the instance's id unless given: a list
+    passes SQLite's `+instance.id`, so that its planner walks the list's index in order rather than
+    reading every visible case to sort them)."""
     if actor.sees_all_cases:
         return sa.true()
     if actor.organisation is not None:
         return sa.false()
+    key = instance.c.id if key is None else key
     return sa.or_(
-        instance.c.id.in_(sa.select(user_task.c.instance_id).where(task_clause(actor))),
-        instance.c.id.in_(sa.select(history_event.c.instance_id).where(
+        key.in_(sa.select(user_task.c.instance_id).where(task_clause(actor))),
+        key.in_(sa.select(history_event.c.instance_id).where(
             history_event.c.actor == actor.id, history_event.c.kind.in_(_WORKED))),
-        instance.c.id.in_(sa.select(case_share.c.instance_id).where(
+        key.in_(sa.select(case_share.c.instance_id).where(
             case_share.c.group_name.in_(sorted(actor.groups) or [""]))),
     )
 

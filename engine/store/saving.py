@@ -50,9 +50,10 @@ def save(cmd: Command) -> Saved:
     after = projection.Snapshot(wf)
     status = cmd.ending[0] if cmd.ending else ("completed" if wf.is_completed() else None)
     ended = status in {"completed", "cancelled"}
+    plain = cmd.row.variables if status == "cancelled" else state.to_plain(projection.variables(wf, after))
+    state.prune(wf)                                        # finished history leaves the live state
     values: dict[str, Any] = {
-        "state": state.dumps(wf), "version": cmd.row.version + 1, "updated_at": now,
-        "variables": cmd.row.variables if status == "cancelled" else state.to_plain(projection.variables(wf, after)),
+        "state": state.dumps(wf), "version": cmd.row.version + 1, "updated_at": now, "variables": plain,
         "next_timer_at": None if ended else projection.next_timer_at(after),
     }
     if status is not None:

@@ -38,7 +38,7 @@ instance = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("definition_id", sa.String(300), sa.ForeignKey("definition.id"), nullable=False),
     sa.Column("definition_key", sa.String(255), nullable=False, index=True),
-    sa.Column("business_key", sa.String(255), index=True),
+    sa.Column("business_key", sa.String(255)),
     sa.Column("status", sa.String(20), nullable=False, index=True),   # active | completed | cancelled
     sa.Column("state", sa.Text, nullable=False),                      # the serialized workflow: the truth
     sa.Column("state_format", sa.Integer, nullable=False),
@@ -52,7 +52,12 @@ instance = sa.Table(
     sa.Column("end_reason", sa.Text),
     sa.Column("suspended", sa.Boolean, nullable=False, server_default=sa.false()),   # no completions, no timers
     sa.Column("unique_key", sa.String(600), unique=True),             # "key:business key" while open, where unique
-    sa.Index("ix_instance_status_started_at", "status", "started_at"),          # lists, newest first
+    # lists: each sort column then the id (the tie-break), so a page is read from the index in order
+    sa.Index("ix_instance_started_at_id", "started_at", "id"),
+    sa.Index("ix_instance_status_started_at_id", "status", "started_at", "id"),
+    sa.Index("ix_instance_status_suspended_started_at_id", "status", "suspended", "started_at", "id"),  # "active"
+    sa.Index("ix_instance_business_key_id", "business_key", "id"),
+    sa.Index("ix_instance_updated_at_id", "updated_at", "id"),
     sa.Index("ix_instance_status_next_timer_at", "status", "next_timer_at"),    # the timer scheduler
     # the open cases' stamps (queries.casework.open_case_stamps) from the index alone: on SQLite,
     # `version` sits after the serialized state, so reading it from the table walks every case's
@@ -156,6 +161,7 @@ history_event = sa.Table(
     sa.Column("task_id", sa.String(36), index=True),
     sa.Column("activity_id", sa.String(255)),
     sa.Column("details", sa.JSON),
+    sa.Index("ix_history_event_actor_kind_instance_id", "actor", "kind", "instance_id"),   # need-to-know: worked on
 )
 
 
