@@ -29,6 +29,7 @@ from api.settings import ServerSettings
 
 ROOT = Path("var/demo")
 CHILD = "Child J"                     # the confidential name the publication guard must keep out
+FAMILY = "Ms Demo Parent"             # a family member: private to the business unit and the lead reviewer
 LANES = {   # candidate group -> (user id, role)
     "business-unit": ("bu-officer", "business-unit"),
     "case-review-group": ("crg-chair", "crg-member"),
@@ -159,7 +160,7 @@ class Demo:
         user = self._who(task)
         with self.http(user) as c:
             detail = c.get(f"/api/v1/user-tasks/{task['id']}").json()
-            self._client, self._task = c, detail
+            self._client, self._task, self._client_user = c, detail, user
             variables = self._form(detail, decision, c)
             r = c.post(f"/api/v1/user-tasks/{task['id']}/complete", json={"variables": variables})
             if r.status_code != 200:
@@ -307,7 +308,26 @@ class Demo:
                 "redacted_report"), "anonymisation_checked": True,
                 "legal_check": {"checked_by": "Partnership solicitor", "checked_on": day()}},
             "plan_publication_date": lambda: answer("plan_publication_date", {
-                "planned_publication_date": day(10), "family_briefed": True}),
+                "planned_publication_date": day(10)}),
+            "invite_family": lambda: answer("invite_family", {
+                "family_involvement_outcome": "declined", "review_explained": True,
+                "family_contact": {"members": [{"name": FAMILY, "relationship": "mother"}],
+                                   "phone": "01632 960 123", "address": "1 Demo Row, Northbridge"},
+                "family_contact_log": [{"on": day(), "method": "letter",
+                                        "result": "Thanked us; does not wish to take part"}]}),
+            "meet_family": lambda: {"family_meeting": {
+                "held_on": day(), "attendees": [FAMILY, "Lead reviewer"],
+                "family_views": "Nobody asked the child what life at home was like.",
+                "notes_document_id": self._upload(c, task, "family_statement.md",
+                                                  f"# In our words\n{FAMILY}'s account.\n".encode(),
+                                                  "text/markdown", "family_statement")}},
+            "record_childs_voice": lambda: {"childs_voice": {
+                "summary": "Told a teacher she was hungry and did not want to go home.",
+                "sources": ["records", "practitioners"] + (["family"] if v.get("family_meeting") else [])}},
+            "share_findings_with_family": lambda: answer("share_findings_with_family", {
+                "family_findings_response": {"shared_on": day(), "comments": []}}),
+            "brief_family": lambda: {"family_briefed_on": day(),
+                                     "family_briefing_notes": "Publication date and anonymisation explained"},
             "review_publication": lambda: {"keep_published": True, "publication_review_reasons": [
                 "The learning is still current"]},
             "redact_briefing": lambda: {"redacted_document_id": self._upload(

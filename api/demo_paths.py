@@ -52,6 +52,28 @@ def _publication(choice: str) -> Answer:
     return answer
 
 
+def _family(outcome: str) -> Answer:
+    """The business unit's invitation to the family, with its contact log."""
+    def answer(demo: Any, v: dict[str, Any], n: int, day: Callable[[int], str]) -> dict[str, Any]:
+        tries = [("letter", "No reply"), ("telephone", "No answer"), ("home_visit", "Moved; no forwarding address")]
+        log = [{"on": day(-2 * (len(tries) - i)), "method": m, "result": r} for i, (m, r) in enumerate(tries)]
+        if outcome == "accepted":
+            log = [{"on": day(0), "method": "telephone", "result": "Agreed to meet the lead reviewer"}]
+        return {"family_involvement_outcome": outcome, "review_explained": outcome == "accepted",
+                "family_contact": {"members": [{"name": "Ms Demo Parent", "relationship": "mother"}],
+                                   "phone": "01632 960 123", "address": "1 Demo Row, Northbridge"},
+                "family_contact_log": log}
+    return answer
+
+
+def _family_comments(demo: Any, v: dict[str, Any], n: int, day: Callable[[int], str]) -> dict[str, Any]:
+    return {"family_findings_response": {"shared_on": day(0), "comments": [
+        {"comment": "The report does not say the school knew she was hungry.",
+         "answer": "Added to the findings on information sharing.", "report_changed": True},
+        {"comment": "We want her name used.", "answer": "The report must stay anonymised; we explained why.",
+         "report_changed": False}]}}
+
+
 @dataclass(frozen=True)
 class PathSpec:
     name: str
@@ -71,8 +93,7 @@ PATHS: dict[str, PathSpec] = {p.name: p for p in [
     PathSpec("improvements-only", "LCSPR, the improvements published instead of the report, on a date moved "
              "so the Panel has them 7 working days before", "lcspr",
              {"decide_publication": _publication("improvements_only"),
-              "plan_publication_date": lambda demo, v, n, day: {"planned_publication_date": day(3),
-                                                                "family_briefed": True}}),
+              "plan_publication_date": lambda demo, v, n, day: {"planned_publication_date": day(3)}}),
     PathSpec("deferred-then-published", "LCSPR, publication deferred, reviewed after 3 months, then published",
              "lcspr", {"decide_publication": _publication("defer")}),
     PathSpec("lcspr-delay", "LCSPR that misses its 6 months: one delay notice, a new expected date that is "
@@ -82,8 +103,7 @@ PATHS: dict[str, PathSpec] = {p.name: p for p in [
               "record_delay": lambda demo, v, n, day: {"delay_reasons": ["Awaiting the criminal trial"],
                                                        "parallel_proceedings": ["criminal"],
                                                        "expected_publication_date": day(45)},
-              "plan_publication_date": lambda demo, v, n, day: {"planned_publication_date": day(40),
-                                                                "family_briefed": True}}),
+              "plan_publication_date": lambda demo, v, n, day: {"planned_publication_date": day(40)}}),
     PathSpec("partners-refuse", "The police do not sign off the Rapid Review: back to the Case Review Group, "
              "then all three partners sign", "learning_dissemination",
              {"record_partners_decision": _police_first_refuses}),
@@ -111,4 +131,9 @@ PATHS: dict[str, PathSpec] = {p.name: p for p in [
              "learning_dissemination", notified_after_days=12),
     PathSpec("looked-after-child", "A looked-after child died: the Secretary of State and Ofsted are notified",
              "learning_dissemination", looked_after=True, incident_type="death"),
+    PathSpec("family-comments", "LCSPR with the family: invited and accept, meet the lead reviewer, comment on "
+             "the draft findings (each answered) and are briefed before publication", "lcspr",
+             {"invite_family": _family("accepted"), "share_findings_with_family": _family_comments}),
+    PathSpec("family-unreachable", "LCSPR whose family cannot be contacted: each attempt logged, the child's "
+             "voice from the records and practitioners", "lcspr", {"invite_family": _family("unable_to_contact")}),
 ]}

@@ -496,26 +496,30 @@ def lcspr_review() -> Diagram:
            reads="case_reference, terms_of_reference, key_lines_of_enquiry, draft_report_id, draft_version",
            doc="The panel checks the draft against the terms of reference and lists amendments (reg 14).")
     d.add("xor", "amendments_gateway", "Amendments needed?", PANEL, 16, 0)
-    d.add("and", "work_join", "Meetings held and report agreed", BU, 17, 0)
-    d.user("approve_final_report", "Approve the final report", SP, 18, 0, group="safeguarding-partners",
+    d.add("and", "work_join", "Meetings held, report agreed, the child's voice heard", BU, 17, 0)
+    family_involvement(d)
+    d.user("approve_final_report", "Approve the final report", SP, 20, 0, group="safeguarding-partners",
            form="approve_final_report", reads="case_reference, draft_report_id, draft_version",
            doc=partners_sign_off_doc("to approve the final report"))
-    d.call("call_publication", "Publish", BU, 19, 0, called="publication",
+    d.call("call_publication", "Publish", BU, 24, 0, called="publication",
            doc="Runs publication: what to publish (full report, improvements, or deferral), the anonymisation "
                "and legal check, the copy to the Panel and the Secretary of State 7 working days before, "
                "publication, and the link to the Panel.")
-    d.add("terminate", "review_published", "Published: the 6-month clock stops", BU, 20, 0,
+    d.add("terminate", "review_published", "Published: the 6-month clock stops", BU, 25, 0,
           "Ends the review; the reminders and escalations still waiting are withdrawn.")
     d.chain("review_started", "clock_split", "form_panel", "agree_terms_of_reference", "commission_reviewer",
             "work_split", "hold_panel_meetings", "work_join")
     d.chain("work_split", "prepare_imr_requests", "gather_imrs", "merge_chronologies", "practitioner_gateway")
+    d.chain("work_split", "invite_family", "family_gateway")
     d.flow("practitioner_gateway", "invite_practitioners", "Yes", "practitioner_discussion_appropriate == True")
     d.flow("practitioner_gateway", "practitioner_merge", "No", default=True)
     d.chain("invite_practitioners", "record_practitioner_discussion", "practitioner_merge", "draft_merge",
             "write_draft_report", "quality_assure_draft", "amendments_gateway")
     d.flow("amendments_gateway", "draft_merge", "Yes", "amendments_needed == True")
     d.flow("amendments_gateway", "work_join", "No: agreed", default=True)
-    d.chain("work_join", "approve_final_report", "call_publication", "review_published")
+    d.chain("work_join", "findings_gateway")
+    d.chain("findings_merge", "approve_final_report", "briefing_gateway")
+    d.chain("briefing_merge", "call_publication", "review_published")
     # the clock
     for i, m in enumerate((3, 4)):
         d.add("timer_catch", f"month_{m}_reached", f"{m} months since the decision", BU, 2 + 2 * i, 3,
@@ -565,6 +569,48 @@ def lcspr_review() -> Diagram:
     d.add("end", "deadline_escalated", "Escalated", BU, 4, 5)
     d.chain("clock_split", "month_6_reached", "escalate_deadline_missed", "deadline_escalated")
     return d
+
+
+def family_involvement(d: Diagram) -> None:
+    """The family's part in the LCSPR (Working Together 2023, chapter 5): invited, met by the lead
+    reviewer, the child's voice recorded, the draft findings shared and their comments answered, and a
+    briefing before publication. Contact details, the meeting, the comments and the family's documents
+    are private to the business unit and the lead reviewer (bpmn/need_to_know.toml)."""
+    d.user("invite_family", "Invite the family to contribute", BU, 6, 2, group="business-unit",
+           form="invite_family", reads="case_reference, lead_reviewer, terms_of_reference",
+           doc="Invites the child's family to contribute, explains how the review works, and keeps a log of every "
+               "attempt to reach them: accepted, declined, or unable to contact.")
+    d.add("xor", "family_gateway", "Did the family accept?", BU, 7, 2)
+    d.user("meet_family", "Meet the family", ILR, 8, 1, users="${lead_reviewer.user}", form="record_family_meeting",
+           reads="case_reference, family_contact, family_contact_log, terms_of_reference",
+           doc="The commissioned lead reviewer meets the family and records their views.")
+    d.add("xor", "family_merge", "Met, declined or not reached", ILR, 9, 2)
+    d.user("record_childs_voice", "Record the child's voice", ILR, 10, 2, users="${lead_reviewer.user}",
+           form="record_childs_voice", reads="case_reference, family_involvement_outcome, family_meeting, "
+           "key_lines_of_enquiry",
+           doc="What the child said, felt and experienced, from the records, the practitioners and the family.")
+    d.flow("family_gateway", "meet_family", "Accepted", 'family_involvement_outcome == "accepted"')
+    d.flow("family_gateway", "family_merge", "Declined or unable to contact", default=True)
+    d.chain("meet_family", "family_merge", "record_childs_voice", "work_join")
+    d.add("xor", "findings_gateway", "Is the family involved?", BU, 18, 0)
+    d.user("share_findings_with_family", "Share the draft findings with the family", ILR, 18, 1,
+           users="${lead_reviewer.user}", form="share_findings_with_family",
+           reads="case_reference, family_contact, family_meeting, draft_report_id, draft_version",
+           doc="Before publication the lead reviewer shares the draft findings with the family, records each "
+               "comment and the answer given, and whether the report changed.")
+    d.add("xor", "findings_merge", "Findings shared or family not involved", BU, 19, 0)
+    d.flow("findings_gateway", "share_findings_with_family", "Yes", 'family_involvement_outcome == "accepted"')
+    d.flow("findings_gateway", "findings_merge", "No", default=True)
+    d.flow("share_findings_with_family", "findings_merge")
+    d.add("xor", "briefing_gateway", "Is the family involved?", BU, 21, 0)
+    d.user("brief_family", "Brief the family before publication", BU, 22, 1, group="business-unit",
+           form="brief_family_before_publication",
+           reads="case_reference, family_contact, family_findings_response, final_report_id",
+           doc="The family are told when and what will be published, and how the child is referred to.")
+    d.add("xor", "briefing_merge", "Briefed or family not involved", BU, 23, 0)
+    d.flow("briefing_gateway", "brief_family", "Yes", 'family_involvement_outcome == "accepted"')
+    d.flow("briefing_gateway", "briefing_merge", "No", default=True)
+    d.flow("brief_family", "briefing_merge")
 
 
 def panel_meeting() -> Diagram:
