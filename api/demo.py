@@ -127,6 +127,7 @@ class Demo:
         self.path = path
         self.business_key = business_key
         self.counts.clear()
+        self.invited: dict[str, int] = {}
         self.completed: list[dict[str, Any]] = []
         engine.clock.freeze(path.starts_at)
         with self.http("bu-officer") as bu:
@@ -153,6 +154,9 @@ class Demo:
 
     def _waits(self, task: dict[str, Any]) -> bool:
         """A task nobody answers on this path (an agency that never replies)."""
+        if task["activity_id"] == "answer_invitation":      # reviewers who never answer their invitation
+            self.invited.setdefault(task["id"], len(self.invited))
+            return self.invited[task["id"]] < self.path.unanswered_invitations
         return task["activity_id"] in ("submit_scoping_document", "submit_imr") and \
             (task.get("organisation") or "") in self.path.silent
 
@@ -328,6 +332,15 @@ class Demo:
                 "family_findings_response": {"shared_on": day(), "comments": []}}),
             "brief_family": lambda: {"family_briefed_on": day(),
                                      "family_briefing_notes": "Publication date and anonymisation explained"},
+            "answer_invitation": lambda: answer("answer_invitation", {
+                "invitation_accepted": True, "conflict_declared": False}),
+            "agree_commission": lambda: {"commission": {
+                "fee_gbp": 9500, "days_of_work": 25,
+                "report_due_on": day(150),
+                "terms": "Fee paid in two parts: on the draft report and on the final report"}},
+            "record_reviewer_feedback": lambda: {"reviewer_feedback": {
+                "quality": "good", "on_time": True, "would_commission_again": True,
+                "summary": "Clear analysis; the family felt listened to"}},
             "review_publication": lambda: {"keep_published": True, "publication_review_reasons": [
                 "The learning is still current"]},
             "redact_briefing": lambda: {"redacted_document_id": self._upload(

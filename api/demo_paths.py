@@ -74,6 +74,13 @@ def _family_comments(demo: Any, v: dict[str, Any], n: int, day: Callable[[int], 
          "report_changed": False}]}}
 
 
+def _first_declines(demo: Any, v: dict[str, Any], n: int, day: Callable[[int], str]) -> dict[str, Any]:
+    if n == 1:
+        return {"invitation_accepted": False, "conflict_declared": False,
+                "decline_reason": "No capacity before the deadline"}
+    return {"invitation_accepted": True, "conflict_declared": False}
+
+
 @dataclass(frozen=True)
 class PathSpec:
     name: str
@@ -84,6 +91,7 @@ class PathSpec:
     added_later: tuple[str, ...] = ()               # agencies the Case Review Group adds at its meeting
     notified_after_days: int = 2                    # calendar days between awareness and the notification
     looked_after: bool = False
+    unanswered_invitations: int = 0                 # reviewers invited in turn who never answer
     incident_type: str = "serious_harm"
     starts_at: datetime = datetime(2027, 1, 11, 9, 30, tzinfo=UTC)
 
@@ -136,4 +144,9 @@ PATHS: dict[str, PathSpec] = {p.name: p for p in [
              {"invite_family": _family("accepted"), "share_findings_with_family": _family_comments}),
     PathSpec("family-unreachable", "LCSPR whose family cannot be contacted: each attempt logged, the child's "
              "voice from the records and practitioners", "lcspr", {"invite_family": _family("unable_to_contact")}),
+    PathSpec("reviewer-declines", "The first reviewer invited declines: the next in the pool accepts and is "
+             "commissioned on a fee and timescale; feedback on their work at the end", "lcspr",
+             {"answer_invitation": _first_declines}),
+    PathSpec("reviewer-silent", "The first reviewer invited never answers: after 5 local working days the next "
+             "in the pool is invited, and accepts", "lcspr", unanswered_invitations=1),
 ]}

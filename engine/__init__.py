@@ -131,7 +131,6 @@ from engine.queries.milestones import (
     rag,
     working_days,
 )
-from engine.queries.private_data import PrivateData, load_private_data
 from engine.queries.operations import (
     DatabaseContents,
     InstanceTotals,
@@ -141,6 +140,7 @@ from engine.queries.operations import (
     operational_counts,
     pool_status,
 )
+from engine.queries.private_data import PrivateData, load_private_data
 from engine.queries.reads import (
     definition_xml,
     get_definition,
@@ -217,7 +217,8 @@ __all__ = [
     "list_user_tasks", "retry_incident", "start_instance", "unclaim_user_task", "upgrade",
     "Activity", "CaseOverview", "ProcessProgress", "TaskRecord", "WaitingOn", "activity_index", "case_diagram_xml",
     "case_progress", "completed_task_data", "open_cases", "CaseStamp", "open_case_stamps",
-    "Milestones", "MilestoneStatus", "WorkingDays", "evaluate_milestones", "load_milestones", "PrivateData", "load_private_data", "next_deadline", "rag",
+    "Milestones", "MilestoneStatus", "WorkingDays", "evaluate_milestones", "load_milestones", "next_deadline", "rag",
+    "PrivateData", "load_private_data",
     "working_days",
     "TimelinessItem", "TimelinessReport", "TimelinessSection", "case_facts", "timeliness_report",
     "OpenedSession", "SessionInfo", "close_session", "open_key_session", "open_token_session", "resolve_session",

@@ -426,11 +426,15 @@ def lcspr() -> Diagram:
            form="review_publication", reads="case_reference, published_url, published_on",
            doc="The report has been available for a year, the least guidance expects. Decide whether it stays on "
                "the website, and why.")
-    d.add("and", "after_publication_join", "Action plan closed and publication reviewed", BU, 5)
+    d.user("record_reviewer_feedback", "Record feedback on the reviewer's work", BU, 3, 2, group="business-unit",
+           form="record_reviewer_feedback", reads="case_reference, lead_reviewer, published_on, final_report_due_on",
+           doc="At the end of the review the business unit records how the lead reviewer's work went, for the pool.")
+    d.add("and", "after_publication_join", "Action plan closed, publication reviewed, feedback recorded", BU, 5)
     d.add("end", "lcspr_complete", "LCSPR complete", BU, 6)
     d.chain("lcspr_decided", "call_lcspr_review", "after_publication_split", "call_action_plan",
             "after_publication_join", "lcspr_complete")
     d.chain("after_publication_split", "publication_year_passed", "review_publication", "after_publication_join")
+    d.chain("after_publication_split", "record_reviewer_feedback", "after_publication_join")
     return d
 
 
@@ -452,11 +456,12 @@ def lcspr_review() -> Diagram:
            doc="Terms of reference as data: scope, the period under review, methodology, 3-4 key lines of "
                "enquiry, the agencies asked for IMRs (add or remove one, recording why), family involvement, "
                "parallel proceedings, and whether a reflective practitioner discussion is appropriate.")
-    d.service("commission_reviewer", "Commission the Independent Lead Reviewer", BU, 4,
-              topic="reviewer-commissioning",
-              doc="Commissions a reviewer without a conflict (reg 12). Expects: case_reference, terms_of_reference, "
-                  "key_lines_of_enquiry. Returns: lead_reviewer (id, name, email, user), commissioning_letter_id, "
-                  "terms_of_reference_document_id.")
+    d.call("commission_reviewer", "Commission the Independent Lead Reviewer", BU, 4,
+           called="reviewer_commissioning",
+           doc="Runs reviewer_commissioning: invites reviewers from the pool in turn until one accepts without a "
+               "conflict, agrees the fee and timescale, and commissions them (reg 12). Returns: lead_reviewer "
+               "(id, name, email, user), commissioning_letter_id, terms_of_reference_document_id, "
+               "contract_document_id.")
     d.add("and", "work_split", "Meetings, and the evidence", BU, 5)
     d.call("hold_panel_meetings", "Hold the panel meetings", PANEL, 6, 0, called="panel_meeting",
            inner=mi("panel_meetings", "panel_meeting_records", "panel_meeting", "panel_meeting_record",
@@ -611,6 +616,64 @@ def family_involvement(d: Diagram) -> None:
     d.flow("briefing_gateway", "brief_family", "Yes", 'family_involvement_outcome == "accepted"')
     d.flow("briefing_gateway", "briefing_merge", "No", default=True)
     d.flow("brief_family", "briefing_merge")
+
+
+def reviewer_commissioning() -> Diagram:
+    d = Diagram("reviewer_commissioning", "Commissioning the Independent Lead Reviewer",
+                "The pool in turn (Regulations 2018, reg 12): the next available reviewer without a known conflict "
+                "is invited and accepts or declines, declaring any conflict; a decline, a conflict or no answer "
+                "within 5 local working days moves on to the next. The business unit agrees the fee and timescale, "
+                "and the reviewer is commissioned with the letter, the terms of reference and the contract. "
+                "Output: lead_reviewer, reviewer_invitations.", [BU, ILR])
+    d.add("start", "commissioning_started", "Terms of reference agreed", BU, 0)
+    d.script("prepare_invitations", "Start the list of invitations", BU, 1,
+             script="reviewer_invitations = []",
+             doc="No reviewer asked yet for this case.")
+    d.add("xor", "next_reviewer", "The next reviewer in the pool", BU, 2)
+    d.service("invite_reviewer", "Invite the next reviewer in the pool", BU, 3, topic="reviewer-commissioning",
+              step="invite",
+              doc="Invites the first available reviewer without a known conflict who has not been asked yet; no one "
+                  "left is an incident. Expects: case_reference, agencies, reviewer_invitations. Returns: "
+                  "reviewer_invited (id, name, email, user), reviewer_invited_on.")
+    d.user("answer_invitation", "Accept or decline the invitation, declaring any conflict", ILR, 4, 0,
+           users="${reviewer_invited.user}", form="answer_reviewer_invitation",
+           reads="case_reference, terms_of_reference, key_lines_of_enquiry, agencies, decision_date, "
+                 "reviewer_invited_on",
+           doc="The invited reviewer accepts or declines and declares any involvement with the child, the family "
+               "or the agencies' work with them.")
+    d.boundary("invitation_unanswered", "No answer in 5 working days", "answer_invitation", cancel=True,
+               definition=d.timer("timeDate", "local_working_days_after(reviewer_invited_on, 5)"))
+    d.script("record_answer", "Record the answer", BU, 5, 0,
+             script=('invitation_outcome = "conflict" if conflict_declared else ('
+                     '"accepted" if invitation_accepted else "declined")\n'
+                     'reviewer_invitations = reviewer_invitations + [{"id": reviewer_invited["id"], '
+                     '"outcome": invitation_outcome, "invited_on": reviewer_invited_on}]'),
+             doc="Adds the answer to reviewer_invitations: accepted, declined or conflict.")
+    d.script("record_no_answer", "Record that no answer came", BU, 5, 1,
+             script=('invitation_outcome = "no_answer"\n'
+                     'reviewer_invitations = reviewer_invitations + [{"id": reviewer_invited["id"], '
+                     '"outcome": invitation_outcome, "invited_on": reviewer_invited_on}]'),
+             doc="The invitation lapsed: the next reviewer is asked.")
+    d.add("xor", "accepted_gateway", "Accepted without a conflict?", BU, 6)
+    d.user("agree_commission", "Agree the fee and timescale", BU, 7, group="business-unit",
+           form="agree_reviewer_commission", reads="case_reference, reviewer_invited, decision_date",
+           doc="The business unit agrees the commission with the reviewer: fee, days of work and the date the "
+               "final report is due (within the 6 months).")
+    d.service("commission_reviewer_contract", "Commission the reviewer: letter, terms of reference, contract", BU, 8,
+              topic="reviewer-commissioning", step="commission",
+              doc="Writes the commissioning letter, the terms of reference and the contract (fee, timescale) into "
+                  "the case and tells the reviewer. Expects: case_reference, terms_of_reference, key_lines_of_enquiry, "
+                  "decision_date, reviewer_invited, commission. Returns: lead_reviewer, commissioning_letter_id, "
+                  "terms_of_reference_document_id, contract_document_id, final_report_due_on.")
+    d.add("end", "reviewer_commissioned", "Reviewer commissioned", BU, 9)
+    d.chain("commissioning_started", "prepare_invitations", "next_reviewer", "invite_reviewer", "answer_invitation",
+            "record_answer", "accepted_gateway")
+    d.flow("invitation_unanswered", "record_no_answer")
+    d.flow("record_no_answer", "next_reviewer", "The next reviewer")
+    d.flow("accepted_gateway", "agree_commission", "Accepted", 'invitation_outcome == "accepted"')
+    d.flow("accepted_gateway", "next_reviewer", "Declined or conflicted: the next reviewer", default=True)
+    d.chain("agree_commission", "commission_reviewer_contract", "reviewer_commissioned")
+    return d
 
 
 def panel_meeting() -> Diagram:
@@ -840,6 +903,7 @@ def action_plan() -> Diagram:
 
 
 DIAGRAMS = [rapid_review, rapid_review_work, agency_return, national_panel_submission, lcspr, lcspr_review,
+            reviewer_commissioning,
             panel_meeting, publication, learning_dissemination, action_plan]
 
 

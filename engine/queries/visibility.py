@@ -97,7 +97,8 @@ def answer_for(conn: sa.Connection | None, actor: Actor, info: InstanceInfo, nam
                private: tuple[PrivateData, ...] = ()) -> InstanceInfo:
     """What a task's answer shows the actor who completed it: the variables the task exposes; the
     case's open tasks the actor may see; its external tasks and incidents only to someone who may
-    see the whole case; never private data the actor may not read. (`conn` may be None for an actor who sees all cases: nothing is read.)"""
+    see the whole case; never private data the actor may not read. (`conn` may be None for an actor
+    who sees all cases: nothing is read.)"""
     tasks = info.user_tasks
     if not actor.sees_all_cases and tasks:
         assert conn is not None

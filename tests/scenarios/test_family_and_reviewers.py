@@ -10,10 +10,12 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import timekeeping
 from api.demo import FAMILY, Demo
-from api.demo_paths import PATHS, _family_comments
-from tests.scenarios.conftest import run, run_path, who
+from api.demo_paths import PATHS, _family_comments, _first_declines
+from tests.scenarios.conftest import fired, run, run_path, who
 
+DECLINED, ACCEPTED = "reviewer-meera-chandran", "reviewer-owen-price"   # the pool's order (example directory)
 PRIVATE = ("family_contact", "family_contact_log", "family_meeting", "family_findings_response")
 
 
@@ -71,7 +73,8 @@ def _probe(demo: Demo, seen: dict[str, Any]) -> None:
         seen["reviewer_case"] = c.get(f"/api/v1/instances/{instance_id}").json()["variables"]
         seen["reviewer_document"] = c.get(f"/api/v1/documents/{statement['id']}").status_code
     probes: dict[str, Any] = {}
-    for user in ("panel-chair", "partners-delegate", "crg-chair", "lead-reviewer", "lead-northbridge-police"):
+    for user in ("panel-chair", "partners-delegate", "crg-chair", "lead-reviewer", "lead-northbridge-police",
+                 DECLINED):
         with demo.http(user) as c:
             out: dict[str, Any] = {
                 "case": c.get(f"/api/v1/instances/{instance_id}"),
@@ -100,7 +103,8 @@ def test_only_the_business_unit_and_the_lead_reviewer_read_the_familys_data(scen
         return _family_comments(demo, v, n, day)
 
     path = replace(PATHS["family-comments"], name="family-need-to-know",
-                   answers={**PATHS["family-comments"].answers, "share_findings_with_family": findings})
+                   answers={**PATHS["family-comments"].answers, "share_findings_with_family": findings,
+                            "answer_invitation": _first_declines})
     result = run_path(scenarios, path)
     # those who may: the business unit, and the commissioned reviewer (their task and the case)
     assert {"family_contact", "family_contact_log", "family_meeting"} <= set(seen["bu"])
@@ -109,7 +113,8 @@ def test_only_the_business_unit_and_the_lead_reviewer_read_the_familys_data(scen
     assert seen["reviewer_document"] == 200
     # everyone else: the data as if it did not exist, on every way out
     assert set(seen["probes"]) == {"panel-chair", "partners-delegate", "crg-chair", "lead-reviewer",
-                                   "lead-northbridge-police"}
+                                   "lead-northbridge-police", DECLINED}
+    assert result["case"]["variables"]["lead_reviewer"]["user"] == ACCEPTED
     for user, got in seen["probes"].items():
         for what, (status, text) in got.items():
             if what == "upload":
@@ -128,3 +133,50 @@ def test_only_the_business_unit_and_the_lead_reviewer_read_the_familys_data(scen
     # nothing the others tried to plant became a family document
     planted = [d for d in result["documents"] if d["kind"] == "family_statement"]
     assert len(planted) == 1
+
+
+# ---- the reviewer pool ---------------------------------------------------------------------------------
+ILR_TASKS = ("record_practitioner_discussion", "write_draft_report", "meet_family", "record_childs_voice",
+             "share_findings_with_family")
+
+
+def reviewer_work_goes_to(result: dict[str, Any], reviewer: str) -> None:
+    for done in result["completed"]:
+        if done["activity_id"] in ILR_TASKS:
+            assert done["user"] == reviewer, done
+
+
+def test_a_reviewer_declines_then_the_next_accepts(scenarios: Demo) -> None:
+    result = run(scenarios, "reviewer-declines")
+    v = result["case"]["variables"]
+    assert who(result, "answer_invitation") == [DECLINED, ACCEPTED]
+    assert [(i["id"], i["outcome"]) for i in v["reviewer_invitations"]] == [
+        ("reviewer-meera-chandran", "declined"), ("reviewer-owen-price", "accepted")]
+    assert v["lead_reviewer"]["user"] == ACCEPTED
+    reviewer_work_goes_to(result, ACCEPTED)
+    assert who(result, "agree_commission") == ["bu-officer"]
+    assert v["commission"]["fee_gbp"] == 9500
+    kinds = {d["kind"] for d in result["documents"]}
+    assert {"reviewer_contract", "commissioning_letter", "terms_of_reference"} <= kinds
+    [contract] = [d for d in result["documents"] if d["kind"] == "reviewer_contract"]
+    assert v["contract_document_id"] == contract["id"]
+    with scenarios.http("bu-officer") as bu:
+        text = bu.get(f"/api/v1/documents/{contract['id']}").text
+    assert "Owen Price" in text and "£9,500.00" in text
+    # feedback on the reviewer's work, after publication
+    assert who(result, "record_reviewer_feedback") == ["bu-officer"]
+    assert v["reviewer_feedback"]["would_commission_again"] is True
+    order = [c["activity_id"] for c in result["completed"]]
+    assert order.index("record_reviewer_feedback") > order.index("decide_publication")
+
+
+def test_a_reviewer_who_never_answers_is_passed_over_after_5_working_days(scenarios: Demo) -> None:
+    result = run(scenarios, "reviewer-silent")
+    v = result["case"]["variables"]
+    assert [(i["id"], i["outcome"]) for i in v["reviewer_invitations"]] == [
+        ("reviewer-meera-chandran", "no_answer"), ("reviewer-owen-price", "accepted")]
+    first = v["reviewer_invitations"][0]["invited_on"]
+    assert [t[:10] for t in fired(result, "invitation_unanswered")] == [
+        timekeeping.local_working_days_after(first, 5)[:10]]
+    assert who(result, "answer_invitation") == [ACCEPTED]
+    reviewer_work_goes_to(result, ACCEPTED)
