@@ -88,7 +88,8 @@ def test_the_partnership_s_diagrams_deploy_without_warnings(db: engine.Database,
     assert result is not None
     assert sorted(d.definition.key for d in result.definitions) == [
         "action_plan", "agency_return", "lcspr", "lcspr_review", "learning_dissemination",
-        "national_panel_submission", "panel_meeting", "publication", "rapid_review", "rapid_review_work"]
+        "national_panel_submission", "panel_meeting", "publication", "rapid_review", "rapid_review_work",
+        "reviewer_commissioning"]
     assert all(d.definition.version == 1 for d in result.definitions)
     assert result.warnings == ()
 
