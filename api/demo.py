@@ -131,8 +131,15 @@ class Demo:
         self.completed: list[dict[str, Any]] = []
         engine.clock.freeze(path.starts_at)
         with self.http("bu-officer") as bu:
-            case = bu.post("/api/v1/messages", json={"message_name": "serious_incident_notification",
-                                                     "business_key": business_key}).json()["instance"]
+            if path.process:        # a case that was not notified: the business unit opens it
+                started = bu.post("/api/v1/instances", json={"definition_key": path.process,
+                                                             "business_key": business_key})
+                if started.status_code != 201:
+                    raise RuntimeError(f"start {path.process}: {started.status_code} {started.text}")
+                case = started.json()
+            else:
+                case = bu.post("/api/v1/messages", json={"message_name": "serious_incident_notification",
+                                                         "business_key": business_key}).json()["instance"]
             for _ in range(1500):
                 got = bu.get(f"/api/v1/instances/{case['id']}").json()
                 if got["status"] != "active":
@@ -266,9 +273,43 @@ class Demo:
             "provide_further_information": lambda: {"further_information": [
                 {"question": q, "answer": "Answered from the agencies' records"}
                 for q in (v.get("information_requested") or ["What the Panel asked"])]},
-            "support_national_review": lambda: {"national_review_contact": "National review lead (Panel)",
-                                                "information_shared_on": day(),
-                                                "national_review_learning": ["Escalation between agencies"]},
+            "support_national_review": lambda: {"review_lead": {
+                "body": "national_panel", "name": "Child Safeguarding Practice Review Panel", "reference": "NR-27-04",
+                "contact": {"name": "National reviewer", "role": "Lead reviewer for the Panel",
+                            "email": "national.reviewer@panel.example"}}},
+            "record_review_lead": lambda: {"review_lead": {
+                "body": "other_partnership", "name": "Southmoor Safeguarding Children Partnership",
+                "reference": "SM-LCSPR-27-2", "contact": {"name": "Southmoor business manager",
+                                                          "email": "reviews@southmoor.example"}},
+                "case_reference": f"{getattr(self, 'business_key', 'NB-CR')}-1", "agencies": self.agencies[:2]},
+            "record_lead_body_contact": lambda: answer("record_lead_body_contact", {
+                "news": "information_request", "request_details": ["Each agency's involvement in 2026"],
+                "request_due_on": day(20), "agencies_asked": self.agencies[:1]} if n == 1 else {
+                "news": "final_report", "final_report_received_on": day(), "final_report_id": self._upload(
+                    c, task, "review_final_report.md", b"# Final report of the review\nWhat agencies will change.\n",
+                    "text/markdown", "final_report")}),
+            "send_contribution": lambda: {"contribution": {
+                "sent_on": day(), "summary": "The agencies' returns and the partnership's chronology"}},
+            "record_learning_for_action_plan": lambda: {"learning_identified": [
+                "Escalation between agencies", "Information sharing across boundaries"]},
+            "record_referral": lambda: {
+                "case_reference": f"{getattr(self, 'business_key', 'NB-CR')}-1", "referring_agency": self.agencies[0],
+                "referred_on": day(-1), "referral_reasons": ["Repeated missed health appointments not followed up"],
+                "agencies": list(self.agencies), "confidential_names": [CHILD, "Parent K"]},
+            "screen_case": lambda: answer("screen_case", {
+                "screened_on": day(), "criteria_considered": [
+                    {"criterion": criterion, "met": decision != "no_further_action"}
+                    for criterion in ("Learning about how agencies worked together",
+                                      "Learning not already identified elsewhere")],
+                "screening_rationale": "Considered against the partnership's criteria",
+                "screening_outcome": decision, "local_review_due_on": None}
+                | ({"review_agency": self.agencies[0], "agency_review_questions": ["How were referrals followed up?"]}
+                   if decision in ("single_agency_review", "audit") else {})),
+            "carry_out_agency_review": lambda: {"agency_review": {
+                "completed_on": day(), "findings": "Referrals were followed up late in three of ten cases.",
+                "learning_points": ["Follow up every missed appointment within a week"]}},
+            "consider_agency_review": lambda: {"findings_accepted": True, "learning_identified": [
+                "Follow up every missed appointment within a week"]},
             "agree_terms_of_reference": lambda: {
                 "terms_of_reference": {"scope": "Multi-agency practice in the year before the incident.",
                                        "methodology": "Systems methodology with a practitioner event"},
@@ -294,6 +335,9 @@ class Demo:
                     "text/csv", "chronology"),
                 "author": f"{v['agency']} reviewer", "author_independent": True,
                 "senior_manager_sign_off": "Head of service", "signed_off_on": day()}},
+            "write_local_report": lambda: {"draft_report_id": self._upload(
+                c, task, f"local_draft_{n}.md", b"# Local learning review draft\nFindings about follow-up.\n",
+                "text/markdown", "draft_report"), "draft_version": n},
             "write_draft_report": lambda: {"draft_report_id": self._upload(
                 c, task, f"draft_{n}.md", b"# LCSPR draft\nFindings about information sharing.\n",
                 "text/markdown", "draft_report"), "draft_version": n},

@@ -85,7 +85,8 @@ def _first_declines(demo: Any, v: dict[str, Any], n: int, day: Callable[[int], s
 class PathSpec:
     name: str
     description: str
-    decision: str                                   # lcspr | learning_dissemination (the partners' decision)
+    decision: str                                   # lcspr | learning_dissemination (the partners' decision);
+    #                                                 on a screened case, the Case Review Group's screening_outcome
     answers: dict[str, Answer] = field(default_factory=dict)
     silent: frozenset[str] = frozenset()            # agencies that never answer
     added_later: tuple[str, ...] = ()               # agencies the Case Review Group adds at its meeting
@@ -94,6 +95,7 @@ class PathSpec:
     unanswered_invitations: int = 0                 # reviewers invited in turn who never answer
     incident_type: str = "serious_harm"
     starts_at: datetime = datetime(2027, 1, 11, 9, 30, tzinfo=UTC)
+    process: str | None = None                      # opened by the business unit as this process, not notified
 
 
 PATHS: dict[str, PathSpec] = {p.name: p for p in [
@@ -139,6 +141,26 @@ PATHS: dict[str, PathSpec] = {p.name: p for p in [
              "learning_dissemination", notified_after_days=12),
     PathSpec("looked-after-child", "A looked-after child died: the Secretary of State and Ofsted are notified",
              "learning_dissemination", looked_after=True, incident_type="death"),
+    # issue 18: cases that were not notified, and reviews led elsewhere
+    PathSpec("screened-local-review", "A case that was not notified, referred by an agency and screened: a local "
+             "learning review on the partnership's own deadline (no Panel, no statutory clock)",
+             "local_learning_review", process="case_screening"),
+    PathSpec("screened-no-further-action", "A referral screened against the partnership's criteria: no further "
+             "action, with the rationale recorded", "no_further_action", process="case_screening"),
+    PathSpec("screened-single-agency-review", "A referral screened: a single-agency review that the agency "
+             "carries out and reports back, the learning into the action plan", "single_agency_review",
+             process="case_screening"),
+    PathSpec("cross-boundary-review", "Another partnership leads a review: its request tracked to its due date "
+             "(reminded, then chased, as the agency is slow), the final report received, the learning into the "
+             "action plan", "cross_boundary", process="cross_boundary_review",
+             silent=frozenset({"northbridge-education"}),
+             answers={"record_lead_body_contact": lambda demo, v, n, day: {
+                 "news": "information_request", "request_details": ["The education service's involvement"],
+                 "request_due_on": day(8), "agencies_asked": ["northbridge-education"]} if n == 1 else {
+                 "news": "final_report", "final_report_received_on": day(),
+                 "final_report_id": demo._upload(demo._client, demo._task, "southmoor_report.md",
+                                                 b"# Southmoor's review\nLearning across the boundary.\n",
+                                                 "text/markdown", "final_report")}}),
     PathSpec("family-comments", "LCSPR with the family: invited and accept, meet the lead reviewer, comment on "
              "the draft findings (each answered) and are briefed before publication", "lcspr",
              {"invite_family": _family("accepted"), "share_findings_with_family": _family_comments}),

@@ -177,21 +177,23 @@ def rapid_review() -> Diagram:
     d.flow("remind_further_information", "reminded_further_information")
     d.flow("further_information_submit", "response_merge")
     # national review
-    d.user("support_national_review", "Support the national review", BU, 12, 4, group="business-unit",
-           form="support_national_review", reads="case_reference, panel_reasons",
+    d.user("support_national_review", "Record who leads the national review, and the contact", BU, 12, 4,
+           group="business-unit", form="record_review_lead", reads="case_reference, panel_reasons",
            doc="The National Panel will carry out a national review (Children Act 2004 s16B): the partnership "
-               "shares its information with the national reviewers and carries out no LCSPR of its own. Record "
-               "what was shared, and the national review's learning once it reports.")
+               "supports it and carries out no LCSPR of its own. Record the Panel as the body leading it, and the "
+               "national reviewer who is the partnership's contact; the support itself is review_led_elsewhere.")
     d.script("record_national_review_route", "Record the national review as the case's route", BU, 13, 4,
              script='partners_decision = decision\ndecision = "national_review"',
              doc="The case takes the national review's route, not the partners' own: decision becomes "
                  "national_review (the partners' decision is kept in partners_decision), so no LCSPR clock or "
                  "milestone applies to it.")
-    d.call("call_action_plan_after_national_review", "Run the action plan from the national review", BU, 14, 4,
-           called="action_plan", doc="Runs action_plan with the national review's learning.")
+    d.call("call_national_review_support", "Support the national review", BU, 14, 4, called="review_led_elsewhere",
+           doc="Runs review_led_elsewhere: each of the Panel's information requests with its due date (chased), "
+               "the agencies' returns gathered for it, the final report received, and the learning into the "
+               "partnership's own action plan.")
     d.add("end", "end_after_national_review", "National review supported and action plan closed", BU, 15, 4)
     d.flow("panel_outcome_gateway", "support_national_review", "National review", 'panel_outcome == "national_review"')
-    d.chain("support_national_review", "record_national_review_route", "call_action_plan_after_national_review",
+    d.chain("support_national_review", "record_national_review_route", "call_national_review_support",
             "end_after_national_review")
     # route
     d.add("xor", "route_merge", "Decision stands", CRG, 16, 0)
@@ -902,9 +904,302 @@ def action_plan() -> Diagram:
     return d
 
 
+# ------------------------------------------------------------------------------------------------
+# Issue 18: cases that were not notified (screening), and reviews led elsewhere.
+
+def case_screening() -> Diagram:
+    d = Diagram("case_screening", "Screening a case that was not notified",
+                "A case that does not meet the serious incident notification criteria but may hold learning: an "
+                "agency refers it, the Case Review Group screens it against the partnership's criteria and records "
+                "its rationale, and decides between a local learning review, a single-agency review, an audit, or "
+                "no further action. No statutory clock applies: the deadlines are the partnership's own.", [BU, CRG])
+    d.add("start", "referral_received", "An agency refers a case", BU, 0,
+          doc="Started by the business unit when an agency's referral arrives.")
+    d.script("mark_as_screened", "Mark the case as screened, not notified", BU, 1,
+             script='case_route = "screening"',
+             doc="case_route tells the dashboard and the timeline that no statutory notification milestone applies "
+                 "(bpmn/milestones.toml).")
+    d.user("record_referral", "Record the agency's referral", BU, 2, group="business-unit",
+           form="record_case_referral",
+           doc="Who referred the case and when, why they think it holds learning, the agencies involved and every "
+               "name that must never be published. Only what is relevant and essential.")
+    d.user("screen_case", "Screen the case against the partnership's criteria", CRG, 3,
+           group="case-review-group", form="screen_case",
+           reads="case_reference, referring_agency, referred_on, referral_reasons, agencies",
+           doc="The Case Review Group considers each of the partnership's criteria for a local review, records its "
+               "rationale, and decides: a local learning review, a single-agency review or an audit (by the agency "
+               "named), or no further action. It sets the local target date for the review.")
+    d.add("xor", "screening_outcome_gateway", "What did the group decide?", CRG, 4)
+    d.call("call_local_learning_review", "Carry out the local learning review", CRG, 5, 0,
+           called="local_learning_review",
+           doc="Runs local_learning_review: the LCSPR's building blocks, to the approved report, on the "
+               "partnership's own deadline.")
+    d.call("call_agency_led_review", "Track the single-agency review or audit", CRG, 5, 1,
+           called="agency_led_review",
+           doc="Runs agency_led_review: the agency carries it out and reports back; the learning goes into the "
+               "action plan.")
+    d.script("record_no_further_action", "Record no further action", CRG, 5, 2,
+             script="screening_closed_on = today()",
+             doc="The screening and its rationale are kept; the case closes.")
+    d.call("call_learning_dissemination", "Disseminate the learning", CRG, 6, 0, called="learning_dissemination",
+           doc="Runs learning_dissemination: the 7-minute briefing, learning events and the action plan.")
+    d.add("end", "end_after_local_review", "Local learning review done and action plan closed", CRG, 7, 0)
+    d.add("end", "end_after_agency_review", "Agency review reported and action plan closed", CRG, 7, 1)
+    d.add("end", "end_no_further_action", "No further action", CRG, 7, 2)
+    d.chain("referral_received", "mark_as_screened", "record_referral", "screen_case", "screening_outcome_gateway")
+    d.flow("screening_outcome_gateway", "call_local_learning_review", "Local learning review",
+           'screening_outcome == "local_learning_review"')
+    d.flow("screening_outcome_gateway", "call_agency_led_review", "Single-agency review or audit",
+           'screening_outcome == "single_agency_review" or screening_outcome == "audit"')
+    d.flow("screening_outcome_gateway", "record_no_further_action", "No further action", default=True)
+    d.chain("call_local_learning_review", "call_learning_dissemination", "end_after_local_review")
+    d.flow("call_agency_led_review", "end_after_agency_review")
+    d.flow("record_no_further_action", "end_no_further_action")
+    return d
+
+
+def local_learning_review() -> Diagram:
+    d = Diagram("local_learning_review", "Local learning review",
+                "A review the partnership chooses to hold for a case it screened (not a statutory LCSPR): the "
+                "LCSPR's building blocks - the panel and its meetings, terms of reference, each agency's IMR and "
+                "chronology, the report and the partners' approval - on the partnership's own target date "
+                "(local_review_due_on), with a reminder before it and an escalation after it; the approval stops "
+                "that clock. Learning dissemination and the action plan follow (case_screening). Nothing goes to "
+                "the National Panel and no statutory milestone applies.", [BU, PANEL, SP])
+    d.add("start", "local_review_decided", "Local learning review decided", BU, 0)
+    d.script("set_local_target", "Set the local target date", BU, 1,
+             script="decision_date = screened_on\n"
+                    "local_review_due_on = local_review_due_on or calendar_months_after(screened_on, 6)[:10]",
+             doc="The panel's meetings are scheduled from the screening decision (decision_date); the target is the "
+                 "group's date, or 6 calendar months from the screening.")
+    d.add("and", "local_clock_split", "Work and the local target", BU, 2)
+    d.service("form_panel", "Form the review panel and schedule its meetings", BU, 3, topic="panel-formation",
+              doc="As for an LCSPR: senior managers not involved in the case, 3-4 meetings on working days. "
+                  "Expects: case_reference, agencies, decision_date. Returns: panel_members, panel_meetings.")
+    d.user("agree_terms_of_reference", "Agree the terms of reference", PANEL, 4, group="lcspr-panel",
+           form="agree_key_lines_of_enquiry",
+           reads="case_reference, agencies, screened_on, screening_rationale, referral_reasons",
+           doc="As for an LCSPR: scope, the period under review, methodology, key lines of enquiry and the "
+               "agencies asked for IMRs.")
+    d.add("and", "work_split", "Meetings, and the evidence", BU, 5)
+    d.call("hold_panel_meetings", "Hold the panel meetings", PANEL, 6, 0, called="panel_meeting",
+           inner=mi("panel_meetings", "panel_meeting_records", "panel_meeting", "panel_meeting_record",
+                    sequential=True),
+           doc="One panel_meeting per scheduled date, in turn.")
+    d.script("prepare_imr_requests", "Prepare a request for each agency", BU, 6, 1,
+             script='agencies_by_name = {name: name for name in agencies}\nreturn_kind = "imr_and_chronology"',
+             doc="The agencies in the terms of reference.")
+    d.call("gather_imrs", "Each agency's IMR and chronology", BU, 7, 1, called="agency_return",
+           inner=mi("agencies_by_name", "imrs", "agency", "agency_return"),
+           doc="One agency_return per agency, chased, as for an LCSPR.")
+    d.service("merge_chronologies", "Merge the agencies' chronologies", BU, 8, 1, topic="chronology-merge",
+              step="merge",
+              doc="One multi-agency chronology. Expects: case_reference, imrs. Returns: integrated_chronology_id, "
+                  "integrated_chronology_csv_id, integrated_chronology_html_id.")
+    d.add("xor", "draft_merge", "Draft or redraft", PANEL, 9, 1)
+    d.user("write_local_report", "Write the review's report", PANEL, 10, 1, group="lcspr-panel",
+           form="write_draft_report",
+           reads="case_reference, terms_of_reference, key_lines_of_enquiry, imrs, integrated_chronology_id, "
+                 "draft_report_id, qa_amendments",
+           doc="The panel's reviewer writes (or revises) the report: findings against the key lines of enquiry "
+               "and the improvements needed, anonymised.")
+    d.user("quality_assure_draft", "Quality-assure the draft report", PANEL, 11, 1, group="lcspr-panel",
+           form="quality_assure_draft_report",
+           reads="case_reference, terms_of_reference, key_lines_of_enquiry, draft_report_id, draft_version",
+           doc="The panel checks the draft against the terms of reference and lists amendments.")
+    d.add("xor", "amendments_gateway", "Amendments needed?", PANEL, 12, 1)
+    d.add("and", "work_join", "Meetings held and report agreed", BU, 13, 0)
+    d.user("approve_final_report", "Approve the final report", SP, 14, 0, group="safeguarding-partners",
+           form="approve_final_report", reads="case_reference, draft_report_id, draft_version",
+           doc=partners_sign_off_doc("to approve the local review's report"))
+    d.script("record_local_review_completed", "Record the report's completion", BU, 15, 0,
+             script="local_review_completed_on = today()\nlearning_identified = key_lines_of_enquiry",
+             doc="The local target is met on this date (bpmn/milestones.toml); the learning dissemination starts "
+                 "from the review's key lines of enquiry.")
+    d.add("terminate", "local_review_complete", "Report approved: the local target clock stops", BU, 16, 0,
+          "Ends the review; a reminder or escalation still waiting is withdrawn. The learning is disseminated "
+          "next (case_screening).")
+    d.chain("local_review_decided", "set_local_target", "local_clock_split", "form_panel", "agree_terms_of_reference",
+            "work_split", "hold_panel_meetings", "work_join")
+    d.chain("work_split", "prepare_imr_requests", "gather_imrs", "merge_chronologies", "draft_merge",
+            "write_local_report", "quality_assure_draft", "amendments_gateway")
+    d.flow("amendments_gateway", "draft_merge", "Yes", "amendments_needed == True")
+    d.flow("amendments_gateway", "work_join", "No: agreed", default=True)
+    d.chain("work_join", "approve_final_report", "record_local_review_completed", "local_review_complete")
+    # the local target
+    d.add("timer_catch", "local_target_near", "10 working days before the local target", BU, 3, 3,
+          inner=d.timer("timeDate", "local_working_days_after(local_review_due_on, -10)"))
+    d.service("remind_local_target", "Remind: the local target date is near", BU, 4, 3, topic="notification",
+              kind="reminder", about="local_learning_review",
+              doc="Reminds the business unit. Expects: case_reference. Returns: nothing the process relies on.")
+    d.add("timer_catch", "local_target_passed", "The local target date passed", BU, 5, 3,
+          inner=d.timer("timeDate", "local_working_days_after(local_review_due_on, 1)"))
+    d.service("escalate_local_target", "Escalate: the local target date was missed", BU, 6, 3,
+              topic="notification", kind="escalation", about="local_learning_review",
+              doc="Tells the business unit. Expects: case_reference. Returns: nothing the process relies on.")
+    d.add("end", "local_target_escalated", "Local target escalated", BU, 7, 3)
+    d.chain("local_clock_split", "local_target_near", "remind_local_target", "local_target_passed",
+            "escalate_local_target", "local_target_escalated")
+    return d
+
+
+def agency_led_review() -> Diagram:
+    d = Diagram("agency_led_review", "Single-agency review or audit",
+                "The Case Review Group asked one agency (review_agency) for a single-agency review or an audit "
+                "(screening_outcome): the agency carries it out and reports back by the local target date "
+                "(chased the working day after), the group considers the findings, and the learning goes into the "
+                "action plan.", [BU, AL, CRG])
+    d.add("start", "agency_review_asked", "Agency review asked for", BU, 0)
+    d.script("name_the_agency", "Name the agency whose review it is", BU, 1,
+             script="agency = review_agency\n"
+                    "local_review_due_on = local_review_due_on or local_working_days_after(screened_on, 40)[:10]",
+             doc="Only that agency's leads see its task; the target is the group's date, or 40 local working days.")
+    d.add("xor", "report_merge", "Report (again if asked)", AL, 2)
+    d.user("carry_out_agency_review", "Carry out the review or audit and report back", AL, 3,
+           group="agency-leads", form="report_agency_review", organisation="agency",
+           reads="case_reference, screening_outcome, local_review_due_on, agency_review_questions",
+           doc="The agency carries out the single-agency review or audit and reports its findings and learning. "
+               "Only this agency's leads see this task.")
+    d.boundary("agency_review_overdue", "The local target date passed", "carry_out_agency_review",
+               definition=d.timer("timeDate", "local_working_days_after(local_review_due_on, 1)"))
+    d.service("chase_agency_review", "Chase the agency's review", BU, 3, 2, topic="notification", kind="chase",
+              about="agency_review",
+              doc="Tells the business unit to chase the agency. Expects: case_reference. Returns: nothing the process "
+                  "relies on.")
+    d.add("end", "agency_review_chased", "Agency chased", BU, 4, 2)
+    d.user("consider_agency_review", "Consider the agency's findings", CRG, 4,
+           group="case-review-group", form="consider_agency_review",
+           reads="case_reference, review_agency, screening_outcome, agency_review",
+           doc="The group considers the findings: accepted, with the learning for the action plan, or sent back "
+               "with its questions.")
+    d.add("xor", "findings_accepted_gateway", "Findings accepted?", CRG, 5)
+    d.call("call_action_plan", "Run the action plan", CRG, 6, called="action_plan",
+           doc="Runs action_plan with the learning from the agency's review.")
+    d.add("end", "agency_review_closed", "Agency review reported and action plan closed", CRG, 7)
+    d.chain("agency_review_asked", "name_the_agency", "report_merge", "carry_out_agency_review",
+            "consider_agency_review", "findings_accepted_gateway")
+    d.flow("findings_accepted_gateway", "call_action_plan", "Yes", "findings_accepted == True")
+    d.flow("findings_accepted_gateway", "report_merge", "No: more asked", default=True)
+    d.chain("call_action_plan", "agency_review_closed")
+    d.chain("agency_review_overdue", "chase_agency_review", "agency_review_chased")
+    return d
+
+
+def cross_boundary_review() -> Diagram:
+    d = Diagram("cross_boundary_review", "Supporting a review another partnership leads",
+                "Another safeguarding partnership leads a review (the child lived or was harmed in its area) and "
+                "asks this partnership to contribute. The business unit opens it, records the leading partnership "
+                "and its contact, and the support runs as for a national review (review_led_elsewhere).", [BU])
+    d.add("start", "cross_boundary_opened", "Business unit opens a review led elsewhere", BU, 0,
+          doc="Started by hand by the business unit when another partnership asks for its contribution.")
+    d.script("mark_as_led_elsewhere", "Mark the case as led elsewhere, not notified here", BU, 1,
+             script='case_route = "cross_boundary"',
+             doc="case_route tells the dashboard and the timeline that no notification or Rapid Review milestone "
+                 "applies (bpmn/milestones.toml).")
+    d.user("record_review_lead", "Record who leads the review, and the contact", BU, 2, group="business-unit",
+           form="record_review_lead",
+           doc="The body leading the review (the other partnership), its contact, its reference, and this "
+               "partnership's agencies involved.")
+    d.call("call_support", "Support the review", BU, 3, called="review_led_elsewhere",
+           doc="Runs review_led_elsewhere.")
+    d.add("end", "cross_boundary_supported", "Review supported and action plan closed", BU, 4)
+    d.chain("cross_boundary_opened", "mark_as_led_elsewhere", "record_review_lead", "call_support",
+            "cross_boundary_supported")
+    return d
+
+
+def review_led_elsewhere() -> Diagram:
+    d = Diagram("review_led_elsewhere", "Supporting a review led elsewhere",
+                "A review this partnership supports but does not run - a national review (the National Panel leads "
+                "it) or a cross-boundary review (another partnership leads it). Its lead and contact are recorded "
+                "before (review_lead). Each of the lead body's information requests is tracked with its due date "
+                "(reminded before, chased after), with the agencies' returns gathered for it; then the final "
+                "report is received and its learning goes into the partnership's own action plan.", [BU, LFP])
+    d.add("start", "support_started", "Support started", BU, 0)
+    d.script("open_request_log", "Open the log of requests", BU, 1,
+             script="information_requests = []\nrequest_count = 0",
+             doc="Every request the lead body makes is kept in information_requests.")
+    d.add("xor", "news_merge", "Await the lead body", BU, 2)
+    d.user("record_lead_body_contact", "Record what the lead body asks or sends", BU, 3, group="business-unit",
+           form="record_lead_body_contact", reads="case_reference, review_lead, information_requests",
+           doc="The lead body asks for information (what, from which agencies, by when), or sends its final "
+               "report.")
+    d.add("xor", "news_gateway", "A request, or the final report?", BU, 4)
+    d.script("open_information_request", "Open the request", BU, 5, 1,
+             script="request_count = request_count + 1\n"
+                    'information_request = {"number": request_count, "asked": request_details, '
+                    '"due_on": request_due_on, "agencies": agencies_asked, "asked_on": today()}\n'
+                    'agencies_by_name = {name: name for name in agencies_asked}\n'
+                    'return_kind = "imr_and_chronology"\nrequest_returns = {}',
+             doc="The request gets its number and due date; each agency asked makes an agency_return.")
+    d.call("answer_information_request", "Answer the request", BU, 6, 1, called="information_request_elsewhere",
+           doc="Runs information_request_elsewhere: the agencies' returns, then what the partnership sends.")
+    d.boundary("request_due_soon", "5 working days before the request is due", "answer_information_request", slot=0,
+               definition=d.timer("timeDate", "local_working_days_after(request_due_on, -5)"))
+    d.service("remind_request_due", "Remind: the request is due in 5 working days", BU, 6, 3, topic="notification",
+              kind="reminder", about="review_led_elsewhere",
+              doc="Reminds the business unit. Expects: case_reference. Returns: nothing the process relies on.")
+    d.add("end", "reminded_request_due", "Reminder sent", BU, 7, 3)
+    d.boundary("request_overdue", "The request is overdue", "answer_information_request", slot=1,
+               definition=d.timer("timeDate", "local_working_days_after(request_due_on, 1)"))
+    d.service("chase_request", "Chase the overdue request", BU, 7, 4, topic="notification",
+              kind="chase", about="review_led_elsewhere",
+              doc="Tells the business unit the lead body's request is overdue. Expects: case_reference. Returns: "
+                  "nothing the process relies on.")
+    d.add("end", "request_chased", "Chased", BU, 8, 4)
+    d.script("log_information_request", "Log the answer", BU, 7, 1,
+             script='information_requests = information_requests + [{**information_request, '
+                    '"answered_on": contribution["sent_on"], "returns": request_returns}]',
+             doc="The request, when it was answered and the agencies' returns stay in information_requests.")
+    d.script("keep_final_report", "Keep the final report", LFP, 5, 0,
+             script='review_final_report = {"document_id": final_report_id, "received_on": final_report_received_on}',
+             doc="The lead body's final report, as received.")
+    d.user("record_learning_for_action_plan", "Draw the learning for the partnership's action plan", LFP, 6, 0,
+           group="learning-from-practice-sub-group", form="record_learning_from_review_elsewhere",
+           reads="case_reference, review_final_report",
+           doc="The learning from the final report that this partnership's agencies must act on.")
+    d.call("call_action_plan", "Run the action plan", LFP, 7, 0, called="action_plan",
+           doc="Runs action_plan with the review's learning.")
+    d.add("end", "support_complete", "Final report received and action plan closed", LFP, 8, 0)
+    d.chain("support_started", "open_request_log", "news_merge", "record_lead_body_contact", "news_gateway")
+    d.flow("news_gateway", "open_information_request", "An information request", 'news == "information_request"')
+    d.flow("news_gateway", "keep_final_report", "The final report", default=True)
+    d.chain("open_information_request", "answer_information_request", "log_information_request", "news_merge")
+    d.chain("request_due_soon", "remind_request_due", "reminded_request_due")
+    d.chain("request_overdue", "chase_request", "request_chased")
+    d.chain("keep_final_report", "record_learning_for_action_plan", "call_action_plan", "support_complete")
+    return d
+
+
+def information_request_elsewhere() -> Diagram:
+    d = Diagram("information_request_elsewhere", "One request from a review led elsewhere",
+                "One information request from the body leading a review: each agency it names returns its IMR and "
+                "chronology (agency_return, chased), then the business unit sends the partnership's contribution. "
+                "Output: request_returns, contribution.", [BU, AL])
+    d.add("start", "request_received", "Request received", BU, 0)
+    d.add("xor", "agencies_gateway", "Agencies asked?", BU, 1)
+    d.call("gather_returns", "Each agency's return", AL, 2, 1, called="agency_return",
+           inner=mi("agencies_by_name", "request_returns", "agency", "agency_return"),
+           doc="One agency_return per agency asked: the request, the return, chases, and the choice to proceed "
+               "without it.")
+    d.add("xor", "returns_merge", "Returns in", BU, 3)
+    d.user("send_contribution", "Send the partnership's contribution", BU, 4, group="business-unit",
+           form="send_contribution",
+           reads="case_reference, review_lead, information_request, request_returns",
+           doc="Send the lead body what it asked for, with the agencies' returns, by the due date; record what "
+               "was sent and when.")
+    d.add("end", "contribution_sent", "Contribution sent", BU, 5)
+    d.chain("request_received", "agencies_gateway")
+    d.flow("agencies_gateway", "gather_returns", "Yes", "len(agencies_by_name) > 0")
+    d.flow("agencies_gateway", "returns_merge", "No", default=True)
+    d.chain("gather_returns", "returns_merge", "send_contribution", "contribution_sent")
+    return d
+
+
 DIAGRAMS = [rapid_review, rapid_review_work, agency_return, national_panel_submission, lcspr, lcspr_review,
             reviewer_commissioning,
-            panel_meeting, publication, learning_dissemination, action_plan]
+            panel_meeting, publication, learning_dissemination, action_plan, case_screening, local_learning_review,
+            agency_led_review, cross_boundary_review, review_led_elsewhere, information_request_elsewhere]
 
 
 def main() -> None:

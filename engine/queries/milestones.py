@@ -48,8 +48,11 @@ class MilestoneRule:
     when: tuple[str, Any] | None = None
     statutory: bool = False
     checkpoint: bool = False
+    unless: tuple[str, tuple[Any, ...]] | None = None     # not for a case whose variable has one of these values
 
     def applies(self, variables: Mapping[str, Any]) -> bool:
+        if self.unless is not None and variables.get(self.unless[0]) in self.unless[1]:
+            return False
         return self.when is None or variables.get(self.when[0]) == self.when[1]
 
 
@@ -79,14 +82,16 @@ class Milestones:
         names: list[str] = []
         for m in self.milestones:
             if m.statutory or not statutory_only:
-                names += [n for n in (m.due and m.due.variable, m.done_variable, m.when and m.when[0]) if n]
+                names += [n for n in (m.due and m.due.variable, m.done_variable, m.when and m.when[0],
+                                      m.unless and m.unless[0]) if n]
         return list(dict.fromkeys(names))
 
     def variables(self) -> list[str]:
         """Every variable the milestones and the report read."""
         names: list[str] = []
         for m in self.milestones:
-            names += [n for n in (m.due and m.due.variable, m.done_variable, m.when and m.when[0]) if n]
+            names += [n for n in (m.due and m.due.variable, m.done_variable, m.when and m.when[0],
+                                  m.unless and m.unless[0]) if n]
         for r in self.reports:
             names += [*r.reasons, *([r.reason_text] if r.reason_text else []), *([r.items] if r.items else [])]
         return list(dict.fromkeys(names))
@@ -144,11 +149,16 @@ def parse_milestones(data: Mapping[str, Any]) -> Milestones:
                                  "after + months, or on")
         done = raw.get("done") or {}
         when = raw.get("when")
+        unless = raw.get("unless")
+        if unless is not None and not ("equals" in unless or "in" in unless):
+            raise ValueError(f"milestone {raw.get('id')}: unless needs equals or in")
         rules.append(MilestoneRule(
             id=str(raw["id"]), label=str(raw["label"]), process=raw.get("process"), basis=raw.get("basis"),
             due=due_rule, done_variable=done.get("variable"), done_activity=done.get("activity"),
             when=(when["variable"], when["equals"]) if when else None, statutory=bool(raw.get("statutory")),
-            checkpoint=bool(raw.get("checkpoint"))))
+            checkpoint=bool(raw.get("checkpoint")),
+            unless=(unless["variable"], tuple(unless["in"]) if "in" in unless else (unless["equals"],))
+            if unless else None))
     ids = [r.id for r in rules]
     if len(ids) != len(set(ids)):
         raise ValueError("milestone ids must be unique")

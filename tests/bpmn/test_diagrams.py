@@ -25,6 +25,9 @@ FORMS = ROOT / "forms"
 DIAGRAMS = sorted(ROOT.glob("*.bpmn"))
 PROCESS_IDS = {"rapid_review", "rapid_review_work", "agency_return", "national_panel_submission", "lcspr",
                "lcspr_review", "panel_meeting", "publication", "learning_dissemination", "action_plan",
+               # issue 18: cases screened, not notified; reviews led elsewhere
+               "case_screening", "local_learning_review", "agency_led_review", "cross_boundary_review",
+               "review_led_elsewhere", "information_request_elsewhere",
                "reviewer_commissioning"}
 
 NS = {

@@ -47,7 +47,7 @@ class Probing(Demo):
             with self.http("bu-officer") as c:
                 detail = c.get(f"/api/v1/user-tasks/{task['id']}").json()
             key = f"portal:{detail['variables']['panel_document']}"
-        if task["activity_id"] in PROBES and key not in self.seen:
+        if task["activity_id"] in getattr(self, "probes", PROBES) and key not in self.seen:
             self.seen[key] = self.look(task["instance_id"])
         super()._complete(task, decision)
 
@@ -157,3 +157,26 @@ def test_after_publication_the_timeline_has_every_date(lcspr_case: Probing) -> N
     assert "No deadline" in seen.dashboard_row
     result = lcspr_case.result
     assert result["case"]["status"] == "completed" and result["case"]["incidents"] == []
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def screened_case(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Probing]:
+    """A case that was not notified, screened into a local learning review (issue 18)."""
+    with demo_on(request.param, tmp_path_factory.mktemp(f"screened-{request.param}"), Probing) as demo:
+        assert isinstance(demo, Probing)
+        demo.seen, demo.probes = {}, ("screen_case", "write_local_report")
+        demo.result = demo.run_case(PATHS["screened-local-review"], f"NB-SCR-{uuid.uuid4().hex[:4]}")
+        yield demo
+
+
+def test_a_screened_case_shows_its_own_path_and_local_target_never_a_statutory_deadline(
+        screened_case: Probing) -> None:
+    screening = screened_case.seen["screen_case"]
+    assert "Screening" in screening.dashboard_row and "Screen the case" in screening.dashboard_row
+    assert screening.milestones == {"screening": ("–", "–", "Not yet known")}
+    review = screened_case.seen["write_local_report"]
+    v = review.variables
+    assert "Local learning review" in review.dashboard_row and "working days left" not in review.dashboard_row
+    assert set(review.milestones) == {"screening", "local_review_report"}       # no notification, Rapid Review, LCSPR
+    assert review.milestones["local_review_report"][0] == shown(v["local_review_due_on"])
+

@@ -163,6 +163,21 @@ def test_working_days_and_months_follow_the_law() -> None:
     assert engine.next_deadline(statuses.values()).rule.id == "rapid_review"
 
 
+def test_a_case_that_was_not_notified_has_no_notification_or_rapid_review_milestone(tmp_path: Path) -> None:
+    m = engine.load_milestones(ROOT / "bpmn" / "milestones.toml")
+    days = engine.WorkingDays(date(2027, 1, 1))
+    for route in ("screening", "cross_boundary"):
+        statuses = {s.rule.id: s for s in engine.evaluate_milestones(
+            m, variables={"case_route": route, "screened_on": "2027-01-11"}, completed={}, today=date(2027, 2, 1),
+            days=days)}
+        assert not {"notification", "rapid_review", "decision"} & set(statuses), route
+    assert "case_route" in m.milestone_variables(statutory_only=True)      # the dashboard reads it
+    bad = tmp_path / "milestones.toml"
+    bad.write_text('[[milestone]]\nid = "x"\nlabel = "X"\nunless = { variable = "case_route" }\n')
+    with pytest.raises(engine.Invalid, match="unless needs equals or in"):
+        engine.load_milestones(bad)
+
+
 def test_the_working_day_index_agrees_with_the_calendar_day_by_day() -> None:
     from timekeeping.calendar import BusinessCalendar  # noqa: PLC0415
     calendar, index, rng = BusinessCalendar(), engine.working_days(date(2026, 12, 1)), random.Random(7)

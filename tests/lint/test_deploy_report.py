@@ -87,9 +87,10 @@ def test_the_partnership_s_diagrams_deploy_without_warnings(db: engine.Database,
     result = deploy_directory(db, BPMN.parents[2] / "bpmn")
     assert result is not None
     assert sorted(d.definition.key for d in result.definitions) == [
-        "action_plan", "agency_return", "lcspr", "lcspr_review", "learning_dissemination",
+        "action_plan", "agency_led_review", "agency_return", "case_screening", "cross_boundary_review",
+        "information_request_elsewhere", "lcspr", "lcspr_review", "learning_dissemination", "local_learning_review",
         "national_panel_submission", "panel_meeting", "publication", "rapid_review", "rapid_review_work",
-        "reviewer_commissioning"]
+        "review_led_elsewhere", "reviewer_commissioning"]
     assert all(d.definition.version == 1 for d in result.definitions)
     assert result.warnings == ()
 

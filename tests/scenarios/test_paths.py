@@ -150,7 +150,9 @@ def test_panel_asks_for_more(scenarios: Demo) -> None:
 def test_national_review(scenarios: Demo) -> None:
     result = run(scenarios, "national-review")
     assert who(result, "support_national_review") == ["bu-officer"]
-    assert not who(result, "agree_terms_of_reference") and not who(result, "submit_imr")
+    assert not who(result, "agree_terms_of_reference")          # no LCSPR: the only IMRs are the Panel's asking
+    [request] = variables(result)["information_requests"]
+    assert who(result, "submit_imr") == [f"lead-{a}" for a in request["agencies"]]
     assert who(result, "agree_action_plan") == ["lfp-chair"]
 
 

@@ -4,7 +4,7 @@ The service task's properties say what: `kind` (reminder, chase, escalation, inv
 distribution, statutory_notice) and `about` (rapid_review, initial_scoping, imr_and_chronology,
 agency_return, national_panel_response, further_information, lcspr_deadline, lcspr_expected_date,
 practitioner_discussion, seven_minute_briefing, action_plan_update, action_plan,
-looked_after_child_death).
+looked_after_child_death, local_learning_review, agency_review, review_led_elsewhere).
 Who is told comes from the partnership directory's roles and agencies:
 
 =======================================  ====================================================================
@@ -24,6 +24,10 @@ practitioner_discussion (invitation)      each involved agency's lead, to invite
 seven_minute_briefing (distribution)      every agency's lead in the directory, with the published link
 action_plan_update (reminder, chase)      the lead of each action's agency, with the action numbers
 action_plan (escalation)                  the safeguarding partners and the business unit
+local_learning_review (reminder,          the panel chair(s) and the business unit, with the local target date
+escalation)                               (escalation: the partners too)
+agency_review (chase)                     the lead of the agency carrying out the review or audit; business unit copied
+review_led_elsewhere (reminder, chase)    the business unit, with the lead body's due date for its request
 anything else                             the business unit
 =======================================  ====================================================================
 
@@ -34,7 +38,8 @@ saying no action is needed from those who have already replied.
 Expects: case_reference, and what the notification needs (agencies_by_name or agencies,
 sin_sent_on, decision_date, lead_reviewer, published_url, panel_receipt_id, numbered_actions,
 action_updates, agency, return_kind, chases_sent, return_due_on, expected_publication_date,
-information_due_on). Returns: notifications_sent (emails in this notification).
+information_due_on, local_review_due_on, request_due_on). Returns: notifications_sent (emails in this
+notification).
 """
 
 from __future__ import annotations
@@ -74,6 +79,9 @@ class Input:
     became_aware_on: date | None = None
     expected_publication_date: date | None = None
     information_due_on: date | None = None
+    local_review_due_on: date | None = None
+    request_due_on: date | None = None
+    review_lead: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -313,6 +321,46 @@ def _further_information(c: Context) -> list[Email]:
                     "unit")]
 
 
+def _local_review_target(c: Context) -> list[Email]:
+    due = c.task.input.local_review_due_on
+    when = _date(due) if due else "the partnership's target date"
+    if c.kind == "escalation":
+        return [c.email(c.partners() + c.people("panel_chair"),
+                        f"Escalation: local learning review for case {c.case} missed its target",
+                        f"The local learning review of case {c.case} was due by {when} (the partnership's own "
+                        f"target, set at screening) and its report is not yet approved.\n\n{c.link}\n", "partners",
+                        cc=c.unit())]
+    return [c.email(c.people("panel_chair") + c.unit(), f"Reminder: local learning review for case {c.case}",
+                    f"The report of the local learning review of case {c.case} is due to be approved by {when} "
+                    f"(the partnership's own target).\n\n{c.link}\n", "chair")]
+
+
+def _agency_review(c: Context) -> list[Email]:
+    """A single-agency review or audit not reported back by the target date: to the agency's lead."""
+    if not c.task.input.agency:
+        raise Incident("chasing an agency's review: the case has no agency")
+    [agency] = c.directory.agencies_named([c.task.input.agency])
+    due = c.task.input.local_review_due_on
+    when = f" was due by {_date(due)}" if due else " is overdue"
+    return [c.email([agency.lead_email], f"Chase: {agency.name}'s review for case {c.case}",
+                    f"The review or audit the Case Review Group asked {agency.name} to carry out for case {c.case}"
+                    f"{when}. Report back through the agency's task:\n{c.link}\n", f"agency-{agency.id}",
+                    cc=c.unit())]
+
+
+def _request_elsewhere(c: Context) -> list[Email]:
+    due = c.task.input.request_due_on
+    lead = (c.task.input.review_lead or {}).get("name") or "the body leading the review"
+    when = _date(due) if due else "the date it gave"
+    if c.kind == "chase":
+        subject, text = (f"Overdue: the contribution for case {c.case}",
+                         f"{lead} asked for information on case {c.case} by {when}, and it has not been sent.")
+    else:
+        subject, text = (f"Reminder: the contribution for case {c.case} is due on {when}",
+                         f"{lead} asked for information on case {c.case} by {when}.")
+    return [c.email(c.unit(), subject, f"{text} Record it in Reviewflow once sent.\n\n{c.link}\n", "unit")]
+
+
 def _anything_else(c: Context) -> list[Email]:
     return [c.email(c.unit(), f"{c.kind.capitalize()}: {c.about.replace('_', ' ') or 'case'} for case {c.case}",
                     f"Reviewflow sends a {c.kind} about {c.about.replace('_', ' ') or 'the case'} for case {c.case}."
@@ -347,4 +395,9 @@ COMPOSERS: dict[tuple[str, str], Callable[[Context], list[Email]]] = {
     ("reminder", "lcspr_expected_date"): _expected_date,
     ("escalation", "lcspr_expected_date"): _expected_date,
     ("reminder", "further_information"): _further_information,
+    ("reminder", "local_learning_review"): _local_review_target,
+    ("escalation", "local_learning_review"): _local_review_target,
+    ("chase", "agency_review"): _agency_review,
+    ("reminder", "review_led_elsewhere"): _request_elsewhere,
+    ("chase", "review_led_elsewhere"): _request_elsewhere,
 }

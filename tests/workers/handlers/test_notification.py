@@ -213,3 +213,25 @@ def test_notifications_are_sent_by_smtp_once_when_configured(make_services: Serv
         assert outbox_mail(services.directory.outbox.parent) == []
     finally:
         smtp.stop()
+
+
+def test_an_agency_s_review_or_audit_is_chased_to_its_lead_with_the_target_date(services: Services) -> None:
+    values = {**CASE, "agency": "Northbridge Council", "local_review_due_on": "2026-03-02"}
+    [(message, text)] = notify(services, "chase", "agency_review", values)
+    assert message["Subject"].startswith("Chase: ") and "was due by Monday 2 March 2026" in text
+    assert message["Cc"] and message["To"] != message["Cc"]
+
+
+def test_a_local_learning_review_s_target_is_the_partnership_s_own(services: Services) -> None:
+    values = {**CASE, "local_review_due_on": "2026-07-06"}
+    [(_, reminder)] = notify(services, "reminder", "local_learning_review", values)
+    assert "Monday 6 July 2026" in reminder and "the partnership's own target" in reminder
+    assert "National Panel" not in reminder
+
+
+def test_a_request_from_a_review_led_elsewhere_is_reminded_then_chased_to_the_business_unit(
+        services: Services) -> None:
+    values = {**CASE, "request_due_on": "2026-02-20", "review_lead": {"name": "Southmoor SCP"}}
+    [(message, text)] = notify(services, "chase", "review_led_elsewhere", values, activity="chase_request:1")
+    assert message["Subject"].startswith("Overdue:") and "Southmoor SCP asked" in text
+    assert "Friday 20 February 2026" in text
