@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -124,6 +125,9 @@ def create_app(settings: ServerSettings | None = None, *, db: engine.Database | 
                   generate_unique_id_function=_operation_id, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.db = database
     app.state.settings = settings
+    need_to_know = Path(settings.bpmn_dir) / "need_to_know.toml"
+    if need_to_know.is_file():
+        database.private_data = engine.load_private_data(need_to_know)   # Invalid stops the start: fail closed
     app.state.handler_topics = handler_topics
     app.state.oidc = load_oidc(settings)
     app.state.throttle = SignInThrottle(database, per_source=settings.sign_in_limit_per_source,

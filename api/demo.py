@@ -29,6 +29,7 @@ from api.settings import ServerSettings
 
 ROOT = Path("var/demo")
 CHILD = "Child J"                     # the confidential name the publication guard must keep out
+FAMILY = "Ms Demo Parent"             # a family member: private to the business unit and the lead reviewer
 LANES = {   # candidate group -> (user id, role)
     "business-unit": ("bu-officer", "business-unit"),
     "case-review-group": ("crg-chair", "crg-member"),
@@ -126,6 +127,7 @@ class Demo:
         self.path = path
         self.business_key = business_key
         self.counts.clear()
+        self.invited: dict[str, int] = {}
         self.completed: list[dict[str, Any]] = []
         engine.clock.freeze(path.starts_at)
         with self.http("bu-officer") as bu:
@@ -159,6 +161,9 @@ class Demo:
 
     def _waits(self, task: dict[str, Any]) -> bool:
         """A task nobody answers on this path (an agency that never replies)."""
+        if task["activity_id"] == "answer_invitation":      # reviewers who never answer their invitation
+            self.invited.setdefault(task["id"], len(self.invited))
+            return self.invited[task["id"]] < self.path.unanswered_invitations
         return task["activity_id"] in ("submit_scoping_document", "submit_imr") and \
             (task.get("organisation") or "") in self.path.silent
 
@@ -166,7 +171,7 @@ class Demo:
         user = self._who(task)
         with self.http(user) as c:
             detail = c.get(f"/api/v1/user-tasks/{task['id']}").json()
-            self._client, self._task = c, detail
+            self._client, self._task, self._client_user = c, detail, user
             variables = self._form(detail, decision, c)
             r = c.post(f"/api/v1/user-tasks/{task['id']}/complete", json={"variables": variables})
             if r.status_code != 200:
@@ -351,7 +356,35 @@ class Demo:
                 "redacted_report"), "anonymisation_checked": True,
                 "legal_check": {"checked_by": "Partnership solicitor", "checked_on": day()}},
             "plan_publication_date": lambda: answer("plan_publication_date", {
-                "planned_publication_date": day(10), "family_briefed": True}),
+                "planned_publication_date": day(10)}),
+            "invite_family": lambda: answer("invite_family", {
+                "family_involvement_outcome": "declined", "review_explained": True,
+                "family_contact": {"members": [{"name": FAMILY, "relationship": "mother"}],
+                                   "phone": "01632 960 123", "address": "1 Demo Row, Northbridge"},
+                "family_contact_log": [{"on": day(), "method": "letter",
+                                        "result": "Thanked us; does not wish to take part"}]}),
+            "meet_family": lambda: {"family_meeting": {
+                "held_on": day(), "attendees": [FAMILY, "Lead reviewer"],
+                "family_views": "Nobody asked the child what life at home was like.",
+                "notes_document_id": self._upload(c, task, "family_statement.md",
+                                                  f"# In our words\n{FAMILY}'s account.\n".encode(),
+                                                  "text/markdown", "family_statement")}},
+            "record_childs_voice": lambda: {"childs_voice": {
+                "summary": "Told a teacher she was hungry and did not want to go home.",
+                "sources": ["records", "practitioners"] + (["family"] if v.get("family_meeting") else [])}},
+            "share_findings_with_family": lambda: answer("share_findings_with_family", {
+                "family_findings_response": {"shared_on": day(), "comments": []}}),
+            "brief_family": lambda: {"family_briefed_on": day(),
+                                     "family_briefing_notes": "Publication date and anonymisation explained"},
+            "answer_invitation": lambda: answer("answer_invitation", {
+                "invitation_accepted": True, "conflict_declared": False}),
+            "agree_commission": lambda: {"commission": {
+                "fee_gbp": 9500, "days_of_work": 25,
+                "report_due_on": day(150),
+                "terms": "Fee paid in two parts: on the draft report and on the final report"}},
+            "record_reviewer_feedback": lambda: {"reviewer_feedback": {
+                "quality": "good", "on_time": True, "would_commission_again": True,
+                "summary": "Clear analysis; the family felt listened to"}},
             "review_publication": lambda: {"keep_published": True, "publication_review_reasons": [
                 "The learning is still current"]},
             "redact_briefing": lambda: {"redacted_document_id": self._upload(

@@ -52,6 +52,35 @@ def _publication(choice: str) -> Answer:
     return answer
 
 
+def _family(outcome: str) -> Answer:
+    """The business unit's invitation to the family, with its contact log."""
+    def answer(demo: Any, v: dict[str, Any], n: int, day: Callable[[int], str]) -> dict[str, Any]:
+        tries = [("letter", "No reply"), ("telephone", "No answer"), ("home_visit", "Moved; no forwarding address")]
+        log = [{"on": day(-2 * (len(tries) - i)), "method": m, "result": r} for i, (m, r) in enumerate(tries)]
+        if outcome == "accepted":
+            log = [{"on": day(0), "method": "telephone", "result": "Agreed to meet the lead reviewer"}]
+        return {"family_involvement_outcome": outcome, "review_explained": outcome == "accepted",
+                "family_contact": {"members": [{"name": "Ms Demo Parent", "relationship": "mother"}],
+                                   "phone": "01632 960 123", "address": "1 Demo Row, Northbridge"},
+                "family_contact_log": log}
+    return answer
+
+
+def _family_comments(demo: Any, v: dict[str, Any], n: int, day: Callable[[int], str]) -> dict[str, Any]:
+    return {"family_findings_response": {"shared_on": day(0), "comments": [
+        {"comment": "The report does not say the school knew she was hungry.",
+         "answer": "Added to the findings on information sharing.", "report_changed": True},
+        {"comment": "We want her name used.", "answer": "The report must stay anonymised; we explained why.",
+         "report_changed": False}]}}
+
+
+def _first_declines(demo: Any, v: dict[str, Any], n: int, day: Callable[[int], str]) -> dict[str, Any]:
+    if n == 1:
+        return {"invitation_accepted": False, "conflict_declared": False,
+                "decline_reason": "No capacity before the deadline"}
+    return {"invitation_accepted": True, "conflict_declared": False}
+
+
 @dataclass(frozen=True)
 class PathSpec:
     name: str
@@ -63,6 +92,7 @@ class PathSpec:
     added_later: tuple[str, ...] = ()               # agencies the Case Review Group adds at its meeting
     notified_after_days: int = 2                    # calendar days between awareness and the notification
     looked_after: bool = False
+    unanswered_invitations: int = 0                 # reviewers invited in turn who never answer
     incident_type: str = "serious_harm"
     starts_at: datetime = datetime(2027, 1, 11, 9, 30, tzinfo=UTC)
     process: str | None = None                      # opened by the business unit as this process, not notified
@@ -73,8 +103,7 @@ PATHS: dict[str, PathSpec] = {p.name: p for p in [
     PathSpec("improvements-only", "LCSPR, the improvements published instead of the report, on a date moved "
              "so the Panel has them 7 working days before", "lcspr",
              {"decide_publication": _publication("improvements_only"),
-              "plan_publication_date": lambda demo, v, n, day: {"planned_publication_date": day(3),
-                                                                "family_briefed": True}}),
+              "plan_publication_date": lambda demo, v, n, day: {"planned_publication_date": day(3)}}),
     PathSpec("deferred-then-published", "LCSPR, publication deferred, reviewed after 3 months, then published",
              "lcspr", {"decide_publication": _publication("defer")}),
     PathSpec("lcspr-delay", "LCSPR that misses its 6 months: one delay notice, a new expected date that is "
@@ -84,8 +113,7 @@ PATHS: dict[str, PathSpec] = {p.name: p for p in [
               "record_delay": lambda demo, v, n, day: {"delay_reasons": ["Awaiting the criminal trial"],
                                                        "parallel_proceedings": ["criminal"],
                                                        "expected_publication_date": day(45)},
-              "plan_publication_date": lambda demo, v, n, day: {"planned_publication_date": day(40),
-                                                                "family_briefed": True}}),
+              "plan_publication_date": lambda demo, v, n, day: {"planned_publication_date": day(40)}}),
     PathSpec("partners-refuse", "The police do not sign off the Rapid Review: back to the Case Review Group, "
              "then all three partners sign", "learning_dissemination",
              {"record_partners_decision": _police_first_refuses}),
@@ -133,4 +161,14 @@ PATHS: dict[str, PathSpec] = {p.name: p for p in [
                  "final_report_id": demo._upload(demo._client, demo._task, "southmoor_report.md",
                                                  b"# Southmoor's review\nLearning across the boundary.\n",
                                                  "text/markdown", "final_report")}}),
+    PathSpec("family-comments", "LCSPR with the family: invited and accept, meet the lead reviewer, comment on "
+             "the draft findings (each answered) and are briefed before publication", "lcspr",
+             {"invite_family": _family("accepted"), "share_findings_with_family": _family_comments}),
+    PathSpec("family-unreachable", "LCSPR whose family cannot be contacted: each attempt logged, the child's "
+             "voice from the records and practitioners", "lcspr", {"invite_family": _family("unable_to_contact")}),
+    PathSpec("reviewer-declines", "The first reviewer invited declines: the next in the pool accepts and is "
+             "commissioned on a fee and timescale; feedback on their work at the end", "lcspr",
+             {"answer_invitation": _first_declines}),
+    PathSpec("reviewer-silent", "The first reviewer invited never answers: after 5 local working days the next "
+             "in the pool is invited, and accepts", "lcspr", unanswered_invitations=1),
 ]}

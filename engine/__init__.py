@@ -140,6 +140,7 @@ from engine.queries.operations import (
     operational_counts,
     pool_status,
 )
+from engine.queries.private_data import PrivateData, load_private_data
 from engine.queries.reads import (
     definition_xml,
     get_definition,
@@ -217,6 +218,7 @@ __all__ = [
     "Activity", "CaseOverview", "ProcessProgress", "TaskRecord", "WaitingOn", "activity_index", "case_diagram_xml",
     "case_progress", "completed_task_data", "open_cases", "CaseStamp", "open_case_stamps",
     "Milestones", "MilestoneStatus", "WorkingDays", "evaluate_milestones", "load_milestones", "next_deadline", "rag",
+    "PrivateData", "load_private_data",
     "working_days",
     "TimelinessItem", "TimelinessReport", "TimelinessSection", "case_facts", "timeliness_report",
     "OpenedSession", "SessionInfo", "close_session", "open_key_session", "open_token_session", "resolve_session",

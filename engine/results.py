@@ -24,11 +24,12 @@ class Actor:
     organisation: str | None = None          # set: sees only that organisation's tasks, no whole cases
     sees_all_cases: bool = False
     manages_tasks: bool = False              # may give a task it sees to one of its candidates, or take it back
+    internal: bool = False                   # the service itself: reads private data too (queries.private_data)
 
     @classmethod
     def system(cls, id: str) -> Actor:
         """The service itself (scheduler, start-up, command line): every case, every task."""
-        return cls(id, sees_all_cases=True, manages_tasks=True)
+        return cls(id, sees_all_cases=True, manages_tasks=True, internal=True)
 
 
 @dataclass(frozen=True)

@@ -428,11 +428,15 @@ def lcspr() -> Diagram:
            form="review_publication", reads="case_reference, published_url, published_on",
            doc="The report has been available for a year, the least guidance expects. Decide whether it stays on "
                "the website, and why.")
-    d.add("and", "after_publication_join", "Action plan closed and publication reviewed", BU, 5)
+    d.user("record_reviewer_feedback", "Record feedback on the reviewer's work", BU, 3, 2, group="business-unit",
+           form="record_reviewer_feedback", reads="case_reference, lead_reviewer, published_on, final_report_due_on",
+           doc="At the end of the review the business unit records how the lead reviewer's work went, for the pool.")
+    d.add("and", "after_publication_join", "Action plan closed, publication reviewed, feedback recorded", BU, 5)
     d.add("end", "lcspr_complete", "LCSPR complete", BU, 6)
     d.chain("lcspr_decided", "call_lcspr_review", "after_publication_split", "call_action_plan",
             "after_publication_join", "lcspr_complete")
     d.chain("after_publication_split", "publication_year_passed", "review_publication", "after_publication_join")
+    d.chain("after_publication_split", "record_reviewer_feedback", "after_publication_join")
     return d
 
 
@@ -454,11 +458,12 @@ def lcspr_review() -> Diagram:
            doc="Terms of reference as data: scope, the period under review, methodology, 3-4 key lines of "
                "enquiry, the agencies asked for IMRs (add or remove one, recording why), family involvement, "
                "parallel proceedings, and whether a reflective practitioner discussion is appropriate.")
-    d.service("commission_reviewer", "Commission the Independent Lead Reviewer", BU, 4,
-              topic="reviewer-commissioning",
-              doc="Commissions a reviewer without a conflict (reg 12). Expects: case_reference, terms_of_reference, "
-                  "key_lines_of_enquiry. Returns: lead_reviewer (id, name, email, user), commissioning_letter_id, "
-                  "terms_of_reference_document_id.")
+    d.call("commission_reviewer", "Commission the Independent Lead Reviewer", BU, 4,
+           called="reviewer_commissioning",
+           doc="Runs reviewer_commissioning: invites reviewers from the pool in turn until one accepts without a "
+               "conflict, agrees the fee and timescale, and commissions them (reg 12). Returns: lead_reviewer "
+               "(id, name, email, user), commissioning_letter_id, terms_of_reference_document_id, "
+               "contract_document_id.")
     d.add("and", "work_split", "Meetings, and the evidence", BU, 5)
     d.call("hold_panel_meetings", "Hold the panel meetings", PANEL, 6, 0, called="panel_meeting",
            inner=mi("panel_meetings", "panel_meeting_records", "panel_meeting", "panel_meeting_record",
@@ -498,26 +503,30 @@ def lcspr_review() -> Diagram:
            reads="case_reference, terms_of_reference, key_lines_of_enquiry, draft_report_id, draft_version",
            doc="The panel checks the draft against the terms of reference and lists amendments (reg 14).")
     d.add("xor", "amendments_gateway", "Amendments needed?", PANEL, 16, 0)
-    d.add("and", "work_join", "Meetings held and report agreed", BU, 17, 0)
-    d.user("approve_final_report", "Approve the final report", SP, 18, 0, group="safeguarding-partners",
+    d.add("and", "work_join", "Meetings held, report agreed, the child's voice heard", BU, 17, 0)
+    family_involvement(d)
+    d.user("approve_final_report", "Approve the final report", SP, 20, 0, group="safeguarding-partners",
            form="approve_final_report", reads="case_reference, draft_report_id, draft_version",
            doc=partners_sign_off_doc("to approve the final report"))
-    d.call("call_publication", "Publish", BU, 19, 0, called="publication",
+    d.call("call_publication", "Publish", BU, 24, 0, called="publication",
            doc="Runs publication: what to publish (full report, improvements, or deferral), the anonymisation "
                "and legal check, the copy to the Panel and the Secretary of State 7 working days before, "
                "publication, and the link to the Panel.")
-    d.add("terminate", "review_published", "Published: the 6-month clock stops", BU, 20, 0,
+    d.add("terminate", "review_published", "Published: the 6-month clock stops", BU, 25, 0,
           "Ends the review; the reminders and escalations still waiting are withdrawn.")
     d.chain("review_started", "clock_split", "form_panel", "agree_terms_of_reference", "commission_reviewer",
             "work_split", "hold_panel_meetings", "work_join")
     d.chain("work_split", "prepare_imr_requests", "gather_imrs", "merge_chronologies", "practitioner_gateway")
+    d.chain("work_split", "invite_family", "family_gateway")
     d.flow("practitioner_gateway", "invite_practitioners", "Yes", "practitioner_discussion_appropriate == True")
     d.flow("practitioner_gateway", "practitioner_merge", "No", default=True)
     d.chain("invite_practitioners", "record_practitioner_discussion", "practitioner_merge", "draft_merge",
             "write_draft_report", "quality_assure_draft", "amendments_gateway")
     d.flow("amendments_gateway", "draft_merge", "Yes", "amendments_needed == True")
     d.flow("amendments_gateway", "work_join", "No: agreed", default=True)
-    d.chain("work_join", "approve_final_report", "call_publication", "review_published")
+    d.chain("work_join", "findings_gateway")
+    d.chain("findings_merge", "approve_final_report", "briefing_gateway")
+    d.chain("briefing_merge", "call_publication", "review_published")
     # the clock
     for i, m in enumerate((3, 4)):
         d.add("timer_catch", f"month_{m}_reached", f"{m} months since the decision", BU, 2 + 2 * i, 3,
@@ -566,6 +575,106 @@ def lcspr_review() -> Diagram:
                   "decision_date. Returns: nothing the process relies on.")
     d.add("end", "deadline_escalated", "Escalated", BU, 4, 5)
     d.chain("clock_split", "month_6_reached", "escalate_deadline_missed", "deadline_escalated")
+    return d
+
+
+def family_involvement(d: Diagram) -> None:
+    """The family's part in the LCSPR (Working Together 2023, chapter 5): invited, met by the lead
+    reviewer, the child's voice recorded, the draft findings shared and their comments answered, and a
+    briefing before publication. Contact details, the meeting, the comments and the family's documents
+    are private to the business unit and the lead reviewer (bpmn/need_to_know.toml)."""
+    d.user("invite_family", "Invite the family to contribute", BU, 6, 2, group="business-unit",
+           form="invite_family", reads="case_reference, lead_reviewer, terms_of_reference",
+           doc="Invites the child's family to contribute, explains how the review works, and keeps a log of every "
+               "attempt to reach them: accepted, declined, or unable to contact.")
+    d.add("xor", "family_gateway", "Did the family accept?", BU, 7, 2)
+    d.user("meet_family", "Meet the family", ILR, 8, 1, users="${lead_reviewer.user}", form="record_family_meeting",
+           reads="case_reference, family_contact, family_contact_log, terms_of_reference",
+           doc="The commissioned lead reviewer meets the family and records their views.")
+    d.add("xor", "family_merge", "Met, declined or not reached", ILR, 9, 2)
+    d.user("record_childs_voice", "Record the child's voice", ILR, 10, 2, users="${lead_reviewer.user}",
+           form="record_childs_voice", reads="case_reference, family_involvement_outcome, family_meeting, "
+           "key_lines_of_enquiry",
+           doc="What the child said, felt and experienced, from the records, the practitioners and the family.")
+    d.flow("family_gateway", "meet_family", "Accepted", 'family_involvement_outcome == "accepted"')
+    d.flow("family_gateway", "family_merge", "Declined or unable to contact", default=True)
+    d.chain("meet_family", "family_merge", "record_childs_voice", "work_join")
+    d.add("xor", "findings_gateway", "Is the family involved?", BU, 18, 0)
+    d.user("share_findings_with_family", "Share the draft findings with the family", ILR, 18, 1,
+           users="${lead_reviewer.user}", form="share_findings_with_family",
+           reads="case_reference, family_contact, family_meeting, draft_report_id, draft_version",
+           doc="Before publication the lead reviewer shares the draft findings with the family, records each "
+               "comment and the answer given, and whether the report changed.")
+    d.add("xor", "findings_merge", "Findings shared or family not involved", BU, 19, 0)
+    d.flow("findings_gateway", "share_findings_with_family", "Yes", 'family_involvement_outcome == "accepted"')
+    d.flow("findings_gateway", "findings_merge", "No", default=True)
+    d.flow("share_findings_with_family", "findings_merge")
+    d.add("xor", "briefing_gateway", "Is the family involved?", BU, 21, 0)
+    d.user("brief_family", "Brief the family before publication", BU, 22, 1, group="business-unit",
+           form="brief_family_before_publication",
+           reads="case_reference, family_contact, family_findings_response, final_report_id",
+           doc="The family are told when and what will be published, and how the child is referred to.")
+    d.add("xor", "briefing_merge", "Briefed or family not involved", BU, 23, 0)
+    d.flow("briefing_gateway", "brief_family", "Yes", 'family_involvement_outcome == "accepted"')
+    d.flow("briefing_gateway", "briefing_merge", "No", default=True)
+    d.flow("brief_family", "briefing_merge")
+
+
+def reviewer_commissioning() -> Diagram:
+    d = Diagram("reviewer_commissioning", "Commissioning the Independent Lead Reviewer",
+                "The pool in turn (Regulations 2018, reg 12): the next available reviewer without a known conflict "
+                "is invited and accepts or declines, declaring any conflict; a decline, a conflict or no answer "
+                "within 5 local working days moves on to the next. The business unit agrees the fee and timescale, "
+                "and the reviewer is commissioned with the letter, the terms of reference and the contract. "
+                "Output: lead_reviewer, reviewer_invitations.", [BU, ILR])
+    d.add("start", "commissioning_started", "Terms of reference agreed", BU, 0)
+    d.script("prepare_invitations", "Start the list of invitations", BU, 1,
+             script="reviewer_invitations = []",
+             doc="No reviewer asked yet for this case.")
+    d.add("xor", "next_reviewer", "The next reviewer in the pool", BU, 2)
+    d.service("invite_reviewer", "Invite the next reviewer in the pool", BU, 3, topic="reviewer-commissioning",
+              step="invite",
+              doc="Invites the first available reviewer without a known conflict who has not been asked yet; no one "
+                  "left is an incident. Expects: case_reference, agencies, reviewer_invitations. Returns: "
+                  "reviewer_invited (id, name, email, user), reviewer_invited_on.")
+    d.user("answer_invitation", "Accept or decline the invitation, declaring any conflict", ILR, 4, 0,
+           users="${reviewer_invited.user}", form="answer_reviewer_invitation",
+           reads="case_reference, terms_of_reference, key_lines_of_enquiry, agencies, decision_date, "
+                 "reviewer_invited_on",
+           doc="The invited reviewer accepts or declines and declares any involvement with the child, the family "
+               "or the agencies' work with them.")
+    d.boundary("invitation_unanswered", "No answer in 5 working days", "answer_invitation", cancel=True,
+               definition=d.timer("timeDate", "local_working_days_after(reviewer_invited_on, 5)"))
+    d.script("record_answer", "Record the answer", BU, 5, 0,
+             script=('invitation_outcome = "conflict" if conflict_declared else ('
+                     '"accepted" if invitation_accepted else "declined")\n'
+                     'reviewer_invitations = reviewer_invitations + [{"id": reviewer_invited["id"], '
+                     '"outcome": invitation_outcome, "invited_on": reviewer_invited_on}]'),
+             doc="Adds the answer to reviewer_invitations: accepted, declined or conflict.")
+    d.script("record_no_answer", "Record that no answer came", BU, 5, 1,
+             script=('invitation_outcome = "no_answer"\n'
+                     'reviewer_invitations = reviewer_invitations + [{"id": reviewer_invited["id"], '
+                     '"outcome": invitation_outcome, "invited_on": reviewer_invited_on}]'),
+             doc="The invitation lapsed: the next reviewer is asked.")
+    d.add("xor", "accepted_gateway", "Accepted without a conflict?", BU, 6)
+    d.user("agree_commission", "Agree the fee and timescale", BU, 7, group="business-unit",
+           form="agree_reviewer_commission", reads="case_reference, reviewer_invited, decision_date",
+           doc="The business unit agrees the commission with the reviewer: fee, days of work and the date the "
+               "final report is due (within the 6 months).")
+    d.service("commission_reviewer_contract", "Commission the reviewer: letter, terms of reference, contract", BU, 8,
+              topic="reviewer-commissioning", step="commission",
+              doc="Writes the commissioning letter, the terms of reference and the contract (fee, timescale) into "
+                  "the case and tells the reviewer. Expects: case_reference, terms_of_reference, key_lines_of_enquiry, "
+                  "decision_date, reviewer_invited, commission. Returns: lead_reviewer, commissioning_letter_id, "
+                  "terms_of_reference_document_id, contract_document_id, final_report_due_on.")
+    d.add("end", "reviewer_commissioned", "Reviewer commissioned", BU, 9)
+    d.chain("commissioning_started", "prepare_invitations", "next_reviewer", "invite_reviewer", "answer_invitation",
+            "record_answer", "accepted_gateway")
+    d.flow("invitation_unanswered", "record_no_answer")
+    d.flow("record_no_answer", "next_reviewer", "The next reviewer")
+    d.flow("accepted_gateway", "agree_commission", "Accepted", 'invitation_outcome == "accepted"')
+    d.flow("accepted_gateway", "next_reviewer", "Declined or conflicted: the next reviewer", default=True)
+    d.chain("agree_commission", "commission_reviewer_contract", "reviewer_commissioned")
     return d
 
 
@@ -1088,6 +1197,7 @@ def information_request_elsewhere() -> Diagram:
 
 
 DIAGRAMS = [rapid_review, rapid_review_work, agency_return, national_panel_submission, lcspr, lcspr_review,
+            reviewer_commissioning,
             panel_meeting, publication, learning_dissemination, action_plan, case_screening, local_learning_review,
             agency_led_review, cross_boundary_review, review_led_elsewhere, information_request_elsewhere]
 

@@ -17,13 +17,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.errors import Invalid, NotFound
+from engine.queries.private_data import hidden_kinds
 from engine.queries.visibility import can_see_instance, can_see_task
 from engine.results import Actor
 from engine.store.change import Audit, change
 from engine.store.command import lock_instance
 from engine.store.database import Database
 from engine.store.rows import aware
-from engine.store.tables import document, user_task
+from engine.store.tables import document, instance, user_task
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 
@@ -116,6 +117,9 @@ def add_document(db: Database, *, actor: Actor, instance_id: str, filename: str,
                 raise NotFound(f"no open user task {task_id} in this case")
         elif not can_see_instance(conn, actor, instance_id):
             raise NotFound(f"no process instance with id {instance_id}")
+        if kind is not None and kind in _hidden_kinds(db, conn, actor, instance_id):
+            raise Invalid(f"documents of kind {kind} are private to the people the partnership names; "
+                          "you may not attach one to this case")
         row = {"id": str(uuid.uuid4()), "instance_id": instance_id, "task_id": task_id, "kind": kind,
                "filename": name, "content_type": stored_type, "size": len(content),
                "sha256": hashlib.sha256(content).hexdigest(), "content": content, "uploaded_by": actor.id,
@@ -133,8 +137,17 @@ class _Row:
 _columns = [c for c in document.c if c.name != "content"]
 
 
-def _visible(conn: sa.Connection, actor: Actor, row: Any) -> bool:
+def _hidden_kinds(db: Database, conn: sa.Connection, actor: Actor, instance_id: str) -> set[str]:
+    if not any(rule.document_kinds for rule in db.private_data):
+        return set()
+    variables = conn.execute(sa.select(instance.c.variables).where(instance.c.id == instance_id)).scalar()
+    return hidden_kinds(db.private_data, actor, variables or {})
+
+
+def _visible(db: Database, conn: sa.Connection, actor: Actor, row: Any) -> bool:
     r = row
+    if r.kind is not None and r.kind in _hidden_kinds(db, conn, actor, r.instance_id):
+        return False        # private documents: not even their uploader, once they may no longer read them
     if can_see_instance(conn, actor, r.instance_id):
         return True
     if r.uploaded_by == actor.id:
@@ -149,7 +162,7 @@ def list_documents(db: Database, *, instance_id: str, viewer: Actor | None = Non
         query = query.where(document.c.task_id == task_id)
     with db.read() as conn:
         rows = conn.execute(query.order_by(document.c.uploaded_at, document.c.id)).all()
-        return [_info(r) for r in rows if viewer is None or _visible(conn, viewer, r)]
+        return [_info(r) for r in rows if viewer is None or _visible(db, conn, viewer, r)]
 
 
 def get_document(db: Database, *, document_id: str, viewer: Actor | None = None,
@@ -158,6 +171,6 @@ def get_document(db: Database, *, document_id: str, viewer: Actor | None = None,
     with db.read() as conn:
         row = conn.execute(sa.select(document).where(document.c.id == document_id)).one_or_none()
         if row is None or (instance_id is not None and row.instance_id != instance_id) or (
-                viewer is not None and not _visible(conn, viewer, row)):
+                viewer is not None and not _visible(db, conn, viewer, row)):
             raise NotFound(f"no document {document_id}")
         return _info(row), bytes(row.content)

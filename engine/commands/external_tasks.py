@@ -140,7 +140,7 @@ def fetch_and_lock(db: Database, *, worker_id: str, topics: list[TopicRequest], 
         query = query.order_by(*order, external_task.c.created_at, external_task.c.id).limit(max_tasks * 2)
         for row in ch.conn.execute(db.dialect.for_update(query, skip_locked=True, of=external_task)):
             topic = by_name[row.topic]
-            if not _matches(row, topic):
+            if not _matches(row, topic) or set(topic.process_variables) & _private_names(db):
                 continue
             expires = now + timedelta(milliseconds=topic.lock_duration_ms)
             ch.conn.execute(external_task.update().where(external_task.c.id == row.id)
@@ -149,7 +149,7 @@ def fetch_and_lock(db: Database, *, worker_id: str, topics: list[TopicRequest], 
                       worker_id=worker_id)
             info = external_task_info(SimpleNamespace(**{**row._asdict(), "worker_id": worker_id,
                                                          "lock_owner": actor.id, "lock_expires_at": expires}))
-            variables = row.variables or {}
+            variables = _without_private(db, row.variables or {})
             if topic.variables is not None:
                 variables = {k: v for k, v in variables.items() if k in topic.variables}
             locked.append(LockedTask(info, variables, row.error_details))
@@ -320,7 +320,7 @@ def get_external_task(db: Database, *, task_id: str, topics: frozenset[str] | No
         row = conn.execute(sa.select(external_task).where(external_task.c.id == task_id)).one_or_none()
     if row is None or (topics is not None and row.topic not in topics):
         raise TaskNotFound(f"External task with id {task_id} does not exist")
-    return LockedTask(external_task_info(row), row.variables or {}, row.error_details)
+    return LockedTask(external_task_info(row), _without_private(db, row.variables or {}), row.error_details)
 
 
 def list_external_tasks(db: Database, *, topic: str | None = None, worker_id: str | None = None,
@@ -354,7 +354,18 @@ def list_external_tasks(db: Database, *, topic: str | None = None, worker_id: st
         count = conn.execute(sa.select(sa.func.count()).select_from(external_task).where(*where)).scalar_one()
         rows = conn.execute(sa.select(external_task).where(*where)
                             .order_by(external_task.c.created_at, external_task.c.id).limit(limit).offset(offset))
-        return [LockedTask(external_task_info(r), r.variables or {}, r.error_details) for r in rows], count
+        return [LockedTask(external_task_info(r), _without_private(db, r.variables or {}), r.error_details)
+                for r in rows], count
+
+
+def _private_names(db: Database) -> set[str]:
+    return {name for rule in db.private_data for name in rule.variables}
+
+
+def _without_private(db: Database, variables: dict[str, Any]) -> dict[str, Any]:
+    """Workers never receive private data (queries.private_data): no topic needs it."""
+    hidden = _private_names(db)
+    return {k: v for k, v in variables.items() if k not in hidden} if hidden else variables
 
 
 __all__ = ["FetchResult", "LockedTask", "TopicRequest", "complete_external_task", "extend_lock",

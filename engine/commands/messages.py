@@ -16,6 +16,7 @@ decide whether correlation keys match.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from engine.bpmn import compat
 from engine.bpmn.starts import enter_at
 from engine.commands.variables import check_variables
 from engine.errors import Conflict, Invalid, NotFound
+from engine.queries.private_data import names_hidden_everywhere, redact
 from engine.queries.visibility import can_see_instance, instance_clause
 from engine.results import Actor, InstanceInfo
 from engine.store.change import Audit, IdempotencyKey
@@ -83,6 +85,8 @@ def correlate_message(db: Database, *, actor: Actor, message_name: str, business
         if instance_id is not None:
             query = query.where(instance.c.id == instance_id)
         waiting = [r for r in conn.execute(query) if all((r.variables or {}).get(k) == v for k, v in keys.items())]
+        if set(keys) & names_hidden_everywhere(db.private_data, actor):
+            waiting = []        # a key on private data the sender may not read matches nothing
         starts = [] if waiting or instance_id is not None else conn.execute(
             sa.select(message_start).where(message_start.c.message_name == message_name)).all()
 
@@ -111,6 +115,9 @@ def correlate_message(db: Database, *, actor: Actor, message_name: str, business
     for start in starts[: (None if all_matches else 1)]:
         results.append(_start(db, actor, start, message_name, business_key, data, audit,
                               None if results else idempotency))
+    if db.private_data:
+        results = [dataclasses.replace(r, instance=dataclasses.replace(
+            r.instance, variables=redact(db.private_data, actor, r.instance.variables))) for r in results]
     return results
 
 

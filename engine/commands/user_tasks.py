@@ -56,9 +56,9 @@ def complete_user_task(db: Database, *, actor: Actor, task_id: str, variables: M
         task.run()
         cmd.finished(task, "task_completed")
     if actor.sees_all_cases:
-        return answer_for(None, actor, cmd.result, exposed)
+        return answer_for(None, actor, cmd.result, exposed, db.private_data)
     with db.read() as conn:
-        return answer_for(conn, actor, cmd.result, exposed)
+        return answer_for(conn, actor, cmd.result, exposed, db.private_data)
 
 
 def validate_form(schema: dict[str, Any] | None, data: dict[str, Any]) -> None:

@@ -378,12 +378,15 @@ def _check_with_spiffworkflow(diagrams: list[ReadDiagram], problems: _Problems) 
     """SpiffWorkflow's parser on every file with no error so far: it knows things no check here does."""
     clean = [d for d in diagrams if not problems.has_errors(d.file)]
     parser = ReviewflowParser()
-    for d in clean:
+    added = []
+    for d in clean:        # every file first: a call may name a process of a file that comes later
         try:
             parser.add_bpmn_xml(d.document.tree, d.file)
         except (ValidationException, SpiffWorkflowException, ValueError) as exc:
             _spiff_problem(exc, d, problems)
             continue
+        added.append(d)
+    for d in added:
         for process in d.model.executable:
             try:
                 parser.get_subprocess_specs(process.id, require_call_activity_specs=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from engine.bpmn import state
 from engine.errors import DefinitionNotFound, IncidentNotFound, InstanceNotFound, Invalid, TaskNotFound
 from engine.queries.filters import variable_clause
+from engine.queries.private_data import names_hidden_everywhere, redact
 from engine.queries.visibility import (
     can_see_instance,
     can_see_task,
@@ -120,7 +122,15 @@ def get_instance(db: Database, *, instance_id: str, viewer: Actor | None = None)
         info = instance_info(conn, instance_id) if visible else None
     if info is None:
         raise InstanceNotFound(f"no process instance with id {instance_id}")
+    if viewer is not None and db.private_data:
+        info = dataclasses.replace(info, variables=redact(db.private_data, viewer, info.variables))
     return info
+
+
+def _filters_private(db: Database, viewer: Actor | None, filters: list[VariableFilter] | None) -> bool:
+    """Whether a variable filter names private data the viewer may not search by (it then matches nothing)."""
+    hidden = names_hidden_everywhere(db.private_data, viewer) if viewer is not None and db.private_data else set()
+    return any(f.name.split(".")[0] in hidden for f in filters or [])
 
 
 def _given(*filters: tuple[Any, Callable[[Any], Any]]) -> list[Any]:
@@ -149,6 +159,8 @@ def list_instances(db: Database, *, definition_key: str | None = None, business_
     limit, offset = _page_args(limit, offset)
     if sort_by not in INSTANCE_SORTS:
         raise Invalid(f"instances sort by one of {', '.join(INSTANCE_SORTS)}, not {sort_by!r}")
+    if _filters_private(db, viewer, variables):
+        return Page([], 0)
     columns = [c for c in instance.c if c.name != "state"]
     where = [] if viewer is None else [instance_clause(viewer)]
     c = instance.c
@@ -181,7 +193,10 @@ def list_instances(db: Database, *, definition_key: str | None = None, business_
             return Page([], count, exact)
         rows = conn.execute(sa.select(*columns).where(instance.c.id.in_(page_ids.scalar_subquery()))
                             .order_by(*order))
-        return Page([instance_summary(r) for r in rows], count, exact)
+        found = [instance_summary(r) for r in rows]
+    if viewer is not None and db.private_data:
+        found = [dataclasses.replace(i, variables=redact(db.private_data, viewer, i.variables)) for i in found]
+    return Page(found, count, exact)
 
 
 ESTIMATE_ABOVE = 10_000
@@ -224,6 +239,8 @@ def list_user_tasks(db: Database, *, candidate_group: str | None = None, candida
     limit, offset = _page_args(limit, offset)
     if sort_by is not None and sort_by not in TASK_SORTS:
         raise Invalid(f"tasks sort by one of {', '.join(TASK_SORTS)}, not {sort_by!r}")
+    if _filters_private(db, viewer, variables):
+        return Page([], 0)
     where: list[Any] = [] if viewer is None else [task_clause(viewer)]
     groups = list(candidate_groups or []) + ([candidate_group] if candidate_group else [])
     if groups:
@@ -272,7 +289,8 @@ def get_user_task(db: Database, *, task_id: str, with_variables: bool = True,
         wf = state.loads(inst.state, inst.state_format, db.specs.get)
         task = wf.get_task_from_id(uuid.UUID(task_id))
         names = exposed_names(task.task_spec, schema, db.organisation_variable)
-        variables = only(state.to_plain(task.data), names)
+        data = state.to_plain(task.data)
+        variables = redact(db.private_data, viewer, only(data, names), case_variables=data)
     return user_task_info(row, form_schema=schema, variables=variables)
 
 

@@ -9,6 +9,7 @@
 * A task shows only the variables its form asks for, those its diagram lists in the task's `reads`
   extension property, and the organisation variable saying whose task it is — whoever reads it,
   whatever else the task's data holds (a call activity hands a sub-process every variable).
+* On top, private data (queries.private_data) is shown only to the groups and the person it names.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine.queries.private_data import PrivateData, redact
 from engine.results import Actor, InstanceInfo
 from engine.store.projection import unpack
 from engine.store.tables import case_share, history_event, instance, user_task
@@ -95,10 +97,12 @@ def only(variables: Mapping[str, Any], names: set[str]) -> dict[str, Any]:
     return {name: value for name, value in variables.items() if name in names}
 
 
-def answer_for(conn: sa.Connection | None, actor: Actor, info: InstanceInfo, names: set[str]) -> InstanceInfo:
+def answer_for(conn: sa.Connection | None, actor: Actor, info: InstanceInfo, names: set[str],
+               private: tuple[PrivateData, ...] = ()) -> InstanceInfo:
     """What a task's answer shows the actor who completed it: the variables the task exposes; the
     case's open tasks the actor may see; its external tasks and incidents only to someone who may
-    see the whole case. (`conn` may be None for an actor who sees all cases: nothing is read.)"""
+    see the whole case; never private data the actor may not read. (`conn` may be None for an actor
+    who sees all cases: nothing is read.)"""
     tasks = info.user_tasks
     if not actor.sees_all_cases and tasks:
         assert conn is not None
@@ -107,6 +111,7 @@ def answer_for(conn: sa.Connection | None, actor: Actor, info: InstanceInfo, nam
         tasks = [t for t in tasks if t.id in visible]
     whole_case = actor.sees_all_cases or (actor.organisation is None and conn is not None
                                           and can_see_instance(conn, actor, info.id))
-    return dataclasses.replace(info, variables=only(info.variables, names), user_tasks=tasks,
+    shown = redact(private, actor, only(info.variables, names), case_variables=info.variables)
+    return dataclasses.replace(info, variables=shown, user_tasks=tasks,
                                external_tasks=info.external_tasks if whole_case else [],
                                incidents=info.incidents if whole_case else [])

@@ -44,6 +44,7 @@ class Database:
         self.url = normalize_url(url)
         self.organisation_variable = organisation_variable     # task variable naming whose request it is
         self.audit_fast = audit_fast                           # read entries need not wait for the disk
+        self.private_data: tuple[Any, ...] = ()                # queries.private_data.PrivateData, set by the app
         kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
         if self.url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, **(connect_args or {})}

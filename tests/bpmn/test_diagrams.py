@@ -27,7 +27,8 @@ PROCESS_IDS = {"rapid_review", "rapid_review_work", "agency_return", "national_p
                "lcspr_review", "panel_meeting", "publication", "learning_dissemination", "action_plan",
                # issue 18: cases screened, not notified; reviews led elsewhere
                "case_screening", "local_learning_review", "agency_led_review", "cross_boundary_review",
-               "review_led_elsewhere", "information_request_elsewhere"}
+               "review_led_elsewhere", "information_request_elsewhere",
+               "reviewer_commissioning"}
 
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
@@ -353,12 +354,29 @@ def worker_results(task: engine.ExternalTaskInfo, v: dict[str, Any]) -> dict[str
         return {"requests_sent": 1, "return_due_on": today(28)}
     if task.topic == "panel-formation":
         return {"panel_members": ["Chair", "Health lead"], "panel_meetings": [today(30), today(60), today(90)]}
+    if task.topic == "reviewer-commissioning" and task.extension_properties.get("step") == "invite":
+        return {"reviewer_invited": {"id": "rev-1", "name": "Reviewer", "email": "r@example.org", "user": "rev-1"},
+                "reviewer_invited_on": today()}
     if task.topic == "reviewer-commissioning":
         return {"lead_reviewer": {"id": "rev-1", "name": "Reviewer", "email": "r@example.org", "user": "rev-1"},
                 "commissioning_letter_id": "DOC-LETTER", "terms_of_reference_document_id": "DOC-TOR"}
     if task.topic == "chronology-merge" and task.extension_properties.get("step") == "check":
         return {"imr": v["imr"], "chronology_entries": 2, "chronology_problem": None}
     return {}
+
+
+def commission_the_reviewer(db: engine.Database, instance_id: str) -> None:
+    """The pool's first reviewer is invited and accepts; the business unit agrees the terms; commissioned."""
+    work(db, "reviewer-commissioning")
+    open_tasks = engine.get_instance(db, instance_id=instance_id).user_tasks
+    [invitation] = [t for t in open_tasks if t.activity_id == "answer_invitation"]
+    engine.complete_user_task(db, actor=engine.Actor("rev-1"), task_id=invitation.id, variables={
+        "invitation_accepted": True, "conflict_declared": False})
+    open_tasks = engine.get_instance(db, instance_id=instance_id).user_tasks
+    [terms] = [t for t in open_tasks if t.activity_id == "agree_commission"]
+    engine.complete_user_task(db, actor=BU, task_id=terms.id, variables={"commission": {
+        "fee_gbp": 9000, "days_of_work": 20, "report_due_on": today(150)}})
+    work(db, "reviewer-commissioning")
 
 
 def work(db: engine.Database, topic: str) -> int:
@@ -453,7 +471,7 @@ def test_an_unreadable_chronology_goes_back_to_its_agency_alone_and_the_imr_is_k
         "key_lines_of_enquiry": ["K1", "K2", "K3"], "review_period_start": "2026-01-01",
         "review_period_end": "2026-11-30", "practitioner_discussion_appropriate": False,
         "agencies": ["Police", "Health"], "agency_changes": []})
-    work(db, "reviewer-commissioning")
+    commission_the_reviewer(db, started.id)
     work(db, "information-request")
     imr_tasks = {t.organisation: t for t in engine.get_instance(db, instance_id=started.id).user_tasks
                  if t.activity_id == "submit_imr"}

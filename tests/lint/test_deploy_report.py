@@ -90,7 +90,7 @@ def test_the_partnership_s_diagrams_deploy_without_warnings(db: engine.Database,
         "action_plan", "agency_led_review", "agency_return", "case_screening", "cross_boundary_review",
         "information_request_elsewhere", "lcspr", "lcspr_review", "learning_dissemination", "local_learning_review",
         "national_panel_submission", "panel_meeting", "publication", "rapid_review", "rapid_review_work",
-        "review_led_elsewhere"]
+        "review_led_elsewhere", "reviewer_commissioning"]
     assert all(d.definition.version == 1 for d in result.definitions)
     assert result.warnings == ()
 

@@ -123,3 +123,48 @@ def test_the_terms_of_reference_are_a_word_document_from_the_template(
     assert word.sections[0].footer.paragraphs[0].text == "Terms of reference · case NB-TEST-1 · 20 January 2026"
     everything = read_office(stored.content, DOCX, what="terms")
     assert not any("{{" in text or "{%" in text or "}}" in text for _, text in everything.passages)
+
+
+# ---- the pool in turn: invitations, then the commission on agreed terms ----------------------------------
+def test_an_invitation_goes_to_the_next_reviewer_not_yet_asked(services: Services,
+                                                              engine_documents: FakeEngineDocuments) -> None:
+    invite = {"step": "invite"}
+    first = reviewer_commissioning.handle(task_for(reviewer_commissioning, variables(
+        case_reference="NB-TEST-3", agencies=["Education"]), properties=invite, business_key="NB-TEST-3"), services)
+    assert first.variables["reviewer_invited"]["name"] == "Rita Conflicted"
+    assert first.variables["reviewer_invited_on"] == "2026-01-20"
+    second = reviewer_commissioning.handle(task_for(reviewer_commissioning, variables(
+        case_reference="NB-TEST-3", agencies=["Education"],
+        reviewer_invitations=[{"id": first.variables["reviewer_invited"]["id"], "outcome": "declined"}]),
+        properties=invite, business_key="NB-TEST-3", activity_instance_id="invite:2"), services)
+    assert second.variables["reviewer_invited"]["name"] != "Rita Conflicted"
+    assert engine_documents.documents == {}              # an invitation commissions nothing yet
+    mails = [read_mail(m) for m in outbox_mail(services.directory.outbox.parent)]
+    assert [m["Subject"] for m, _ in mails] == ["Invitation: Independent Lead Reviewer for case NB-TEST-3"] * 2
+    assert all("accept or decline" in text and "Jayden" not in text for _, text in mails)
+
+
+def test_when_everyone_was_asked_the_incident_says_so(services: Services) -> None:
+    asked = [{"id": "rev-free", "outcome": "declined"}]
+    with pytest.raises(Incident, match="1 were invited already"):
+        reviewer_commissioning.handle(task_for(reviewer_commissioning, variables(reviewer_invitations=asked),
+                                               properties={"step": "invite"}), services)
+
+
+def test_the_reviewer_who_accepted_is_commissioned_with_a_contract(services: Services,
+                                                                  engine_documents: FakeEngineDocuments) -> None:
+    accepted = {"id": "rev-free", "name": "Reece Free", "email": "reece@reviews.example", "user": "rev-free"}
+    result = reviewer_commissioning.handle(task_for(reviewer_commissioning, variables(
+        reviewer_invited=accepted, commission={"fee_gbp": 8250.5, "days_of_work": 20,
+                                               "report_due_on": "2026-06-30"})), services)
+    assert result.variables["lead_reviewer"]["id"] == "rev-free"
+    [contract] = engine_documents.of_kind("reviewer_contract")
+    assert result.variables["contract_document_id"] == contract.id
+    text = contract.content.decode()
+    assert "£8,250.50" in text and "Days of work: 20." in text and "30 June 2026" in text and "Reece Free" in text
+
+
+def test_an_unknown_step_is_an_incident(services: Services) -> None:
+    with pytest.raises(Incident, match="step must be one of"):
+        reviewer_commissioning.handle(task_for(reviewer_commissioning, variables(), properties={"step": "x"}),
+                                      services)
