@@ -105,7 +105,7 @@ class Diagram:
 
     def user(self, id: str, name: str, lane: str, col: float, row: int = 0, *, form: str, doc: str,
              reads: str = "", group: str | None = None, users: str | None = None, assignee: str | None = None,
-             organisation: str | None = None, inner: str = "") -> Node:
+             organisation: str | None = None, case_access: str | None = None, inner: str = "") -> Node:
         attrs = {}
         if group is not None:
             attrs["camunda:candidateGroups"] = group
@@ -119,6 +119,8 @@ class Diagram:
             props["reads"] = reads
         if organisation:
             props["organisation"] = organisation
+        if case_access:
+            props["caseAccess"] = case_access
         return self.add("user", id, name, lane, col, row, doc, attrs=attrs, props=props, inner=inner)
 
     def service(self, id: str, name: str, lane: str, col: float, row: int = 0, *, topic: str, doc: str,

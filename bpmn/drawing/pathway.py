@@ -641,8 +641,10 @@ def reviewer_commissioning() -> Diagram:
            users="${reviewer_invited.user}", form="answer_reviewer_invitation",
            reads="case_reference, terms_of_reference, key_lines_of_enquiry, agencies, decision_date, "
                  "reviewer_invited_on",
+           case_access="task",
            doc="The invited reviewer accepts or declines and declares any involvement with the child, the family "
-               "or the agencies' work with them.")
+               "or the agencies' work with them. The invitation opens itself alone (caseAccess=task): until "
+               "commissioned, a reviewer sees what the invitation shows, never the case.")
     d.boundary("invitation_unanswered", "No answer in 5 working days", "answer_invitation", cancel=True,
                definition=d.timer("timeDate", "local_working_days_after(reviewer_invited_on, 5)"))
     d.script("record_answer", "Record the answer", BU, 5, 0,

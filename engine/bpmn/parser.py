@@ -33,6 +33,11 @@ READS = "reads"
 REFERENCE = re.compile(r"^\$\{\s*([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*)\s*\}$")
 #: the extension property naming the variable that says whose task it is (e.g. action.agency)
 ORGANISATION = "organisation"
+#: the extension property saying what a user task opens to those who may do it: "case" (the default:
+#: the whole case, as for anyone who works on it) or "task" (this task alone: its form's fields and
+#: its `reads`; doing it, or declining it, opens nothing more — e.g. an invitation to someone outside)
+CASE_ACCESS = "caseAccess"
+CASE_ACCESS_VALUES = ("case", "task")
 
 _validator: BpmnValidator | None = None
 
@@ -77,6 +82,12 @@ class _CamundaAware(TaskParser):
 
 
 class HumanTaskParser(_CamundaAware):
+    def _case_access(self) -> str:
+        value = self.parse_extensions().get(CASE_ACCESS) or "case"
+        if value not in CASE_ACCESS_VALUES:
+            self.raise_validation_exception(f"the property {CASE_ACCESS} is case or task, not {value!r}")
+        return value
+
     def create_task(self) -> HumanTask:
         groups = _split(self.camunda("candidateGroups"))
         users, assignee = _split(self.camunda("candidateUsers")), self.camunda("assignee") or None
@@ -89,7 +100,8 @@ class HumanTaskParser(_CamundaAware):
             candidate_groups=groups, candidate_users=users,
             assignee=assignee, form_key=self.camunda("formKey") or None,
             priority=self.int_attr("priority", 50), reads=_split(self.parse_extensions().get(READS)),
-            organisation=self.parse_extensions().get(ORGANISATION) or None, **self.bpmn_attributes)
+            organisation=self.parse_extensions().get(ORGANISATION) or None,
+            case_access=self._case_access(), **self.bpmn_attributes)
         return spec
 
 

@@ -13,7 +13,7 @@ class HumanTask(UserTask):
     def __init__(self, wf_spec: Any, bpmn_id: str, *, candidate_groups: list[str] | None = None,
                  candidate_users: list[str] | None = None, assignee: str | None = None,
                  form_key: str | None = None, priority: int = 50, reads: list[str] | None = None,
-                 organisation: str | None = None, **kwargs: Any) -> None:
+                 organisation: str | None = None, case_access: str = "case", **kwargs: Any) -> None:
         super().__init__(wf_spec, bpmn_id, **kwargs)
         self.candidate_groups = list(candidate_groups or [])
         self.candidate_users = list(candidate_users or [])
@@ -22,6 +22,7 @@ class HumanTask(UserTask):
         self.priority = priority
         self.reads = list(reads or [])      # variables the task shows besides its form's fields
         self.organisation = organisation    # the variable (path) saying whose task it is, if not the default
+        self.case_access = case_access      # "task": who may do it sees this task, never the whole case
 
 
 class ExternalServiceTask(ServiceTask):

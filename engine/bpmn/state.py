@@ -43,7 +43,7 @@ class _HumanTaskConverter(BpmnTaskSpecConverter):
         return {**self.get_default_attributes(spec), "candidate_groups": spec.candidate_groups,
                 "candidate_users": spec.candidate_users, "assignee": spec.assignee,
                 "form_key": spec.form_key, "priority": spec.priority, "reads": spec.reads,
-                "organisation": spec.organisation}
+                "organisation": spec.organisation, "case_access": spec.case_access}
 
     def from_dict(self, dct: dict[str, Any]) -> HumanTask:
         spec: HumanTask = self.task_spec_from_dict(dct)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from engine.commands.variables import check_variables
 from engine.errors import Invalid, NotACandidate, TaskClaimedByOther, TaskNotFound, TaskNotOpen, VariablesInvalid
-from engine.queries.visibility import answer_for, can_see_task, exposed_names, is_candidate
+from engine.queries.visibility import answer_for, can_see_task, exposed_names, is_candidate, task_only
 from engine.results import Actor, InstanceInfo, UserTaskInfo
 from engine.store.change import Audit, Change, IdempotencyKey, change
 from engine.store.command import instance_command, lock_task_and_instance
@@ -54,7 +54,7 @@ def complete_user_task(db: Database, *, actor: Actor, task_id: str, variables: M
         exposed = exposed_names(task.task_spec, schema, db.organisation_variable)
         task.data.update(data)
         task.run()
-        cmd.finished(task, "task_completed")
+        cmd.finished(task, "task_completed", case_access=task_only(task.task_spec))
     if actor.sees_all_cases:
         return answer_for(None, actor, cmd.result, exposed, db.private_data)
     with db.read() as conn:
@@ -128,7 +128,8 @@ def _assign(db: Database, *, actor: Actor, task_id: str, assignee: str | None, a
                         .values(assignee=assignee, claimed_at=ch.now if assignee else None))
         kind = "task_unclaimed" if assignee is None else ("task_claimed" if assignee == actor.id else "task_assigned")
         ch.record(row.instance_id, kind, task_id=task_id, activity_id=row.activity_id, assignee=assignee,
-                  previous=row.assignee if row.assignee not in (None, actor.id) else None)
+                  previous=row.assignee if row.assignee not in (None, actor.id) else None,
+                  case_access=None if row.case_access else "task")
         updated = ch.conn.execute(_task, {"id": task_id}).one()
     return user_task_info(updated)
 

@@ -4,7 +4,9 @@
 * Otherwise a task is visible to its assignee, its candidate users and members of its candidate
   groups — and, for an actor with an organisation, only the tasks of that organisation (or of none).
 * A case is visible to whoever can see one of its open tasks, has worked one of its tasks (claimed,
-  completed, or started the case), or belongs to a group the case is shared with. An actor with an
+  completed, or started the case), or belongs to a group the case is shared with — except through a
+  task the diagram marks `caseAccess=task` (an invitation to someone outside the case): that task
+  shows itself alone, before and after it is done. An actor with an
   organisation sees tasks only, never whole cases: other organisations' submissions live there.
 * A task shows only the variables its form asks for, those its diagram lists in the task's `reads`
   extension property, and the organisation variable saying whose task it is — whoever reads it,
@@ -26,6 +28,13 @@ from engine.store.projection import unpack
 from engine.store.tables import case_share, history_event, instance, user_task
 
 _WORKED = ("task_completed", "task_claimed", "instance_started")
+#: a history event of a task that opens only itself (the diagram's caseAccess=task) grants nothing more
+_OPENS_CASE = sa.func.coalesce(history_event.c.details["case_access"].as_string(), "case") != "task"
+
+
+def task_only(task_spec: Any) -> str | None:
+    """The mark a history event of this task carries when doing the task opens nothing but the task."""
+    return "task" if getattr(task_spec, "case_access", "case") == "task" else None
 
 
 def task_clause(actor: Actor) -> Any:
@@ -51,9 +60,9 @@ def instance_clause(actor: Actor, *, key: Any = None) -> Any:
         return sa.false()
     key = instance.c.id if key is None else key
     return sa.or_(
-        key.in_(sa.select(user_task.c.instance_id).where(task_clause(actor))),
+        key.in_(sa.select(user_task.c.instance_id).where(task_clause(actor), user_task.c.case_access.is_(True))),
         key.in_(sa.select(history_event.c.instance_id).where(
-            history_event.c.actor == actor.id, history_event.c.kind.in_(_WORKED))),
+            history_event.c.actor == actor.id, history_event.c.kind.in_(_WORKED), _OPENS_CASE)),
         key.in_(sa.select(case_share.c.instance_id).where(
             case_share.c.group_name.in_(sorted(actor.groups) or [""]))),
     )

@@ -131,6 +131,7 @@ def user_task_row(task: Task, organisation_variable: str | None = None) -> dict[
         "candidate_groups": pack(groups), "candidate_users": pack(users), "assignee": assignee,
         "form_key": form_key, "priority": priority,
         "organisation": organisation if isinstance(organisation, str) else None,
+        "case_access": getattr(spec, "case_access", "case") != "task",
     }
 
 

@@ -91,6 +91,8 @@ user_task = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("claimed_at", Timestamp),
     sa.Column("organisation", sa.String(255)),                         # whose request it is (need-to-know)
+    # false: the task's candidates see this task, not the whole case (the diagram's caseAccess=task)
+    sa.Column("case_access", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 
 external_task = sa.Table(

@@ -130,6 +130,8 @@ def test_only_the_business_unit_and_the_lead_reviewer_read_the_familys_data(scen
     # the panel member still reads the case (need-to-know), only not the family's part of it
     panel_status, panel_case = seen["probes"]["panel-chair"]["case"]
     assert panel_status == 200 and "family_involvement_outcome" in json.loads(panel_case)["variables"]
+    # the reviewer who declined never read the case: the invitation opens itself alone (caseAccess=task)
+    assert seen["probes"][DECLINED]["case"][0] == 404
     # nothing the others tried to plant became a family document
     planted = [d for d in result["documents"] if d["kind"] == "family_statement"]
     assert len(planted) == 1
