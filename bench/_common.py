@@ -41,6 +41,20 @@ class BenchError(RuntimeError):
     """The system under test misbehaved (wrong status, a case not completed, a server died)."""
 
 
+def timed_gets(client: httpx.Client, path: str, requests: int) -> tuple[list[float], httpx.Response]:
+    """`requests` GETs of `path`, each timed in ms (sorted), and the last answer."""
+    out = []
+    answer = None
+    for _ in range(requests):
+        t0 = time.perf_counter()
+        answer = client.get(path)
+        out.append((time.perf_counter() - t0) * 1000)
+        if answer.status_code != 200:
+            raise BenchError(f"GET {path}: {answer.status_code}")
+    assert answer is not None, "at least one request"
+    return sorted(out), answer
+
+
 def wait_ready(proc: subprocess.Popen[bytes], base_url: str, timeout_s: float, poll_s: float = 0.05,
                log: Callable[[], str] = lambda: "") -> None:
     """Until `GET /api/v1/health` answers 200; BenchError (with `log()`) if the server exits or is late."""

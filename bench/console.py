@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from bench._common import BenchError, free_port, log_tail, percentile, stop_process, wait_ready
+from bench._common import BenchError, free_port, log_tail, percentile, stop_process, timed_gets, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_MS = 300
@@ -95,14 +95,7 @@ def timed(client: httpx.Client, path: str, requests: int) -> tuple[list[float], 
     answer = client.get(path)                            # warm: caches, the first parse of the diagrams
     if answer.status_code != 200:
         raise BenchError(f"GET {path}: {answer.status_code}")
-    out = []
-    for _ in range(requests):
-        t0 = time.perf_counter()
-        answer = client.get(path)
-        out.append((time.perf_counter() - t0) * 1000)
-        if answer.status_code != 200:
-            raise BenchError(f"GET {path}: {answer.status_code}")
-    return sorted(out), answer
+    return timed_gets(client, path, requests)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,7 +42,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from bench._common import BenchError, free_port, log_tail, percentile, stop_process, wait_ready
+from bench._common import BenchError, free_port, log_tail, percentile, stop_process, timed_gets, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_MS = 50
@@ -325,14 +325,7 @@ def timed(client: httpx.Client, path: str, requests: int) -> tuple[list[float], 
         return [warm], answer
     if warm > 1000:
         requests = min(requests, 5)
-    out = []
-    for _ in range(requests):
-        t0 = time.perf_counter()
-        answer = client.get(path)
-        out.append((time.perf_counter() - t0) * 1000)
-        if answer.status_code != 200:
-            raise BenchError(f"GET {path}: {answer.status_code}")
-    return sorted(out), answer
+    return timed_gets(client, path, requests)
 
 
 def routes(client: httpx.Client) -> list[tuple[str, str]]:
