@@ -26,6 +26,7 @@ from typing import Any
 
 from engine.errors import Invalid
 from engine.results import Actor
+from engine.store.projection import lookup
 
 
 @dataclass(frozen=True)
@@ -43,16 +44,7 @@ class PrivateData:
         """Whether the actor may read this data of the case whose variables these are."""
         if self.readable_by_group(actor):
             return True
-        return any(_at(variables, path) == actor.id for path in self.users_named_by)
-
-
-def _at(variables: Mapping[str, Any], path: str) -> Any:
-    value: Any = variables
-    for part in path.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
+        return any(lookup(variables, path) == actor.id for path in self.users_named_by)
 
 
 def load_private_data(path: Path) -> tuple[PrivateData, ...]:

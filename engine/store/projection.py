@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -87,10 +88,11 @@ def fired_timers(wf: BpmnWorkflow, before: Snapshot, after: Snapshot) -> list[tu
 
 
 
-def _lookup(data: dict[str, Any], path: str) -> Any:
+def lookup(data: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path (`action.agency`) in a case's variables, or None."""
     value: Any = data
     for part in path.split("."):
-        if not isinstance(value, dict):
+        if not isinstance(value, Mapping):
             return None
         value = value.get(part)
     return value
@@ -106,7 +108,7 @@ def resolve(values: list[str], data: dict[str, Any]) -> list[str]:
         if match is None:
             out.append(value)
             continue
-        found = _lookup(data, match.group(1))
+        found = lookup(data, match.group(1))
         items = found if isinstance(found, list) else [found]
         out += [str(item) for item in items
                 if isinstance(item, str | int) and not isinstance(item, bool) and item != ""]
@@ -116,7 +118,7 @@ def resolve(values: list[str], data: dict[str, Any]) -> list[str]:
 def user_task_row(task: Task, organisation_variable: str | None = None) -> dict[str, Any]:
     spec = task.task_spec
     path = getattr(spec, "organisation", None) or organisation_variable
-    organisation = _lookup(task.data, REFERENCE.sub(r"\1", path)) if path else None
+    organisation = lookup(task.data, REFERENCE.sub(r"\1", path)) if path else None
     if isinstance(spec, HumanTask):
         groups, users = resolve(spec.candidate_groups, task.data), resolve(spec.candidate_users, task.data)
         named = resolve([spec.assignee], task.data) if spec.assignee else []
