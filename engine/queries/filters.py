@@ -1,8 +1,12 @@
-"""Filters on variables, in SQL: Camunda's `name_op_value` operators on a JSON column.
+"""Filters on variables, in SQL: Camunda's `name_op_value` operators on the variable index.
 
 Values from a query string are text; like Camunda, "true"/"false" also match booleans and numbers
 also match numbers, so `approved_eq_true` finds `"approved": true` and `age_gt_7` compares numbers.
 Each comparison is guarded by the value's JSON kind, so nothing is ever cast from the wrong kind.
+The cases' variables are read from the variable index (tables.instance_variable), never from every
+case's row: at 100,000 cases on SQLite that read took 40 s (each row's serialized state sits before
+its variables); `json_clause`, the condition on the JSON column itself, remains for what the index
+does not hold (the full text of long values, names longer than it keeps).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import sqlalchemy as sa
 from engine.errors import Invalid
 from engine.results import VariableFilter
 from engine.store.dialects import Dialect
+from engine.store.tables import instance, instance_variable
+from engine.store.variable_index import NAME_MAX, PREFIX
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")        # a variable name a diagram can use
 OPERATORS = ("eq", "neq", "gt", "gteq", "lt", "lteq", "like")
@@ -45,13 +51,75 @@ def _as_boolean(value: Any) -> bool | None:
     return None
 
 
-def variable_clause(dialect: Dialect, column: Any, f: VariableFilter) -> Any:
-    """The SQL condition for one filter on a JSON object column. Raises Invalid."""
+def variable_clause(dialect: Dialect, key: Any, f: VariableFilter) -> Any:
+    """The SQL condition for one filter: `key` (a column of instance ids) is a case whose variable
+    matches. It reads the variable index (store.variable_index), never the cases' rows, but for the
+    few texts longer than the index keeps (checked against instance.variables). Raises Invalid."""
     if not NAME.match(f.name):
         raise Invalid(f"variable name {f.name!r} in a filter must start with a letter and contain only letters, "
                       "digits and underscores")
     if f.op not in OPERATORS:
         raise Invalid(f"variable filter operator {f.op!r} is not one of {', '.join(OPERATORS)}")
+    if len(f.name) > NAME_MAX:                           # not indexed: every case's row, as before the index
+        return key.in_(sa.select(instance.c.id).where(json_clause(dialect, instance.c.variables, f)))
+    matching = _matching(dialect, f)
+    return sa.false() if matching is None else key.in_(matching)
+
+
+def _matching(dialect: Dialect, f: VariableFilter) -> Any:
+    """The ids of the cases whose variable matches, as one SELECT (None: no case can match).
+    Each way a value can match (as text, as a number, as a boolean) is a SELECT of its own, read
+    from one index, and they are joined with UNION ALL (a variable has one kind, so none repeats)."""
+    number = _as_number(f.value)
+    if f.op in ("eq", "neq"):
+        if f.value is None:
+            options = [_rows(f.name, _v.kind == "null")]
+        else:
+            options = _texts(dialect, f.name, "eq", f.value) if isinstance(f.value, str) else []
+            if number is not None:
+                options.append(_rows(f.name, _v.kind == "number", _v.number_value == number))
+            if (boolean := _as_boolean(f.value)) is not None:
+                options.append(_rows(f.name, _v.kind == "boolean", _v.number_value == int(boolean)))
+        if f.op == "neq":                                # the variable exists and is not equal
+            return sa.except_(_rows(f.name), *options) if options else _rows(f.name)
+    elif f.op == "like":
+        options = _texts(dialect, f.name, "like", str(f.value))
+    elif number is not None:
+        options = [_rows(f.name, _v.kind == "number", getattr(_v.number_value, _COMPARE[f.op])(number))]
+    else:
+        options = _texts(dialect, f.name, f.op, str(f.value))
+    if not options:
+        return None
+    return options[0] if len(options) == 1 else sa.union_all(*options)
+
+
+_v = instance_variable.c
+_checked = instance.alias("checked")                  # a case whose long text is checked in full
+
+
+def _rows(name: str, *where: Any) -> sa.Select[Any]:
+    return sa.select(_v.instance_id).where(_v.name == name, *where)
+
+
+def _texts(dialect: Dialect, name: str, op: str, value: str) -> list[sa.Select[Any]]:
+    """Texts that match: those the index holds whole, compared there; the longer ones (whose first
+    PREFIX characters the index holds) checked in full against instance.variables — for equality,
+    only those whose first characters are the value's."""
+    full = dialect.json_field(_checked.c.variables, name).text
+
+    def compare(column: Any) -> Any:
+        return column.like(value) if op == "like" else getattr(column, _COMPARE.get(op, "__eq__"))(value)
+
+    short = _rows(name, _v.text_long == sa.false(), compare(_v.text_value))
+    long = (sa.select(_v.instance_id).join_from(instance_variable, _checked, _checked.c.id == _v.instance_id)
+            .where(_v.name == name, _v.text_long == sa.true(), compare(full)))
+    if op == "eq":
+        return [short] if len(value) <= PREFIX else [long.where(_v.text_value == value[:PREFIX])]
+    return [short, long]
+
+
+def json_clause(dialect: Dialect, column: Any, f: VariableFilter) -> Any:
+    """The condition for one (valid) filter on a JSON object column itself: every row is read."""
     field = dialect.json_field(column, f.name)
     number, boolean = _as_number(f.value), _as_boolean(f.value)
     if f.op in ("eq", "neq"):
