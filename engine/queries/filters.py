@@ -68,29 +68,30 @@ def variable_clause(dialect: Dialect, key: Any, f: VariableFilter) -> Any:
 
 def _matching(dialect: Dialect, f: VariableFilter) -> Any:
     """The ids of the cases whose variable matches, as one SELECT (None: no case can match).
-    Each way a value can match (as text, as a number, as a boolean) is a SELECT of its own, read
-    from one index, and they are joined with UNION ALL (a variable has one kind, so none repeats)."""
+    Each way a value can match (as text, as a number, as a boolean) is a condition on the index row,
+    read from one index; they are joined with UNION ALL (a variable has one kind, so none repeats).
+    `neq` is one pass over the variable's rows, keeping those no way matches."""
     number = _as_number(f.value)
     if f.op in ("eq", "neq"):
         if f.value is None:
-            options = [_rows(f.name, _v.kind == "null")]
+            ways = [_v.kind == "null"]
         else:
-            options = _texts(dialect, f.name, "eq", f.value) if isinstance(f.value, str) else []
+            ways = _texts(dialect, f.name, "eq", f.value) if isinstance(f.value, str) else []
             if number is not None:
-                options.append(_rows(f.name, _v.kind == "number", _v.number_value == number))
+                ways.append(sa.and_(_v.kind == "number", _v.number_value == number))
             if (boolean := _as_boolean(f.value)) is not None:
-                options.append(_rows(f.name, _v.kind == "boolean", _v.number_value == int(boolean)))
+                ways.append(sa.and_(_v.kind == "boolean", _v.number_value == int(boolean)))
         if f.op == "neq":                                # the variable exists and is not equal
-            return sa.except_(_rows(f.name), *options) if options else _rows(f.name)
+            return _rows(f.name, *([sa.not_(sa.func.coalesce(sa.or_(*ways), sa.false()))] if ways else []))
     elif f.op == "like":
-        options = _texts(dialect, f.name, "like", str(f.value))
+        ways = _texts(dialect, f.name, "like", str(f.value))
     elif number is not None:
-        options = [_rows(f.name, _v.kind == "number", getattr(_v.number_value, _COMPARE[f.op])(number))]
+        ways = [sa.and_(_v.kind == "number", getattr(_v.number_value, _COMPARE[f.op])(number))]
     else:
-        options = _texts(dialect, f.name, f.op, str(f.value))
-    if not options:
+        ways = _texts(dialect, f.name, f.op, str(f.value))
+    if not ways:
         return None
-    return options[0] if len(options) == 1 else sa.union_all(*options)
+    return _rows(f.name, ways[0]) if len(ways) == 1 else sa.union_all(*[_rows(f.name, way) for way in ways])
 
 
 _v = instance_variable.c
@@ -101,21 +102,20 @@ def _rows(name: str, *where: Any) -> sa.Select[Any]:
     return sa.select(_v.instance_id).where(_v.name == name, *where)
 
 
-def _texts(dialect: Dialect, name: str, op: str, value: str) -> list[sa.Select[Any]]:
-    """Texts that match: those the index holds whole, compared there; the longer ones (whose first
-    PREFIX characters the index holds) checked in full against instance.variables — for equality,
-    only those whose first characters are the value's."""
-    full = dialect.json_field(_checked.c.variables, name).text
+def _texts(dialect: Dialect, name: str, op: str, value: str) -> list[Any]:
+    """Conditions on index rows for texts that match: those the index holds whole, compared there;
+    the longer ones (whose first PREFIX characters the index holds) checked in full against
+    instance.variables — for equality, only those whose first characters are the value's."""
 
     def compare(column: Any) -> Any:
         return column.like(value) if op == "like" else getattr(column, _COMPARE.get(op, "__eq__"))(value)
 
-    short = _rows(name, _v.text_long == sa.false(), compare(_v.text_value))
-    long = (sa.select(_v.instance_id).join_from(instance_variable, _checked, _checked.c.id == _v.instance_id)
-            .where(_v.name == name, _v.text_long == sa.true(), compare(full)))
-    if op == "eq":
-        return [short] if len(value) <= PREFIX else [long.where(_v.text_value == value[:PREFIX])]
-    return [short, long]
+    full = sa.exists().where(_checked.c.id == _v.instance_id,
+                             compare(dialect.json_field(_checked.c.variables, name).text))
+    if op == "eq" and len(value) > PREFIX:
+        return [sa.and_(_v.text_long == sa.true(), _v.text_value == value[:PREFIX], full)]
+    short = sa.and_(_v.text_long == sa.false(), compare(_v.text_value))
+    return [short] if op == "eq" else [short, sa.and_(_v.text_long == sa.true(), full)]
 
 
 def json_clause(dialect: Dialect, column: Any, f: VariableFilter) -> Any:
