@@ -78,15 +78,15 @@ def _matching(dialect: Dialect, f: VariableFilter) -> Any:
         else:
             ways = _texts(dialect, f.name, "eq", f.value) if isinstance(f.value, str) else []
             if number is not None:
-                ways.append(sa.and_(_v.kind == "number", _v.number_value == number))
+                ways.append(sa.and_(*_NUMBER, _v.number_value == number))
             if (boolean := _as_boolean(f.value)) is not None:
-                ways.append(sa.and_(_v.kind == "boolean", _v.number_value == int(boolean)))
+                ways.append(sa.and_(*_BOOLEAN, _v.number_value == int(boolean)))
         if f.op == "neq":                                # the variable exists and is not equal
             return _rows(f.name, *([sa.not_(sa.func.coalesce(sa.or_(*ways), sa.false()))] if ways else []))
     elif f.op == "like":
         ways = _texts(dialect, f.name, "like", str(f.value))
     elif number is not None:
-        ways = [sa.and_(_v.kind == "number", getattr(_v.number_value, _COMPARE[f.op])(number))]
+        ways = [sa.and_(*_NUMBER, getattr(_v.number_value, _COMPARE[f.op])(number))]
     else:
         ways = _texts(dialect, f.name, f.op, str(f.value))
     if not ways:
@@ -96,6 +96,10 @@ def _matching(dialect: Dialect, f: VariableFilter) -> Any:
 
 _v = instance_variable.c
 _checked = instance.alias("checked")                  # a case whose long text is checked in full
+# what is always true of a number's or a boolean's row, said so that ix_instance_variable_lookup
+# (name, kind, text_long, text_value, number_value, instance_id) reaches number_value in order
+_NUMBER = (_v.kind == "number", _v.text_long == sa.false(), _v.text_value.is_(None))
+_BOOLEAN = (_v.kind == "boolean", _v.text_long == sa.false(), _v.text_value.is_(None))
 
 
 def _rows(name: str, *where: Any) -> sa.Select[Any]:
@@ -113,9 +117,9 @@ def _texts(dialect: Dialect, name: str, op: str, value: str) -> list[Any]:
     full = sa.exists().where(_checked.c.id == _v.instance_id,
                              compare(dialect.json_field(_checked.c.variables, name).text))
     if op == "eq" and len(value) > PREFIX:
-        return [sa.and_(_v.text_long == sa.true(), _v.text_value == value[:PREFIX], full)]
-    short = sa.and_(_v.text_long == sa.false(), compare(_v.text_value))
-    return [short] if op == "eq" else [short, sa.and_(_v.text_long == sa.true(), full)]
+        return [sa.and_(_v.kind == "text", _v.text_long == sa.true(), _v.text_value == value[:PREFIX], full)]
+    short = sa.and_(_v.kind == "text", _v.text_long == sa.false(), compare(_v.text_value))
+    return [short] if op == "eq" else [short, sa.and_(_v.kind == "text", _v.text_long == sa.true(), full)]
 
 
 def json_clause(dialect: Dialect, column: Any, f: VariableFilter) -> Any:

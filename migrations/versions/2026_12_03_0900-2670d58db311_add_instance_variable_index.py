@@ -23,14 +23,12 @@ def upgrade() -> None:
         sa.Column("number_value", sa.Numeric(asdecimal=False)),
         sa.ForeignKeyConstraint(["instance_id"], ["instance.id"], name="fk_instance_variable_instance_id_instance"),
         sa.PrimaryKeyConstraint("instance_id", "name", name="pk_instance_variable"),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_instance_variable_name_text_long_text_value_instance_id", "instance_variable",
-                    ["name", "text_long", "text_value", "instance_id"])
-    op.create_index("ix_instance_variable_name_kind_number_value_instance_id", "instance_variable",
-                    ["name", "kind", "number_value", "instance_id"])
+    op.create_index("ix_instance_variable_lookup", "instance_variable",
+                    ["name", "kind", "text_long", "text_value", "number_value", "instance_id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_instance_variable_name_kind_number_value_instance_id", table_name="instance_variable")
-    op.drop_index("ix_instance_variable_name_text_long_text_value_instance_id", table_name="instance_variable")
+    op.drop_index("ix_instance_variable_lookup", table_name="instance_variable")
     op.drop_table("instance_variable")
