@@ -153,7 +153,7 @@ def list_instances(db: Database, *, definition_key: str | None = None, business_
                    with_count: bool = True) -> Page[InstanceInfo]:
     """Instances matching every filter given, in the database (so pages and counts are right at any
     size), `viewer`'s need-to-know included; without `with_count`, nothing is counted (the count is
-    -1: a filter on variables counts by reading every case); with `limit` 0, only the count.
+    -1); with `limit` 0, only the count.
     Raises: Invalid (an unknown sort or a bad filter)."""
     count_only = limit == 0
     limit, offset = _page_args(limit, offset)
