@@ -105,7 +105,8 @@ def test_a_10_kb_text_is_written_and_found_by_its_whole_value(db: engine.Databas
 
 
 VALUES: list[Any] = [7, 7.5, -3, 0, 10**15, True, False, None, "7", "7.5", "true", "abc", "Abc", "", "a" * PREFIX,
-                     "a" * (PREFIX + 1), "a" * PREFIX + "b", LONG, LONG + "y", [1, 2], {"k": 1}, "O'Brien", "50%", "a\\b"]
+                     "a" * (PREFIX + 1), "a" * PREFIX + "b", LONG, LONG + "y", [1, 2], {"k": 1}, "O'Brien", "50%",
+                     "a\\b"]
 ASKED: list[Any] = ["7", "7.5", "-3", "0", "1000000000000000", "true", "false", "abc", "ABC", "", "a" * PREFIX,
                     "a" * (PREFIX + 1), "a" * PREFIX + "b", LONG, LONG + "y", "x" * PREFIX, None, 7, True, [1, 2],
                     "a%", "%b", "%y", "x%", "ab_", "%", "A%", "O'Brien", "O'%", "50%", "%%", "a\\b", "');--"]
