@@ -164,7 +164,10 @@ history_event = sa.Table(
     sa.Column("task_id", sa.String(36), index=True),
     sa.Column("activity_id", sa.String(255)),
     sa.Column("details", sa.JSON),
-    sa.Index("ix_history_event_actor_kind_instance_id", "actor", "kind", "instance_id"),   # need-to-know: worked on
+    # false for an event of a task that opens only itself (the diagram's caseAccess=task)
+    sa.Column("opens_case", sa.Boolean, nullable=False, server_default=sa.true()),
+    # need-to-know, "worked on": from this index alone
+    sa.Index("ix_history_event_actor_kind_opens_case_instance_id", "actor", "kind", "opens_case", "instance_id"),
 )
 
 

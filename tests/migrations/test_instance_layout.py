@@ -10,6 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 import engine
+from engine.store.tables import metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 DIAGRAM = ROOT / "tests" / "data" / "bpmn" / "one_user_task.bpmn"
@@ -36,13 +37,11 @@ def test_moving_them_keeps_every_case_as_it_was(tmp_path: Path) -> None:
     try:
         engine.upgrade(db, BEFORE)
         assert columns(db)[-2:] != ["variables", "state"]
-        engine.deploy(db, files=[engine.DeployFile(DIAGRAM.name, DIAGRAM.read_bytes())], actor=ACTOR)
-        case = engine.start_instance(db, actor=ACTOR, definition_key="one_user_task",
-                                     variables={"case_reference": "CR-7", "agencies": ["Police", "Health"]})
+        case_id = _a_case_written_at_that_revision(db, tmp_path)
         engine.upgrade(db)
         assert columns(db)[-2:] == ["variables", "state"]
         engine.check_schema(db)
-        moved = engine.get_instance(db, instance_id=case.id)
+        moved = engine.get_instance(db, instance_id=case_id)
         assert moved.variables["case_reference"] == "CR-7"
         assert moved.variables["agencies"] == ["Police", "Health"]
         done = engine.complete_user_task(db, actor=ACTOR, task_id=moved.user_tasks[0].id,
@@ -50,3 +49,25 @@ def test_moving_them_keeps_every_case_as_it_was(tmp_path: Path) -> None:
         assert done.status == "completed"
     finally:
         db.dispose()
+
+
+def _a_case_written_at_that_revision(db: engine.Database, tmp_path: Path) -> str:
+    """A case started by today's code, its rows copied into `db` (at an older revision) column by
+    column, as that revision's code would have written them."""
+    source = engine.Database(f"sqlite:///{tmp_path / 'source.db'}")
+    try:
+        engine.upgrade(source)
+        engine.deploy(source, files=[engine.DeployFile(DIAGRAM.name, DIAGRAM.read_bytes())], actor=ACTOR)
+        case = engine.start_instance(source, actor=ACTOR, definition_key="one_user_task",
+                                     variables={"case_reference": "CR-7", "agencies": ["Police", "Health"]})
+        old = sa.MetaData()
+        with source.engine.connect() as read, db.engine.begin() as write:
+            old.reflect(write)
+            for table in metadata.sorted_tables:
+                rows = [dict(r._mapping) for r in read.execute(sa.select(table))]
+                if rows and table.name in old.tables:
+                    target = old.tables[table.name]
+                    write.execute(target.insert(), [{k: v for k, v in r.items() if k in target.c} for r in rows])
+        return case.id
+    finally:
+        source.dispose()
