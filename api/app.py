@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import engine
-from api import console, errors, logs, metrics, threads
+from api import console, errors, heap, logs, metrics, threads
 from api.audit import AuditTrail
 from api.audit_head import HeadPublisher
 from api.engine_rest import router as engine_rest_router
@@ -86,10 +86,12 @@ async def _too_large(send: Send, max_bytes: int) -> None:
 
 
 def create_app(settings: ServerSettings | None = None, *, db: engine.Database | None = None,
-               handler_topics: frozenset[str] | None = None) -> FastAPI:
+               handler_topics: frozenset[str] | None = None, settle_heap: bool = False) -> FastAPI:
     """The app over `db` (or a database opened from `settings`). The schema must already be migrated.
     `handler_topics`: the topics the partnership's handlers serve (the composition root passes them),
-    so deployments warn about a topic nobody serves; None: not checked."""
+    so deployments warn about a topic nobody serves; None: not checked. `settle_heap`: at start-up,
+    parse the deployed processes and freeze the heap out of the garbage collector's walks (api.heap;
+    for a serving process, not for apps a test creates and drops)."""
     settings = settings or ServerSettings()
     owns_db = db is None
     database = db or engine.Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous,
@@ -100,6 +102,9 @@ def create_app(settings: ServerSettings | None = None, *, db: engine.Database | 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.task_waiters = TaskWaiters(database)
+        engine.sandbox_warm()
+        if settle_heap:                      # before any thread starts work: nothing in flight is frozen
+            heap.settle(database)
         app.state.timers = TimerScheduler(database) if settings.timers else None
         head = None
         if settings.audit_head:
@@ -108,7 +113,6 @@ def create_app(settings: ServerSettings | None = None, *, db: engine.Database | 
             head.start()
         if app.state.timers is not None:
             app.state.timers.start()
-        engine.sandbox_warm()
         try:
             yield
         finally:

@@ -119,7 +119,7 @@ def cmd_serve(args: argparse.Namespace, settings: ServerSettings) -> int:
     if settings.processes > 1:
         from api.processes import serve_processes  # noqa: PLC0415
         return serve_processes(settings, db, workers=not args.no_workers and settings.workers)
-    app = create_app(settings, db=db, handler_topics=handler_topics())
+    app = create_app(settings, db=db, handler_topics=handler_topics(), settle_heap=True)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
                             access_log=False, log_config=None,   # our log setup (api.logs) formats uvicorn's too
                             timeout_graceful_shutdown=5)   # parked long polls do not hold it up

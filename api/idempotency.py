@@ -80,6 +80,8 @@ async def request_once(request: Request, caller: CallerDep, idempotency_key: Ann
             "answer again instead of acting twice; kept 24 hours"))] = None) -> RequestOnce:
     if idempotency_key is not None and not _KEY.match(idempotency_key):
         raise engine.Invalid(f"{HEADER} must be 1 to 255 visible ASCII characters")
+    if idempotency_key is None:                  # nothing to compare a retry with: no fingerprint
+        return RequestOnce(None, caller.id, "")
     digest = hashlib.sha256(f"{request.method} {request.url.path}?{request.url.query}\n".encode())
     digest.update(_canonical(await request.body()))
     return RequestOnce(idempotency_key, caller.id, digest.hexdigest())

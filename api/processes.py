@@ -53,7 +53,7 @@ def serving_app() -> FastAPI:
     settings = ServerSettings()
     configure_logging(settings.log_level, settings.log_format)
     engine.configure_calendar(settings.closure_days)
-    return create_app(settings)
+    return create_app(settings, settle_heap=True)
 
 
 class Supervisor(Multiprocess):

@@ -81,7 +81,8 @@ class Change:
         self.touch(instance_id)
         self.events.append({"instance_id": instance_id, "at": self.now, "kind": kind, "actor": self.actor.id,
                             "task_id": task_id, "activity_id": activity_id,
-                            "details": {k: v for k, v in details.items() if v is not None} or None})
+                            "details": {k: v for k, v in details.items() if v is not None} or None,
+                            "opens_case": details.get("case_access") != "task"})
 
     def touch(self, instance_id: str) -> None:
         """This change concerns the case (its audit entry names it)."""

@@ -75,3 +75,26 @@ def test_case_access_is_case_or_task(db: engine.Database) -> None:
     with pytest.raises(engine.DeploymentError, match="caseAccess"):
         engine.deploy(db, files=[engine.DeployFile("invited.bpmn", DIAGRAM % b"everything")],
                       actor=engine.Actor.system("po"))
+
+
+def test_whether_a_history_event_opens_its_case_is_a_column_the_need_to_know_index_covers(
+        db: engine.Database) -> None:
+    """Need-to-know reads the events someone worked from an index alone: a JSON test on each event's
+    details read every row (300 ms against 62 ms for a member who worked 90,000 cases)."""
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    from engine.queries.visibility import instance_clause  # noqa: PLC0415
+    from engine.store.tables import history_event, instance  # noqa: PLC0415
+
+    case = started(db, "task")
+    engine.complete_user_task(db, actor=REVIEWER, task_id=case.user_tasks[0].id, variables={"accepted": True})
+    with db.engine.connect() as conn:
+        marks = dict(conn.execute(sa.select(history_event.c.kind, history_event.c.opens_case).where(
+            history_event.c.instance_id == case.id, history_event.c.actor.in_([REVIEWER.id, "bu"]))).all())
+        assert marks["task_completed"] is False                     # the task-only invitation, done
+        assert marks["instance_started"] is True
+        if db.dialect.name == "sqlite":
+            count = sa.select(sa.func.count()).select_from(instance).where(instance_clause(REVIEWER))
+            compiled = count.compile(conn, compile_kwargs={"literal_binds": True})
+            plan = " | ".join(r[3] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+            assert "history_event USING COVERING INDEX" in plan, plan

@@ -111,6 +111,19 @@ def test_the_cli_says_what_a_downgrade_would_drop_and_refuses(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_history_events_of_task_only_tasks_are_marked_as_not_opening_their_case(empty_db: engine.Database) -> None:
+    engine.upgrade(empty_db, "0b6d4e2f8a13")                 # before history_event.opens_case
+    rows = [{"instance_id": f"case-{n}", "at": "2026-12-01 10:00:00", "kind": "task_completed", "actor": "r",
+             "details": details} for n, details in enumerate(['{"case_access": "task"}', '{"assignee": "r"}', None])]
+    with empty_db.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO history_event (instance_id, at, kind, actor, details) "
+                             "VALUES (:instance_id, :at, :kind, :actor, :details)"), rows)
+    engine.upgrade(empty_db)
+    with empty_db.engine.connect() as conn:
+        marks = dict(conn.execute(sa.text("SELECT instance_id, opens_case FROM history_event")).all())
+    assert marks == {"case-0": False, "case-1": True, "case-2": True}
+
+
 def test_the_variable_index_is_filled_from_every_case_s_variables(empty_db: engine.Database) -> None:
     from tests.engine.test_variable_index import LONG, in_step  # noqa: PLC0415
 

@@ -76,7 +76,7 @@ class Served:
         self.base = f"http://127.0.0.1:{self.port}"
         self.stderr_path = cwd / "serve.stderr"
         self.stdout_path = cwd / "serve.stdout"
-        environment = env_for(url, REVIEWFLOW_BPMN_DIR=str(cwd / "no-diagrams"), **env)
+        environment = env_for(url, **{"REVIEWFLOW_BPMN_DIR": str(cwd / "no-diagrams"), **env})
         with self.stderr_path.open("w") as err, self.stdout_path.open("w") as out:
             self.process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(self.port),
                                              *args], env=environment, cwd=cwd, stdout=out, stderr=err)

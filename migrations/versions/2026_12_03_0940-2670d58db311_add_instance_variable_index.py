@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "2670d58db311"
-down_revision = "f3a9c1d7e5b2"
+down_revision = "1c7e9a3d5f20"
 branch_labels = None
 depends_on = None
 
