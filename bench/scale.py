@@ -12,8 +12,8 @@ The rows are the engine's own: `reviewflow demo` drives an LCSPR case and a Lear
 case to their end through the real server and workers, and the engine starts a handful of Rapid
 Reviews that stay open (their agencies asked, one with an incident, one shared with the Case Review
 Group). Those cases' rows — instance, user and external tasks, incidents, message subscriptions,
-shares and history — are then copied in bulk with new ids, business keys, case references and start
-dates spread over three years, until there are --instances cases, --open of them open. An open copy
+shares, history and the variable index — are then copied in bulk with new ids, business keys, case
+references and start dates spread over three years, until there are --instances cases, --open of them open. An open copy
 gets new task ids inside its serialized state too, so its tasks can be read and completed; a completed
 copy keeps its template's internal task ids (nothing refers to them). Documents and the audit trail
 are not copied. `reviewflow serve` (one uvicorn process on 127.0.0.1) then answers --requests
@@ -119,7 +119,7 @@ CLONED = ("instance", "user_task", "external_task", "incident", "message_subscri
 
 def _fill(url: str, instances: int, open_share: float, seed: int = 16) -> dict[str, int]:
     """Copy the template cases in bulk until there are `instances`, `open_share` of them open."""
-    from engine.store import tables  # noqa: PLC0415
+    from engine.store import tables, variable_index  # noqa: PLC0415
 
     eng = sa.create_engine(url)
     if url.startswith("sqlite"):
@@ -141,12 +141,13 @@ def _fill(url: str, instances: int, open_share: float, seed: int = 16) -> dict[s
     todo = instances - len(rows["instance"])
     n_open = max(0, round(instances * open_share) - len(active))
     now = datetime.now(UTC)
-    batch: dict[str, list[dict[str, Any]]] = {name: [] for name in CLONED}
+    written = ("instance", "instance_variable", *CLONED[1:])     # the variable index follows its instance
+    batch: dict[str, list[dict[str, Any]]] = {name: [] for name in written}
     t0 = time.perf_counter()
 
     def flush() -> None:
         with eng.begin() as conn:
-            for name in CLONED:
+            for name in written:
                 if batch[name]:
                     conn.execute(tables.metadata.tables[name].insert(), batch[name])
                     batch[name].clear()
@@ -172,6 +173,7 @@ def _fill(url: str, instances: int, open_share: float, seed: int = 16) -> dict[s
         batch["instance"].append({**tpl, "id": new_id, "business_key": key, "state": state, "variables": variables,
                                   "unique_key": None, **_shifted(tpl, shift, "started_at", "updated_at",
                                                                  "ended_at", "next_timer_at")})
+        batch["instance_variable"] += variable_index.rows(new_id, variables)
         for name, children in by_instance.get(tpl["id"], {}).items():
             for child in children:
                 copy = {**child, "instance_id": new_id, **_shifted(child, shift, "created_at", "at", "shared_at",

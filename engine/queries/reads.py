@@ -153,7 +153,7 @@ def list_instances(db: Database, *, definition_key: str | None = None, business_
                    with_count: bool = True) -> Page[InstanceInfo]:
     """Instances matching every filter given, in the database (so pages and counts are right at any
     size), `viewer`'s need-to-know included; without `with_count`, nothing is counted (the count is
-    -1: a filter on variables counts by reading every case); with `limit` 0, only the count.
+    -1); with `limit` 0, only the count.
     Raises: Invalid (an unknown sort or a bad filter)."""
     count_only = limit == 0
     limit, offset = _page_args(limit, offset)
@@ -174,7 +174,7 @@ def list_instances(db: Database, *, definition_key: str | None = None, business_
     elif with_incident is False:
         where.append(sa.not_(sa.exists().where(incident.c.instance_id == instance.c.id,
                                                incident.c.resolved_at.is_(None))))
-    where += [variable_clause(db.dialect, instance.c.variables, f) for f in variables or []]
+    where += [variable_clause(db.dialect, instance.c.id, f) for f in variables or []]
     column = INSTANCE_SORTS[sort_by]
     # the sort column then the id, both one way: an index (ix_instance_*_id) gives the order and the
     # page without sorting; the page's ids come from the index first, then only their rows are read
@@ -186,6 +186,8 @@ def list_instances(db: Database, *, definition_key: str | None = None, business_
             page_where[0] = instance_clause(viewer, key=walk)
         if with_incident is True:
             page_where[len(where) - 1 - len(variables or [])] = walk.in_(failing)
+        for n, f in enumerate(variables or []):
+            page_where[len(where) - len(variables or []) + n] = variable_clause(db.dialect, walk, f)
     page_ids = sa.select(instance.c.id).where(*page_where).order_by(*order).limit(limit).offset(offset)
     with db.read() as conn:
         count, exact = count_rows(conn, db.dialect.name, instance, where) if with_count else (-1, False)
@@ -256,9 +258,7 @@ def list_user_tasks(db: Database, *, candidate_group: str | None = None, candida
                     (ids, c.id.in_), (activity_ids, c.activity_id.in_), (name_like, c.name.like),
                     (assignee_like, c.assignee.like), (created_before, c.created_at.__lt__),
                     (created_after, c.created_at.__gt__))
-    if variables:
-        where.append(user_task.c.instance_id.in_(sa.select(instance.c.id).where(
-            *[variable_clause(db.dialect, instance.c.variables, f) for f in variables])))
+    where += [variable_clause(db.dialect, user_task.c.instance_id, f) for f in variables or []]
     if sort_by is None:
         order = [user_task.c.priority.desc(), user_task.c.created_at, user_task.c.id]
     else:

@@ -76,6 +76,11 @@ class Dialect:
     name = "base"
     #: whether reading the instance row also tells whether it has open incidents
     reads_incidents_with_row = False
+    #: a row matching any of several conditions, each served by its own index range, is asked
+    #: as a UNION ALL of one SELECT per condition (SQLite: its MULTI-INDEX OR dedupes through a
+    #: temporary table, 20 times slower at 25,000 rows), not as one SELECT with OR (PostgreSQL:
+    #: a union keeps its planner from walking a list's sort index and probing each row instead)
+    any_of_as_union = False
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
@@ -162,6 +167,7 @@ class RowLocked(Exception):
 class SQLiteDialect(Dialect):
     name = "sqlite"
     reads_incidents_with_row = True
+    any_of_as_union = True
 
     def __init__(self, engine: sa.Engine, *, synchronous: str = "FULL", busy_timeout_ms: int = 5000) -> None:
         super().__init__(engine)

@@ -1,6 +1,6 @@
 """Saving an instance after a command (DESIGN §2, steps 5 and 6): serialize the state, write the row,
 derive the projections — open user and external tasks, message subscriptions, the next timer,
-the variables, incidents of tasks that failed — and record what happened."""
+the variables and their index (store.variable_index), incidents of tasks that failed — and record what happened."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from SpiffWorkflow.task import Task
 from engine.bpmn import state
 from engine.errors import BusinessKeyInUse, VersionConflict
 from engine.results import InstanceInfo
-from engine.store import projection
+from engine.store import projection, variable_index
 from engine.store.rows import OPEN_INCIDENTS_OF, aware, external_task_info, incident_info, user_task_info
 from engine.store.tables import external_task, instance, message_subscription, user_task
 
@@ -74,6 +74,7 @@ def save(cmd: Command) -> Saved:
     elif dialect.execute(ch.conn, _update_instance, {"b_id": cmd.instance_id, "b_version": cmd.row.version,
                                                      **values}) != 1:
         raise VersionConflict(f"instance {cmd.instance_id} was changed by someone else; try again")
+    variable_index.write(dialect, ch.conn, cmd.instance_id, cmd.row.variables, plain)
 
     common = {"instance_id": cmd.instance_id, "definition_id": cmd.definition_id,
               "definition_key": cmd.row.definition_key, "business_key": cmd.row.business_key, "created_at": now}

@@ -122,3 +122,32 @@ def test_history_events_of_task_only_tasks_are_marked_as_not_opening_their_case(
     with empty_db.engine.connect() as conn:
         marks = dict(conn.execute(sa.text("SELECT instance_id, opens_case FROM history_event")).all())
     assert marks == {"case-0": False, "case-1": True, "case-2": True}
+
+
+def test_the_variable_index_is_filled_from_every_case_s_variables(empty_db: engine.Database) -> None:
+    from tests.engine.test_variable_index import LONG, in_step  # noqa: PLC0415
+
+    engine.upgrade(empty_db)
+    actor = engine.Actor("admin", frozenset({"case-review-group"}), sees_all_cases=True)
+    bpmn = Path(__file__).parents[1] / "data" / "bpmn" / "one_user_task.bpmn"
+    engine.deploy(empty_db, files=[engine.DeployFile("one_user_task.bpmn", bpmn.read_bytes())], actor=actor)
+    case = engine.start_instance(empty_db, actor=actor, definition_key="one_user_task", variables={
+        "child_age": 7, "ref": "CR-1", "urgent": True, "nothing": None, "agencies": ["police"], "note": LONG})
+    instance = metadata.tables["instance"]
+    with empty_db.engine.begin() as conn:                 # more cases than one batch of the fill
+        row = dict(conn.execute(sa.select(instance).where(instance.c.id == case.id)).one()._mapping)
+        conn.execute(instance.insert(), [{**row, "id": str(uuid.uuid4()), "unique_key": None,
+                                          "variables": {"n": n, "ref": f"CR-{n}", "flag": n % 2 == 0}}
+                                         for n in range(2100)])
+    engine.downgrade(empty_db, "2670d58db311")            # the table exists, empty
+    with empty_db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM instance_variable")).scalar_one() == 0
+    engine.upgrade(empty_db)
+    with empty_db.engine.connect() as conn:
+        ids = list(conn.execute(sa.select(instance.c.id)).scalars())
+        assert conn.execute(sa.text("SELECT count(*) FROM instance_variable")).scalar_one() == 6 + 3 * 2100
+    for instance_id in [case.id, *ids[::97]]:
+        in_step(empty_db, instance_id)
+    assert [i.id for i in engine.list_instances(empty_db, variables=[engine.VariableFilter("ref", "eq", "CR-2099")])
+            .data] != []
+    engine.check_schema(empty_db)
