@@ -131,6 +131,7 @@ def fetch_and_lock(db: Database, *, worker_id: str, topics: list[TopicRequest], 
         if not 0 < t.lock_duration_ms <= MAX_LOCK_MS:
             raise Invalid(f"lockDuration of topic {t.name!r} must be between 1 ms and {MAX_LOCK.days} days")
     by_name = {t.name: t for t in topics}
+    hidden = _private_names(db)
     locked: list[LockedTask] = []
     with change(db, actor=actor, audit=audit) as ch:
         now = ch.now
@@ -140,7 +141,7 @@ def fetch_and_lock(db: Database, *, worker_id: str, topics: list[TopicRequest], 
         query = query.order_by(*order, external_task.c.created_at, external_task.c.id).limit(max_tasks * 2)
         for row in ch.conn.execute(db.dialect.for_update(query, skip_locked=True, of=external_task)):
             topic = by_name[row.topic]
-            if not _matches(row, topic) or set(topic.process_variables) & _private_names(db):
+            if not _matches(row, topic) or hidden & set(topic.process_variables):
                 continue
             expires = now + timedelta(milliseconds=topic.lock_duration_ms)
             ch.conn.execute(external_task.update().where(external_task.c.id == row.id)
@@ -149,7 +150,7 @@ def fetch_and_lock(db: Database, *, worker_id: str, topics: list[TopicRequest], 
                       worker_id=worker_id)
             info = external_task_info(SimpleNamespace(**{**row._asdict(), "worker_id": worker_id,
                                                          "lock_owner": actor.id, "lock_expires_at": expires}))
-            variables = _without_private(db, row.variables or {})
+            variables = _without_private(hidden, row.variables or {})
             if topic.variables is not None:
                 variables = {k: v for k, v in variables.items() if k in topic.variables}
             locked.append(LockedTask(info, variables, row.error_details))
@@ -320,7 +321,8 @@ def get_external_task(db: Database, *, task_id: str, topics: frozenset[str] | No
         row = conn.execute(sa.select(external_task).where(external_task.c.id == task_id)).one_or_none()
     if row is None or (topics is not None and row.topic not in topics):
         raise TaskNotFound(f"External task with id {task_id} does not exist")
-    return LockedTask(external_task_info(row), _without_private(db, row.variables or {}), row.error_details)
+    return LockedTask(external_task_info(row), _without_private(_private_names(db), row.variables or {}),
+                      row.error_details)
 
 
 def list_external_tasks(db: Database, *, topic: str | None = None, worker_id: str | None = None,
@@ -354,7 +356,8 @@ def list_external_tasks(db: Database, *, topic: str | None = None, worker_id: st
         count = conn.execute(sa.select(sa.func.count()).select_from(external_task).where(*where)).scalar_one()
         rows = conn.execute(sa.select(external_task).where(*where)
                             .order_by(external_task.c.created_at, external_task.c.id).limit(limit).offset(offset))
-        return [LockedTask(external_task_info(r), _without_private(db, r.variables or {}), r.error_details)
+        hidden = _private_names(db)
+        return [LockedTask(external_task_info(r), _without_private(hidden, r.variables or {}), r.error_details)
                 for r in rows], count
 
 
@@ -362,9 +365,9 @@ def _private_names(db: Database) -> set[str]:
     return {name for rule in db.private_data for name in rule.variables}
 
 
-def _without_private(db: Database, variables: dict[str, Any]) -> dict[str, Any]:
-    """Workers never receive private data (queries.private_data): no topic needs it."""
-    hidden = _private_names(db)
+def _without_private(hidden: set[str], variables: dict[str, Any]) -> dict[str, Any]:
+    """Workers never receive private data (queries.private_data, whose names are `hidden`): no topic
+    needs it."""
     return {k: v for k, v in variables.items() if k not in hidden} if hidden else variables
 
 

@@ -108,11 +108,11 @@ def commission(task: ExternalTask[Input], services: Services | None) -> Complete
     reviewer = (_accepted(d, task.input.reviewer_invited) if task.input.reviewer_invited
                 else choose_reviewer(d, case=case_keys(task, case), agencies=task.input.agencies))
     due = timekeeping.to_date(timekeeping.calendar_months_after(task.input.decision_date, 6))
-    letter = commissioning_letter(task.input, d, reviewer, due, today=timekeeping.to_date(timekeeping.today()))
+    today = timekeeping.to_date(timekeeping.today())
+    letter = commissioning_letter(task.input, d, reviewer, due, today=today)
     letter_id = s.documents.add(task.id, filename=f"commissioning-letter-{digest(task.activity_instance_id)}.md",
                                 content=letter.encode("utf-8"), content_type="text/markdown",
                                 kind="commissioning_letter")
-    today = timekeeping.to_date(timekeeping.today())
     terms = s.templates.render("terms_of_reference.docx", markdown=terms_of_reference(task.input, reviewer, due),
                                context={"title": "Terms of reference: Local Child Safeguarding Practice Review",
                                         "partnership": d.name, "reference": case, "date": plain_date(today)})
