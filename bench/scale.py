@@ -199,7 +199,7 @@ def _fill(url: str, instances: int, open_share: float, seed: int = 16) -> dict[s
     with eng.begin() as conn:
         if eng.dialect.name != "postgresql":
             conn.execute(sa.text("ANALYZE"))
-        counts = dict(conn.execute(sa.text("SELECT status, count(*) FROM instance GROUP BY status")).tuples().all())
+        counts = dict(conn.execute(sa.text("SELECT status, count(*) FROM instance GROUP BY status")).all())
     eng.dispose()
     return counts
 

@@ -21,6 +21,7 @@ from engine.queries.visibility import (
     exposed_names,
     instance_clause,
     only,
+    sees_widely,
     task_clause,
 )
 from engine.results import (
@@ -179,20 +180,26 @@ def list_instances(db: Database, *, definition_key: str | None = None, business_
     # the sort column then the id, both one way: an index (ix_instance_*_id) gives the order and the
     # page without sorting; the page's ids come from the index first, then only their rows are read
     order = [column.desc(), instance.c.id.desc()] if descending else [column.asc(), instance.c.id.asc()]
-    page_where = list(where)
-    if db.dialect.name == "sqlite":                      # the page: SQLite walks the sort's index (see visibility)
-        walk: Any = sa.literal_column("+instance.id")
-        if viewer is not None:
-            page_where[0] = instance_clause(viewer, key=walk)
-        if with_incident is True:
-            page_where[len(where) - 1 - len(variables or [])] = walk.in_(failing)
-        for n, f in enumerate(variables or []):
-            page_where[len(where) - len(variables or []) + n] = variable_clause(db.dialect, walk, f)
-    page_ids = sa.select(instance.c.id).where(*page_where).order_by(*order).limit(limit).offset(offset)
     with db.read() as conn:
-        count, exact = count_rows(conn, db.dialect.name, instance, where) if with_count else (-1, False)
+        wide = viewer is not None and sees_widely(conn, viewer)
+        if not with_count:
+            count, exact = -1, False
+        elif viewer is not None and wide and db.dialect.name == "sqlite":
+            count, exact = _sampled_count(conn, where[1:], viewer)
+        else:
+            count, exact = count_rows(conn, db.dialect.name, instance, where)
         if count_only:                                   # a count alone
             return Page([], count, exact)
+        page_where = list(where)
+        walk: Any = sa.literal_column("+instance.id") if db.dialect.name == "sqlite" else instance.c.id
+        if viewer is not None and (wide or walk is not instance.c.id):
+            page_where[0] = instance_clause(viewer, key=walk, probe=wide)
+        if walk is not instance.c.id:                    # the page: SQLite walks the sort's index (see visibility)
+            if with_incident is True:
+                page_where[len(where) - 1 - len(variables or [])] = walk.in_(failing)
+            for n, f in enumerate(variables or []):
+                page_where[len(where) - len(variables or []) + n] = variable_clause(db.dialect, walk, f)
+        page_ids = sa.select(instance.c.id).where(*page_where).order_by(*order).limit(limit).offset(offset)
         rows = conn.execute(sa.select(*columns).where(instance.c.id.in_(page_ids.scalar_subquery()))
                             .order_by(*order))
         found = [instance_summary(r) for r in rows]
@@ -202,6 +209,24 @@ def list_instances(db: Database, *, definition_key: str | None = None, business_
 
 
 ESTIMATE_ABOVE = 10_000
+SAMPLE = 1_000
+
+
+def _sampled_count(conn: sa.Connection, filters: list[Any], viewer: Actor) -> tuple[int, bool]:
+    """How many cases matching `filters` `viewer` may see, on SQLite for a viewer who sees widely
+    (visibility.sees_widely), where an exact count looks up every matching case: exact when at most
+    ESTIMATE_ABOVE cases match the filters; above, an estimate: the cases matching the filters
+    (counted exactly, from an index) times the share of the first SAMPLE of them in id order that
+    `viewer` may see. Ids are random (UUID 4), so those are a random sample (the estimate is within
+    about 3 percentage points of the share, 19 times in 20), and the same one from one page to the next."""
+    matching = int(conn.execute(sa.select(sa.func.count()).select_from(instance).where(*filters)).scalar_one())
+    if matching <= ESTIMATE_ABOVE:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(instance).where(
+            *filters, instance_clause(viewer, probe=True))).scalar_one()), True
+    sample = sa.select(instance.c.id).where(*filters).order_by(instance.c.id).limit(SAMPLE).subquery()
+    seen = sa.select(sa.func.count(), sa.func.count().filter(instance_clause(viewer, key=sample.c.id, probe=True)))
+    taken, visible = conn.execute(seen.select_from(sample)).one()
+    return (round(matching * visible / taken) if taken else 0), False
 
 
 def count_rows(conn: sa.Connection, dialect: str, table: sa.Table, where: list[Any]) -> tuple[int, bool]:

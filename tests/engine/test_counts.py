@@ -37,3 +37,49 @@ def test_counts_say_whether_they_are_estimates(db: engine.Database, monkeypatch:
     by_key = [i.id for off in range(0, 12, 5)
               for i in engine.list_instances(db, sort_by="businessKey", descending=False, limit=5, offset=off).data]
     assert sorted(by_key) == sorted(started) and len(set(by_key)) == 12   # ties broken by id: no row twice
+
+
+def test_someone_who_sees_most_cases_gets_the_same_pages_and_a_sampled_count(
+        db: engine.Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above visibility.WIDE cases worked on or shared, a page probes each case it meets instead of
+    gathering every visible id first; on SQLite, above ESTIMATE_ABOVE cases, the count is the cases
+    matching times the share of a sample of them (the first in id order) the viewer may see."""
+    from engine.queries import visibility
+
+    system = engine.Actor.system("bu")
+    member = engine.Actor("crg-chair", groups=frozenset({"case-review-group"}))
+    engine.deploy(db, files=[engine.DeployFile("counted.bpmn", DIAGRAM)], actor=system)
+    worked = [engine.start_instance(db, actor=member, definition_key="counted").id for _ in range(14)]
+    others = [engine.start_instance(db, actor=system, definition_key="counted").id for _ in range(10)]
+    engine.share_case(db, actor=system, instance_id=others[0], group="case-review-group")
+    visible = set(worked) | {others[0]}
+
+    def pages(**filters: object) -> list[str]:
+        return [i.id for off in range(0, 30, 4)
+                for i in engine.list_instances(db, viewer=member, limit=4, offset=off, with_count=False,
+                                               **filters).data]   # type: ignore[arg-type]
+
+    gathered = pages()
+    with db.read() as conn:
+        assert not visibility.sees_widely(conn, member)
+        monkeypatch.setattr(visibility, "WIDE", 5)
+        assert visibility.sees_widely(conn, member)
+        assert not visibility.sees_widely(conn, system)        # sees every case: nothing to probe
+    assert set(gathered) == visible and len(gathered) == len(visible)
+    assert pages() == gathered
+    assert pages(status="active") == gathered
+    assert pages(status="completed") == []
+
+    exact = engine.list_instances(db, viewer=member, limit=3)
+    assert (exact.count, exact.count_exact) == (len(visible), True)
+    if db.dialect.name != "sqlite":
+        return                                                 # PostgreSQL's planner estimates (above)
+    monkeypatch.setattr(reads, "ESTIMATE_ABOVE", 20)
+    monkeypatch.setattr(reads, "SAMPLE", 8)
+    sample = sorted(worked + others)[:8]
+    estimated = engine.list_instances(db, viewer=member, limit=3)
+    assert not estimated.count_exact
+    assert estimated.count == round(24 * len(visible & set(sample)) / 8)
+    assert [i.id for i in estimated.data] == gathered[:3]
+    only_counted = engine.list_instances(db, viewer=member, limit=0)
+    assert (only_counted.count, only_counted.count_exact) == (estimated.count, False)
