@@ -168,4 +168,5 @@ class VariableFilter:
 class Page(Generic[T]):
     data: list[T]
     count: int
-    count_exact: bool = True           # False: PostgreSQL's estimate, over queries.reads.ESTIMATE_ABOVE rows
+    count_exact: bool = True           # False: an estimate, over queries.reads.ESTIMATE_ABOVE rows (count_rows,
+    #                                    and on SQLite _sampled_count for a viewer who sees widely)

@@ -71,8 +71,10 @@ async def list_instances(request: Request, query: Annotated[InstanceQuery, Depen
 
 @router.get("/count", response_model=CountResultDto)
 async def count_instances(query: Annotated[InstanceQuery, Depends()], db: DbDep, actor: ActorDep) -> CountResultDto:
-    """How many process instances match the same filters as the list. On PostgreSQL, where more than
-    10,000 match, the planner's estimate rather than an exact count (counting would walk every row)."""
+    """How many process instances match the same filters as the list. Where more than 10,000 match,
+    an estimate rather than an exact count (counting would walk every row): PostgreSQL's planner's;
+    on SQLite, only for a caller who may see some cases but worked on or was shared more than 2,000,
+    the matching cases times the share of a sample of 1,000 the caller may see."""
     page = await call(db, engine.list_instances, **query.filters, limit=0, viewer=actor)
     return CountResultDto(count=page.count)
 

@@ -34,5 +34,7 @@ class ListOut(BaseModel, Generic[T]):
     data: list[T]
     count: int = Field(description="how many match in all, across every page (see count_exact)")
     count_exact: bool = Field(True, description=(
-        "false when `count` is PostgreSQL's estimate: where more than 10,000 rows match, counting them "
-        "would walk every one, so the planner's estimate (from the table statistics) is given instead"))
+        "false when `count` is an estimate: where more than 10,000 rows match, counting them would walk "
+        "every one. On PostgreSQL the planner's estimate (from the table statistics); on SQLite, for "
+        "someone who may see only some cases but has worked on or been shared more than 2,000, the "
+        "cases matching times the share of a sample of 1,000 of them they may see"))
