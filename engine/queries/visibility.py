@@ -67,10 +67,10 @@ def instance_clause(actor: Actor, *, key: Any = None, probe: bool = False) -> An
     groups = sorted(actor.groups) or [""]
     if probe:
         return sa.or_(
-            sa.exists().where(history_event.c.actor == actor.id, history_event.c.kind.in_(_WORKED), _OPENS_CASE,
-                              history_event.c.instance_id == key),
-            sa.exists().where(case_share.c.instance_id == key, case_share.c.group_name.in_(groups)),
-            sa.exists().where(user_task.c.instance_id == key, task_clause(actor), user_task.c.case_access.is_(True)),
+            _probe(history_event, history_event.c.actor == actor.id, history_event.c.kind.in_(_WORKED), _OPENS_CASE,
+                   history_event.c.instance_id == key),
+            _probe(case_share, case_share.c.instance_id == key, case_share.c.group_name.in_(groups)),
+            _probe(user_task, user_task.c.instance_id == key, task_clause(actor), user_task.c.case_access.is_(True)),
         )
     return sa.or_(
         key.in_(sa.select(user_task.c.instance_id).where(task_clause(actor), user_task.c.case_access.is_(True))),
@@ -78,6 +78,13 @@ def instance_clause(actor: Actor, *, key: Any = None, probe: bool = False) -> An
             history_event.c.actor == actor.id, history_event.c.kind.in_(_WORKED), _OPENS_CASE)),
         key.in_(sa.select(case_share.c.instance_id).where(case_share.c.group_name.in_(groups))),
     )
+
+
+def _probe(table: sa.Table, *where: Any) -> Any:
+    """EXISTS (SELECT 1 … OFFSET 0): the offset keeps PostgreSQL from turning the probe back into a set
+    gathered once (a hashed subplan, which its planner prefers for every row the walk might meet,
+    not knowing the page stops after 50); `1` lets an index answer alone."""
+    return sa.select(sa.literal_column("1")).select_from(table).where(*where).offset(0).exists()
 
 
 #: above this many cases worked on or shared with one's groups, a list's page probes each case it
