@@ -1,5 +1,6 @@
 """Counts: on PostgreSQL the planner's estimate above queries.reads.ESTIMATE_ABOVE rows; on SQLite exact,
-but for a viewer who sees widely, whose count over as many is sampled; either said by `count_exact`. Pages are index-ordered with the id as tie-break, the same rows at any offset."""
+but for a viewer who sees widely, whose count over as many is sampled; either said by `count_exact`.
+Pages are index-ordered with the id as tie-break, the same rows at any offset."""
 
 from __future__ import annotations
 
