@@ -98,14 +98,13 @@ def sees_widely(conn: sa.Connection, actor: Actor) -> bool:
     only ever used to choose between two ways to the same answer). Open tasks are too few to tip it."""
     if actor.sees_all_cases or actor.organisation is not None:
         return False
-    above = WIDE
     worked = sa.select(history_event.c.instance_id).where(
-        history_event.c.actor == actor.id, history_event.c.kind.in_(_WORKED), _OPENS_CASE).limit(above + 1)
+        history_event.c.actor == actor.id, history_event.c.kind.in_(_WORKED), _OPENS_CASE).limit(WIDE + 1)
     shared = sa.select(case_share.c.instance_id).where(
-        case_share.c.group_name.in_(sorted(actor.groups) or [""])).limit(above + 1)
+        case_share.c.group_name.in_(sorted(actor.groups) or [""])).limit(WIDE + 1)
     found = sum(conn.execute(sa.select(sa.func.count()).select_from(rows.subquery())).scalar_one()
                 for rows in (worked, shared))
-    return found > above
+    return found > WIDE
 
 
 def can_see_instance(conn: sa.Connection, actor: Actor, instance_id: str) -> bool:
