@@ -116,6 +116,18 @@ user_task = sa.Table(
     sa.Column("case_access", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 
+# An open task's candidates (as Camunda's ACT_RU_IDENTITYLINK, type candidate): one row per group and
+# per user, written and deleted with the task's row (store.saving). "Tasks of group X" and a viewer's
+# need-to-know read this primary key, where LIKE '%,X,%' over user_task.candidate_groups read every
+# open task. No rowid on SQLite: one B-tree for the key, one for the index the deletes use.
+task_candidate = sa.Table(
+    "task_candidate", metadata,
+    sa.Column("kind", sa.String(5), primary_key=True),                # group | user
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("task_id", sa.String(36), sa.ForeignKey("user_task.id"), primary_key=True, index=True),
+    sqlite_with_rowid=False,
+)
+
 external_task = sa.Table(
     "external_task", metadata,
     *_task_place(business_key_index=False),
