@@ -104,7 +104,7 @@ user_task = sa.Table(
     sa.Column("name", sa.String(255)),
     sa.Column("documentation", sa.Text),
     sa.Column("lane", sa.String(255)),
-    sa.Column("candidate_groups", sa.Text, nullable=False),           # ",a,b," so LIKE '%,a,%' finds it
+    sa.Column("candidate_groups", sa.Text, nullable=False),           # ",a,b,"; lookups read task_candidate
     sa.Column("candidate_users", sa.Text, nullable=False),
     sa.Column("assignee", sa.String(255), index=True),
     sa.Column("form_key", sa.String(255)),
