@@ -119,7 +119,7 @@ CLONED = ("instance", "user_task", "external_task", "incident", "message_subscri
 
 def _fill(url: str, instances: int, open_share: float, seed: int = 16) -> dict[str, int]:
     """Copy the template cases in bulk until there are `instances`, `open_share` of them open."""
-    from engine.store import projection, tables, variable_index  # noqa: PLC0415
+    from engine.store import tables, variable_index  # noqa: PLC0415
 
     eng = sa.create_engine(url)
     if url.startswith("sqlite"):
@@ -141,8 +141,7 @@ def _fill(url: str, instances: int, open_share: float, seed: int = 16) -> dict[s
     todo = instances - len(rows["instance"])
     n_open = max(0, round(instances * open_share) - len(active))
     now = datetime.now(UTC)
-    # the variable index follows its instance, the candidate rows their task (after it: they refer to it)
-    written = ("instance", "instance_variable", *CLONED[1:], "task_candidate")
+    written = ("instance", "instance_variable", *CLONED[1:])     # the variable index follows its instance
     batch: dict[str, list[dict[str, Any]]] = {name: [] for name in written}
     t0 = time.perf_counter()
 
@@ -189,8 +188,6 @@ def _fill(url: str, instances: int, open_share: float, seed: int = 16) -> dict[s
                     if copy["task_id"] is not None:
                         copy["task_id"] = ids.get(copy["task_id"], copy["task_id"])
                 batch[name].append(copy)
-                if name == "user_task":
-                    batch["task_candidate"] += projection.candidate_rows(copy)
         if len(batch["instance"]) >= BATCH:
             flush()
         if (n + 1) % 10_000 == 0:

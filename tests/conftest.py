@@ -25,9 +25,9 @@ DATA = Path(__file__).parent / "data"
 BPMN = DATA / "bpmn"
 PG_URL = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
-TABLES = ["web_session", "idempotency_key", "instance_variable", "document", "audit_event", "case_share",
-          "history_event", "incident", "message_subscription", "external_task", "task_candidate", "user_task",
-          "message_start", "timer_start", "instance", "definition", "api_key", "principal"]
+TABLES = ["web_session", "idempotency_key", "instance_variable",
+          "document", "audit_event", "case_share", "history_event", "incident", "message_subscription", "external_task",
+          "user_task", "message_start", "timer_start", "instance", "definition", "api_key", "principal"]
 
 
 def pg_database(schema: str) -> engine.Database:

@@ -38,15 +38,7 @@ from engine.store.change import Audit
 from engine.store.command import Command, instance_command
 from engine.store.database import Database
 from engine.store.rows import aware
-from engine.store.tables import (
-    definition,
-    external_task,
-    incident,
-    instance,
-    message_subscription,
-    task_candidate,
-    user_task,
-)
+from engine.store.tables import definition, external_task, incident, instance, message_subscription, user_task
 
 log = logging.getLogger(__name__)
 
@@ -391,17 +383,10 @@ def _move_rows(cmd: Command, plan: MigrationPlan) -> None:
         fresh.pop("id")
         assignee = fresh.pop("assignee")
         values = {**fresh, "definition_id": cmd.definition_id}
-        kept = conn.execute(sa.select(user_task.c.assignee, user_task.c.candidate_groups, user_task.c.candidate_users)
-                            .where(user_task.c.id == task_id)).first()
+        kept = conn.execute(sa.select(user_task.c.assignee).where(user_task.c.id == task_id)).first()
         if kept is not None and kept.assignee is None and assignee is not None:
             values["assignee"] = assignee               # the target assigns it; nobody had claimed it
         conn.execute(user_task.update().where(user_task.c.id == task_id).values(**values))
-        # its candidate rows follow when the target (or the data it reads them from) names others
-        if kept is not None and (kept.candidate_groups, kept.candidate_users) != (fresh["candidate_groups"],
-                                                                                fresh["candidate_users"]):
-            conn.execute(task_candidate.delete().where(task_candidate.c.task_id == task_id))
-            if links := projection.candidate_rows({**fresh, "id": task_id}):
-                conn.execute(task_candidate.insert(), links)
     for task_id, task in after.external_tasks.items():
         if task_id not in cmd.before.external_tasks:
             continue

@@ -20,7 +20,6 @@ from engine.queries.visibility import (
     can_see_task,
     exposed_names,
     instance_clause,
-    named_tasks,
     only,
     sees_widely,
     task_clause,
@@ -272,9 +271,9 @@ def list_user_tasks(db: Database, *, candidate_group: str | None = None, candida
     where: list[Any] = [] if viewer is None else [task_clause(viewer)]
     groups = list(candidate_groups or []) + ([candidate_group] if candidate_group else [])
     if groups:
-        where.append(named_tasks(groups=groups))
+        where.append(sa.or_(*[user_task.c.candidate_groups.contains(f",{g},", autoescape=True) for g in groups]))
     if candidate_user is not None:
-        where.append(named_tasks(users=[candidate_user]))
+        where.append(user_task.c.candidate_users.contains(f",{candidate_user},", autoescape=True))
     if unassigned:
         where.append(user_task.c.assignee.is_(None))
     c = user_task.c

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from engine.queries.private_data import PrivateData, redact
 from engine.results import Actor, InstanceInfo
 from engine.store.projection import unpack
-from engine.store.tables import case_share, history_event, instance, task_candidate, user_task
+from engine.store.tables import case_share, history_event, instance, user_task
 
 _WORKED = ("task_completed", "task_claimed", "instance_started")
 #: a history event of a task that opens only itself (the diagram's caseAccess=task) grants nothing more
@@ -37,18 +37,13 @@ def task_only(task_spec: Any) -> str | None:
     return "task" if getattr(task_spec, "case_access", "case") == "task" else None
 
 
-def named_tasks(*, users: Iterable[str] = (), groups: Iterable[str] = ()) -> Any:
-    """The open tasks that name one of `users` or `groups` a candidate, as a condition on user_task:
-    an IN over task_candidate's primary key (each task once, however many of them it names)."""
-    named = [sa.and_(task_candidate.c.kind == kind, task_candidate.c.name.in_(names))
-             for kind, names in (("user", sorted(set(users))), ("group", sorted(set(groups)))) if names]
-    return user_task.c.id.in_(sa.select(task_candidate.c.task_id).where(sa.or_(*named))) if named else sa.false()
-
-
 def task_clause(actor: Actor) -> Any:
     if actor.sees_all_cases:
         return sa.true()
-    clause = sa.or_(user_task.c.assignee == actor.id, named_tasks(users=[actor.id], groups=actor.groups))
+    mine = [user_task.c.assignee == actor.id,
+            user_task.c.candidate_users.contains(f",{actor.id},", autoescape=True)]
+    mine += [user_task.c.candidate_groups.contains(f",{g},", autoescape=True) for g in sorted(actor.groups)]
+    clause = sa.or_(*mine)
     if actor.organisation is not None:
         clause = sa.and_(clause, sa.or_(user_task.c.organisation.is_(None),
                                         user_task.c.organisation == actor.organisation))

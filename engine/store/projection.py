@@ -137,26 +137,6 @@ def user_task_row(task: Task, organisation_variable: str | None = None) -> dict[
     }
 
 
-#: longer names are not kept as candidate rows (the column's width): no principal's id is that long
-NAME_MAX = 255
-
-
-def candidate_rows(row: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The task_candidate rows of a user_task row: each group and user it names, once."""
-    return [{"kind": kind, "name": name, "task_id": row["id"]}
-            for kind, packed in (("group", row["candidate_groups"]), ("user", row["candidate_users"]))
-            for name in dict.fromkeys(unpack(packed)) if len(name) <= NAME_MAX]
-
-
-def may_name_candidates(task: Task) -> bool:
-    """Whether the task's row may have candidate rows, from its spec alone (so that closing tasks
-    that name nobody costs no statement): false only where none can be named."""
-    spec = task.task_spec
-    if isinstance(spec, HumanTask):
-        return bool(spec.candidate_groups or spec.candidate_users)
-    return group_for_lane(spec.lane) is not None
-
-
 def external_task_row(task: Task) -> dict[str, Any]:
     spec: ExternalServiceTask = task.task_spec
     return {"id": str(task.id), "activity_id": spec.bpmn_id, "topic": spec.topic,

@@ -17,7 +17,7 @@ from engine.errors import BusinessKeyInUse, VersionConflict
 from engine.results import InstanceInfo
 from engine.store import projection, variable_index
 from engine.store.rows import OPEN_INCIDENTS_OF, aware, external_task_info, incident_info, user_task_info
-from engine.store.tables import external_task, instance, message_subscription, task_candidate, user_task
+from engine.store.tables import external_task, instance, message_subscription, user_task
 
 if TYPE_CHECKING:
     from engine.store.command import Command
@@ -25,9 +25,8 @@ if TYPE_CHECKING:
 _update_instance = (instance.update()
                     .where(instance.c.id == sa.bindparam("b_id"), instance.c.version == sa.bindparam("b_version")))
 _insert_instance = instance.insert()
-_insert_row = {t.name: t.insert() for t in (user_task, external_task, message_subscription, task_candidate)}
+_insert_row = {t.name: t.insert() for t in (user_task, external_task, message_subscription)}
 _delete_by_id = {t.name: t.delete().where(t.c.id == sa.bindparam("b_id")) for t in (user_task, external_task)}
-_delete_candidates = task_candidate.delete().where(task_candidate.c.task_id == sa.bindparam("b_id"))
 _select_by_ids = {t.name: sa.select(t).where(t.c.id.in_(sa.bindparam("ids", expanding=True)))
                   for t in (user_task, external_task)}
 _delete_subscription = message_subscription.delete().where(
@@ -119,23 +118,17 @@ def _sync_subscriptions(cmd: Command, before: dict[tuple[str, str], Task], after
 def _sync(cmd: Command, saved: Saved, common: dict[str, Any], before: dict[str, Task], after: dict[str, Task],
           table: sa.Table, to_row: Callable[[Task], dict[str, Any]], noun: str) -> None:
     """Insert rows for tasks that opened, delete rows of tasks that closed; rows of tasks still open
-    keep what was written to them (claims, locks, retries). A user task's candidate rows come and go
-    with it, in one statement for all the tasks of the command."""
+    keep what was written to them (claims, locks, retries)."""
     ch = cmd.change
     new = [to_row(t) | common for tid, t in after.items() if tid not in before]
     gone = [tid for tid in before if tid not in after]
     saved.new_rows[noun] = new
     if new:
         ch.db.dialect.execute(ch.conn, _insert_row[table.name], new)
-        if table is user_task and (links := [c for r in new for c in projection.candidate_rows(r)]):
-            ch.db.dialect.execute(ch.conn, _insert_row[task_candidate.name], links)
         for r in new:
             cmd.record(f"{noun}_created", task_id=r["id"], activity_id=r["activity_id"],
                        name=r.get("name"), topic=r.get("topic"))
     if gone:
-        if table is user_task and (named := [{"b_id": tid} for tid in gone
-                                             if projection.may_name_candidates(before[tid])]):
-            ch.db.dialect.execute(ch.conn, _delete_candidates, named)      # first: they refer to the task
         ch.db.dialect.execute(ch.conn, _delete_by_id[table.name], [{"b_id": tid} for tid in gone])
         for tid in gone:
             if tid not in cmd.finished_tasks:

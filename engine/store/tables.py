@@ -104,7 +104,7 @@ user_task = sa.Table(
     sa.Column("name", sa.String(255)),
     sa.Column("documentation", sa.Text),
     sa.Column("lane", sa.String(255)),
-    sa.Column("candidate_groups", sa.Text, nullable=False),           # ",a,b,"; lookups read task_candidate
+    sa.Column("candidate_groups", sa.Text, nullable=False),           # ",a,b," so LIKE '%,a,%' finds it
     sa.Column("candidate_users", sa.Text, nullable=False),
     sa.Column("assignee", sa.String(255), index=True),
     sa.Column("form_key", sa.String(255)),
@@ -114,18 +114,6 @@ user_task = sa.Table(
     sa.Column("organisation", sa.String(255)),                         # whose request it is (need-to-know)
     # false: the task's candidates see this task, not the whole case (the diagram's caseAccess=task)
     sa.Column("case_access", sa.Boolean, nullable=False, server_default=sa.true()),
-)
-
-# An open task's candidates (as Camunda's ACT_RU_IDENTITYLINK, type candidate): one row per group and
-# per user, written and deleted with the task's row (store.saving). "Tasks of group X" and a viewer's
-# need-to-know read this primary key, where LIKE '%,X,%' over user_task.candidate_groups read every
-# open task. No rowid on SQLite: one B-tree for the key, one for the index the deletes use.
-task_candidate = sa.Table(
-    "task_candidate", metadata,
-    sa.Column("kind", sa.String(5), primary_key=True),                # group | user
-    sa.Column("name", sa.String(255), primary_key=True),
-    sa.Column("task_id", sa.String(36), sa.ForeignKey("user_task.id"), primary_key=True, index=True),
-    sqlite_with_rowid=False,
 )
 
 external_task = sa.Table(

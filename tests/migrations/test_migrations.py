@@ -151,27 +151,3 @@ def test_the_variable_index_is_filled_from_every_case_s_variables(empty_db: engi
     assert [i.id for i in engine.list_instances(empty_db, variables=[engine.VariableFilter("ref", "eq", "CR-2099")])
             .data] != []
     engine.check_schema(empty_db)
-
-
-def test_open_tasks_get_their_candidate_rows(empty_db: engine.Database) -> None:
-    from tests.engine.test_task_candidates import SYSTEM, candidates, deploy  # noqa: PLC0415
-
-    engine.upgrade(empty_db)
-    deploy(empty_db, "review", groups="panel,50%_off,${group}", users="${invited},bob")
-    deploy(empty_db, "nobody")
-    for variables in ({"group": "panel-chair", "invited": ["carol", "bob"]}, {}):
-        engine.start_instance(empty_db, actor=SYSTEM, definition_key="review", variables=variables)
-    engine.start_instance(empty_db, actor=SYSTEM, definition_key="nobody")
-    written = candidates(empty_db)                        # as the engine writes them
-    assert len(written) == 5 + 3
-    engine.downgrade(empty_db, "5d8e1f3a7c94")            # before task_candidate
-    user_task = metadata.tables["user_task"]
-    with empty_db.engine.begin() as conn:                 # more tasks than one batch of the fill
-        row = dict(conn.execute(sa.select(user_task).limit(1)).one()._mapping)
-        clones = [{**row, "id": str(uuid.uuid4()), "candidate_groups": ",g,g,", "candidate_users": f",u{n},"}
-                  for n in range(2100)]
-        conn.execute(user_task.insert(), clones)
-    engine.upgrade(empty_db)
-    assert candidates(empty_db) == written | {(c["id"], "group", "g") for c in clones} | {
-        (c["id"], "user", f"u{n}") for n, c in enumerate(clones)}
-    engine.check_schema(empty_db)
