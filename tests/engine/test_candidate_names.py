@@ -1,0 +1,82 @@
+"""The lists of a group, of a candidate user and of a viewer's need-to-know match a candidate's name
+itself alone: no LIKE wildcards (`%`, `_`), no prefixes (`panel` is not `panel-chair`), a task that
+names two of the groups asked for listed once, in the same order as the unfiltered list."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+import engine
+
+SYSTEM = engine.Actor.system("bu")
+
+TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="x">
+  <bpmn:process id="%(key)s" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:userTask id="first" name="First" camunda:candidateGroups="%(groups)s" camunda:candidateUsers="%(users)s"/>
+    <bpmn:userTask id="second" name="Second" camunda:candidateGroups="panel-chair"/>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="first"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="first" targetRef="second"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="second" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def deploy(db: engine.Database, key: str, groups: str = "", users: str = "") -> str:
+    xml = TEMPLATE % {"key": key, "groups": groups, "users": users}
+    result = engine.deploy(db, files=[engine.DeployFile(f"{key}.bpmn", xml.encode())], actor=SYSTEM)
+    return next(d.definition.id for d in result.definitions if d.definition.key == key)
+
+
+def ids(page: engine.Page[engine.UserTaskInfo]) -> list[str]:
+    assert page.count == len(page.data)
+    return [t.id for t in page.data]
+
+
+def test_lists_by_group_user_and_need_to_know_match_names_exactly(db: engine.Database) -> None:
+    tasks = {}
+    for key, groups, users in [("panel", "panel", ""), ("chair", "panel-chair", "bob"),
+                               ("percent", "50%_off", ""), ("lookalike", "50xyoff", "b_b"),
+                               ("both", "panel,50%_off", "bob,bo%"), ("none", "", "")]:
+        deploy(db, key, groups=groups, users=users)
+        tasks[key] = engine.start_instance(db, actor=SYSTEM, definition_key=key).user_tasks[0].id
+    claimed = engine.start_instance(db, actor=SYSTEM, definition_key="none").user_tasks[0].id
+    with db.engine.begin() as conn:                 # bob's by assignment alone (no principal to give it to)
+        conn.execute(sa.text("UPDATE user_task SET assignee = 'bob' WHERE id = :id"), {"id": claimed})
+
+    def listed(*names: str) -> set[str]:
+        return {k for k, v in tasks.items() if v in names}
+
+    by_group = engine.list_user_tasks(db, candidate_group="panel")
+    assert listed(*ids(by_group)) == {"panel", "both"}
+    assert listed(*ids(engine.list_user_tasks(db, candidate_group="50%_off"))) == {"percent", "both"}
+    assert listed(*ids(engine.list_user_tasks(db, candidate_group="50%"))) == set()
+    assert listed(*ids(engine.list_user_tasks(db, candidate_group="panel-"))) == set()
+    assert listed(*ids(engine.list_user_tasks(db, candidate_groups=["panel", "50%_off"]))) == {
+        "panel", "percent", "both"}                                     # "both" once
+    assert listed(*ids(engine.list_user_tasks(db, candidate_user="bob"))) == {"chair", "both"}
+    assert listed(*ids(engine.list_user_tasks(db, candidate_user="b_b"))) == {"lookalike"}
+    assert listed(*ids(engine.list_user_tasks(db, candidate_user="bo%"))) == {"both"}
+    assert listed(*ids(engine.list_user_tasks(db, candidate_user="b%"))) == set()
+
+    bob = engine.Actor("bob", frozenset({"panel"}))
+    seen = ids(engine.list_user_tasks(db, viewer=bob))
+    assert listed(*seen) == {"panel", "chair", "both"} and claimed in seen and len(seen) == 4
+    assert ids(engine.list_user_tasks(db, viewer=bob, candidate_group="panel")) == ids(by_group)
+    wild = engine.Actor("b%", frozenset({"50%"}))
+    assert ids(engine.list_user_tasks(db, viewer=wild)) == []
+    odd = engine.Actor("b_b", frozenset({"50%_off"}))
+    assert listed(*ids(engine.list_user_tasks(db, viewer=odd))) == {"lookalike", "percent", "both"}
+    everyone = ids(engine.list_user_tasks(db, viewer=SYSTEM))
+    assert ids(engine.list_user_tasks(db, viewer=bob)) == [t for t in everyone if t in seen]   # the same order
+
+    for task_id in (tasks["both"], tasks["chair"], claimed):
+        engine.get_user_task(db, task_id=task_id, viewer=bob)
+    instance = engine.get_user_task(db, task_id=tasks["both"]).instance_id
+    assert engine.get_instance(db, instance_id=instance, viewer=bob).id == instance
+    assert instance in {i.id for i in engine.list_instances(db, viewer=bob).data}
+    percent_case = engine.get_user_task(db, task_id=tasks["percent"]).instance_id
+    assert percent_case not in {i.id for i in engine.list_instances(db, viewer=bob).data}
