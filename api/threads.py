@@ -27,10 +27,11 @@ def configure(threads: int) -> None:
     """Set the pool's size (before serving). A pool of another size already running finishes the
     calls it holds and lets its threads go."""
     global _size, _executor
-    _size = max(1, threads)
-    if _executor is not None and _executor._max_workers != _size:
+    size = max(1, threads)
+    if _executor is not None and size != _size:
         _executor.shutdown(wait=False)
         _executor = None
+    _size = size
 
 
 def _get_executor() -> ThreadPoolExecutor:

@@ -180,21 +180,22 @@ def list_instances(db: Database, *, definition_key: str | None = None, business_
     # the sort column then the id, both one way: an index (ix_instance_*_id) gives the order and the
     # page without sorting; the page's ids come from the index first, then only their rows are read
     order = [column.desc(), instance.c.id.desc()] if descending else [column.asc(), instance.c.id.asc()]
+    sqlite = db.dialect.name == "sqlite"
     with db.read() as conn:
         wide = viewer is not None and sees_widely(conn, viewer)
         if not with_count:
             count, exact = -1, False
-        elif viewer is not None and wide and db.dialect.name == "sqlite":
+        elif viewer is not None and wide and sqlite:
             count, exact = _sampled_count(conn, where[1:], viewer)
         else:
             count, exact = count_rows(conn, db.dialect.name, instance, where)
         if count_only:                                   # a count alone
             return Page([], count, exact)
         page_where = list(where)
-        walk: Any = sa.literal_column("+instance.id") if db.dialect.name == "sqlite" else instance.c.id
-        if viewer is not None and (wide or walk is not instance.c.id):
+        walk: Any = sa.literal_column("+instance.id") if sqlite else instance.c.id
+        if viewer is not None and (wide or sqlite):
             page_where[0] = instance_clause(viewer, key=walk, probe=wide)
-        if walk is not instance.c.id:                    # the page: SQLite walks the sort's index (see visibility)
+        if sqlite:                                       # the page: SQLite walks the sort's index (see visibility)
             if with_incident is True:
                 page_where[len(where) - 1 - len(variables or [])] = walk.in_(failing)
             for n, f in enumerate(variables or []):

@@ -64,20 +64,21 @@ def instance_clause(actor: Actor, *, key: Any = None, probe: bool = False) -> An
     if actor.organisation is not None:
         return sa.false()
     key = instance.c.id if key is None else key
-    groups = sorted(actor.groups) or [""]
     if probe:
-        return sa.or_(
-            _probe(history_event, history_event.c.actor == actor.id, history_event.c.kind.in_(_WORKED), _OPENS_CASE,
-                   history_event.c.instance_id == key),
-            _probe(case_share, case_share.c.instance_id == key, case_share.c.group_name.in_(groups)),
-            _probe(user_task, user_task.c.instance_id == key, task_clause(actor), user_task.c.case_access.is_(True)),
-        )
-    return sa.or_(
-        key.in_(sa.select(user_task.c.instance_id).where(task_clause(actor), user_task.c.case_access.is_(True))),
-        key.in_(sa.select(history_event.c.instance_id).where(
-            history_event.c.actor == actor.id, history_event.c.kind.in_(_WORKED), _OPENS_CASE)),
-        key.in_(sa.select(case_share.c.instance_id).where(case_share.c.group_name.in_(groups))),
-    )
+        return sa.or_(*[_probe(column.table, *where, column == key) for column, where in _ways(actor)])
+    return sa.or_(*[key.in_(sa.select(column).where(*where)) for column, where in _ways(actor)])
+
+
+def _ways(actor: Actor) -> list[tuple[Any, list[Any]]]:
+    """Each way `actor` may see a case — worked on it, its group shares it, holds one of its open
+    tasks that opens the case — as the column holding the case's id and the conditions on its rows;
+    the likeliest first (a probe stops at the first that holds)."""
+    return [
+        (history_event.c.instance_id, [history_event.c.actor == actor.id, history_event.c.kind.in_(_WORKED),
+                                       _OPENS_CASE]),
+        (case_share.c.instance_id, [case_share.c.group_name.in_(sorted(actor.groups) or [""])]),
+        (user_task.c.instance_id, [task_clause(actor), user_task.c.case_access.is_(True)]),
+    ]
 
 
 def _probe(table: sa.Table, *where: Any) -> Any:
@@ -98,12 +99,9 @@ def sees_widely(conn: sa.Connection, actor: Actor) -> bool:
     only ever used to choose between two ways to the same answer). Open tasks are too few to tip it."""
     if actor.sees_all_cases or actor.organisation is not None:
         return False
-    worked = sa.select(history_event.c.instance_id).where(
-        history_event.c.actor == actor.id, history_event.c.kind.in_(_WORKED), _OPENS_CASE).limit(WIDE + 1)
-    shared = sa.select(case_share.c.instance_id).where(
-        case_share.c.group_name.in_(sorted(actor.groups) or [""])).limit(WIDE + 1)
-    found = sum(conn.execute(sa.select(sa.func.count()).select_from(rows.subquery())).scalar_one()
-                for rows in (worked, shared))
+    worked, shared, _tasks = _ways(actor)
+    found = sum(conn.execute(sa.select(sa.func.count()).select_from(
+        sa.select(column).where(*where).limit(WIDE + 1).subquery())).scalar_one() for column, where in (worked, shared))
     return found > WIDE
 
 
