@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from engine.queries.private_data import PrivateData, redact
 from engine.results import Actor, InstanceInfo
+from engine.store.packed import holds_any
 from engine.store.projection import unpack
 from engine.store.tables import case_share, history_event, instance, user_task
 
@@ -40,10 +41,8 @@ def task_only(task_spec: Any) -> str | None:
 def task_clause(actor: Actor) -> Any:
     if actor.sees_all_cases:
         return sa.true()
-    mine = [user_task.c.assignee == actor.id,
-            user_task.c.candidate_users.contains(f",{actor.id},", autoescape=True)]
-    mine += [user_task.c.candidate_groups.contains(f",{g},", autoescape=True) for g in sorted(actor.groups)]
-    clause = sa.or_(*mine)
+    clause = sa.or_(user_task.c.assignee == actor.id, holds_any(user_task.c.candidate_users, [actor.id]),
+                    holds_any(user_task.c.candidate_groups, actor.groups))
     if actor.organisation is not None:
         clause = sa.and_(clause, sa.or_(user_task.c.organisation.is_(None),
                                         user_task.c.organisation == actor.organisation))

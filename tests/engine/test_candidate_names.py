@@ -4,6 +4,9 @@ names two of the groups asked for listed once, in the same order as the unfilter
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 import sqlalchemy as sa
 
 import engine
@@ -80,3 +83,52 @@ def test_lists_by_group_user_and_need_to_know_match_names_exactly(db: engine.Dat
     assert instance in {i.id for i in engine.list_instances(db, viewer=bob).data}
     percent_case = engine.get_user_task(db, task_id=tasks["percent"]).instance_id
     assert percent_case not in {i.id for i in engine.list_instances(db, viewer=bob).data}
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)        # SQLite scans the open tasks
+def test_postgresql_reads_a_candidate_s_tasks_through_the_name_indexes(db: engine.Database) -> None:
+    """A group's list and count, a candidate user's and a member's need-to-know find their tasks
+    through the GIN indexes on the names (store.packed): every statement that reads user_task has a
+    plan that never reads the whole table, when the planner is told to avoid that wherever it can
+    (the LIKE over the packed names could only be a scan)."""
+    deploy(db, "panel", groups="panel", users="bob")
+    for _ in range(3):
+        engine.start_instance(db, actor=SYSTEM, definition_key="panel")
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if "FROM user_task" in statement and not statement.startswith("EXPLAIN"):
+            statements.append((statement, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert engine.list_user_tasks(db, candidate_group="panel").count == 3
+        assert engine.list_user_tasks(db, candidate_user="bob").count == 3
+        assert engine.list_user_tasks(db, viewer=engine.Actor("carol", frozenset({"panel"}))).count == 3
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+    assert len(statements) >= 6                                   # each list's count and page
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        for statement, parameters in statements:
+            plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars())
+            assert "Seq Scan on user_task" not in plan, plan
+            assert "_names" in plan, plan
+
+
+def test_a_short_list_is_the_same_page_by_page_and_past_its_end_reads_nothing(db: engine.Database) -> None:
+    """A list of few tasks is gathered and sorted (reads.FEW_TASKS) rather than walked in order: the
+    same tasks in the same order, page by page, as the list of every task; a page past the end is
+    empty with the count still given."""
+    deploy(db, "panel", groups="panel")
+    deploy(db, "other", groups="other")
+    for n in range(7):
+        engine.start_instance(db, actor=SYSTEM, definition_key="panel" if n % 2 else "other")
+    everyone = ids(engine.list_user_tasks(db, viewer=SYSTEM))
+    carol = engine.Actor("carol", frozenset({"panel"}))
+    mine = engine.list_user_tasks(db, viewer=carol)
+    assert mine.count == 3 and ids(mine) == [t for t in everyone if t in ids(mine)]
+    paged = [t.id for offset in range(3) for t in engine.list_user_tasks(db, viewer=carol, limit=1, offset=offset).data]
+    assert paged == ids(mine)
+    past = engine.list_user_tasks(db, viewer=carol, offset=3)
+    assert (past.data, past.count, past.count_exact) == ([], 3, True)
