@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from engine.queries.private_data import PrivateData, redact
 from engine.results import Actor, InstanceInfo
-from engine.store.packed import holds_any
+from engine.store.packed import holds_any, holds_any_at
 from engine.store.projection import unpack
 from engine.store.tables import case_share, history_event, instance, user_task
 
@@ -41,12 +41,12 @@ def task_only(task_spec: Any) -> str | None:
 def task_clause(actor: Actor) -> Any:
     if actor.sees_all_cases:
         return sa.true()
-    clause = sa.or_(user_task.c.assignee == actor.id, holds_any(user_task.c.candidate_users, [actor.id]),
-                    holds_any(user_task.c.candidate_groups, actor.groups))
-    if actor.organisation is not None:
-        clause = sa.and_(clause, sa.or_(user_task.c.organisation.is_(None),
-                                        user_task.c.organisation == actor.organisation))
-    return clause
+    named = sa.or_(user_task.c.assignee == actor.id, holds_any(user_task.c.candidate_users, [actor.id]))
+    if actor.organisation is None:
+        return sa.or_(named, holds_any(user_task.c.candidate_groups, actor.groups))
+    same = sa.or_(user_task.c.organisation.is_(None), user_task.c.organisation == actor.organisation)
+    return sa.or_(sa.and_(named, same), holds_any_at(user_task.c.candidate_groups, user_task.c.organisation,
+                                                     actor.groups, actor.organisation))
 
 
 def instance_clause(actor: Actor, *, key: Any = None, probe: bool = False) -> Any:

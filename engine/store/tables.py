@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.store.packed import as_array
+from engine.store.packed import as_array, at_organisation
 
 metadata = sa.MetaData(naming_convention={
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -118,15 +118,19 @@ user_task = sa.Table(
     sa.Column("case_access", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 # PostgreSQL only (SQLite scans the open tasks, docs/operations): a candidate's tasks found by name
-# (store.packed) and by organisation, and the task lists' default order, which a page that matches
-# many tasks walks and leaves after 50. SQLite has no statistics for its LIKE and would walk that order for a member who
-# sees few tasks too, reading every open task.
+# (store.packed), by organisation and by group at an organisation (an agency lead's), and the task
+# lists' default order, which a page that matches many tasks walks and leaves after 50. SQLite has no
+# statistics for its LIKE and would walk that order for a member who sees few tasks too, reading every
+# open task.
 for _packed in ("candidate_groups", "candidate_users"):
     sa.Index(f"ix_user_task_{_packed}_names", as_array(user_task.c[_packed]),
              postgresql_using="gin").ddl_if(dialect="postgresql")
 sa.Index("ix_user_task_priority_created_at_id", user_task.c.priority.desc(), user_task.c.created_at,
          user_task.c.id).ddl_if(dialect="postgresql")
 sa.Index("ix_user_task_organisation", user_task.c.organisation).ddl_if(dialect="postgresql")   # need-to-know
+sa.Index("ix_user_task_candidate_groups_at_organisation",   # _table: the expression starts with a literal
+         at_organisation(user_task.c.candidate_groups, user_task.c.organisation),
+         postgresql_using="gin", _table=user_task).ddl_if(dialect="postgresql")
 
 external_task = sa.Table(
     "external_task", metadata,

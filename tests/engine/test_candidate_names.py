@@ -105,15 +105,19 @@ def test_postgresql_reads_a_candidate_s_tasks_through_the_name_indexes(db: engin
         assert engine.list_user_tasks(db, candidate_group="panel").count == 3
         assert engine.list_user_tasks(db, candidate_user="bob").count == 3
         assert engine.list_user_tasks(db, viewer=engine.Actor("carol", frozenset({"panel"}))).count == 3
+        lead = engine.Actor("lead", frozenset({"panel"}), organisation="police")    # tasks of none: seen
+        assert engine.list_user_tasks(db, viewer=lead).count == 3
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", seen)
-    assert len(statements) >= 6                                   # each list's count and page
+    assert len(statements) >= 8                                   # each list's count and page
     with db.engine.connect() as conn:
         conn.exec_driver_sql("SET enable_seqscan = off")
         for statement, parameters in statements:
             plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars())
             assert "Seq Scan on user_task" not in plan, plan
-            assert "_names" in plan, plan
+            assert "_names" in plan or "_at_organisation" in plan, plan
+        lead_plans = ["\n".join(conn.exec_driver_sql(f"EXPLAIN {s}", p).scalars()) for s, p in statements[-2:]]
+        assert all("ix_user_task_candidate_groups_at_organisation" in plan for plan in lead_plans), lead_plans
 
 
 def test_a_short_list_is_the_same_page_by_page_and_past_its_end_reads_nothing(db: engine.Database) -> None:
