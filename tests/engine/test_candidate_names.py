@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 import engine
+from engine.queries.visibility import can_see_task
 
 SYSTEM = engine.Actor.system("bu")
 
@@ -136,3 +137,26 @@ def test_a_short_list_is_the_same_page_by_page_and_past_its_end_reads_nothing(db
     assert paged == ids(mine)
     past = engine.list_user_tasks(db, viewer=carol, offset=3)
     assert (past.data, past.count, past.count_exact) == ([], 3, True)
+
+
+def test_an_agency_lead_sees_its_organisation_s_tasks_and_those_of_none(db: engine.Database) -> None:
+    """Need-to-know of someone with an organisation, by group (on PostgreSQL through the index of
+    each group joined to its task's organisation): their organisation's tasks and tasks of none, of
+    their own groups only; by name or assignment the same organisations."""
+    deploy(db, "asked", groups="leads", users="pat")
+    task = {agency: engine.start_instance(db, actor=SYSTEM, definition_key="asked",
+                                          variables={"agency": agency} if agency else {}).user_tasks[0].id
+            for agency in ("police", "council", None)}
+
+    def sees(actor: engine.Actor) -> set[str | None]:
+        seen = set(ids(engine.list_user_tasks(db, viewer=actor)))
+        with db.engine.connect() as conn:
+            assert {t for t in task.values() if can_see_task(conn, actor, t)} == seen
+        return {agency for agency, t in task.items() if t in seen}
+
+    assert sees(engine.Actor("lead-police", frozenset({"leads"}), organisation="police")) == {"police", None}
+    assert sees(engine.Actor("lead-council", frozenset({"leads", "x"}), organisation="council")) == {"council", None}
+    assert sees(engine.Actor("lead-probation", frozenset({"leads"}), organisation="probation")) == {None}
+    assert sees(engine.Actor("other-police", frozenset({"others"}), organisation="police")) == set()
+    assert sees(engine.Actor("pat", frozenset(), organisation="council")) == {"council", None}     # by name
+    assert sees(engine.Actor("pat", frozenset())) == {"police", "council", None}
