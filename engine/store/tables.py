@@ -41,7 +41,7 @@ instance = sa.Table(
     sa.Column("definition_id", sa.String(300), sa.ForeignKey("definition.id"), nullable=False),
     sa.Column("definition_key", sa.String(255), nullable=False, index=True),
     sa.Column("business_key", sa.String(255)),
-    sa.Column("status", sa.String(20), nullable=False, index=True),   # active | completed | cancelled
+    sa.Column("status", sa.String(20), nullable=False),               # active | completed | cancelled
     sa.Column("state_format", sa.Integer, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),                 # bumped by every command
     sa.Column("next_timer_at", Timestamp, index=True),
@@ -63,6 +63,8 @@ instance = sa.Table(
     sa.Index("ix_instance_business_key_id", "business_key", "id"),
     sa.Index("ix_instance_updated_at_id", "updated_at", "id"),
     sa.Index("ix_instance_status_next_timer_at", "status", "next_timer_at"),    # the timer scheduler
+    # a count by status and process (the dashboard's "open Rapid Reviews") from the index alone
+    sa.Index("ix_instance_status_definition_key", "status", "definition_key"),
     # the open cases' stamps (queries.casework.open_case_stamps) from the index alone (160 ms over
     # 10,000 cases from the table when the serialized state sat before `version`, a few ms from this)
     sa.Index("ix_instance_status_stamp", "status", "id", "version", "definition_id"),

@@ -4,7 +4,10 @@ Pages are index-ordered with the id as tie-break, the same rows at any offset.""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import sqlalchemy as sa
 
 import engine
 from engine.queries import reads
@@ -84,3 +87,31 @@ def test_someone_who_sees_most_cases_gets_the_same_pages_and_a_sampled_count(
     assert [i.id for i in estimated.data] == gathered[:3]
     only_counted = engine.list_instances(db, viewer=member, limit=0)
     assert (only_counted.count, only_counted.count_exact) == (estimated.count, False)
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)        # PostgreSQL's choice depends on its statistics
+def test_a_count_by_status_and_process_reads_one_index_alone(db: engine.Database) -> None:
+    """The dashboard's "open cases of this process" is counted from an index, without looking up each
+    case's row (on a page cache that does not hold the file, 10,000 look-ups took 2.8 s)."""
+    actor = engine.Actor.system("bu")
+    engine.deploy(db, files=[engine.DeployFile("counted.bpmn", DIAGRAM)], actor=actor)
+    for _ in range(3):
+        engine.start_instance(db, actor=actor, definition_key="counted")
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT COUNT"):
+            statements.append((statement, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        page = engine.list_instances(db, definition_key="counted", status="active", limit=1)
+        keys = engine.list_instances(db, definition_keys=["counted", "other"], status="active", limit=1)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+    assert (page.count, page.count_exact, keys.count) == (3, True, 3)
+    assert len(statements) == 2
+    with db.engine.connect() as conn:
+        for statement, parameters in statements:
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
+            assert "COVERING INDEX ix_instance_status_definition_key" in plan, plan
