@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 import engine
 from engine.store.tables import metadata
-from tests.conftest import BACKENDS, create_schema, drop_schema, pg_database
+from tests.conftest import BACKENDS, BPMN, create_schema, drop_schema, pg_database
 
 
 @pytest.fixture(params=BACKENDS)
@@ -151,3 +151,34 @@ def test_the_variable_index_is_filled_from_every_case_s_variables(empty_db: engi
     assert [i.id for i in engine.list_instances(empty_db, variables=[engine.VariableFilter("ref", "eq", "CR-2099")])
             .data] != []
     engine.check_schema(empty_db)
+
+
+def test_an_index_added_to_an_analysed_sqlite_database_is_analysed_too(tmp_path: Path) -> None:
+    """SQLite's planner, given statistics for every index but a new one, takes the new one for the
+    most selective: with (status, definition_key) unanalysed, a page of completed cases at 100,000
+    cases sorted 90,000 of them (203 ms) instead of walking the status and start-date index. Without
+    any statistics it ranks the indexes alike; so the revision analyses its index only where the
+    others have statistics, and creates none where there were none."""
+    db = engine.Database(f"sqlite:///{tmp_path / 'analysed.db'}")
+    try:
+        engine.upgrade(db, "7e2a9c4b6d18")
+        system = engine.Actor.system("bu")
+        engine.deploy(db, files=[engine.DeployFile("one_user_task.bpmn", (BPMN / "one_user_task.bpmn").read_bytes())],
+                      actor=system)
+        for _ in range(3):
+            engine.start_instance(db, actor=system, definition_key="one_user_task")
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+        engine.upgrade(db)
+        with db.engine.connect() as conn:
+            analysed = {r[0] for r in conn.exec_driver_sql("SELECT idx FROM sqlite_stat1")}
+        assert {"ix_instance_status_definition_key", "ix_instance_status_started_at_id"} <= analysed
+    finally:
+        db.dispose()
+    fresh = engine.Database(f"sqlite:///{tmp_path / 'fresh.db'}")
+    try:
+        engine.upgrade(fresh)
+        with fresh.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'").first() is None
+    finally:
+        fresh.dispose()
