@@ -10,7 +10,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -40,6 +42,23 @@ def create_schema(schema: str) -> None:
         conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     admin.dispose()
+
+
+@contextmanager
+def statements_run(db: engine.Database, keep: Callable[[str], bool]) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL statements `db` runs inside the block that `keep` selects, with their parameters (to
+    EXPLAIN them afterwards)."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if keep(statement):
+            seen.append((statement, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
 
 
 def drop_schema(schema: str) -> None:

@@ -25,12 +25,13 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
 SEPARATOR = ","
+_SEP: Any = sa.literal_column(f"'{SEPARATOR}'")   # in the SQL itself, never bound (above)
 _UNIT: Any = sa.literal_column("chr(31)")          # U+001F, between a name and its task's organisation
 
 
 def as_array(column: Any) -> Any:
     """The packed column as PostgreSQL's text[] (the expression the GIN indexes hold)."""
-    return sa.func.string_to_array(column, sa.literal_column(f"'{SEPARATOR}'"), type_=postgresql.ARRAY(sa.Text))
+    return sa.func.string_to_array(column, _SEP, type_=postgresql.ARRAY(sa.Text))
 
 
 def at_organisation(column: Any, organisation: Any) -> Any:
@@ -40,10 +41,9 @@ def at_organisation(column: Any, organisation: Any) -> Any:
     own: taken apart, the planner multiplies the groups' share by the organisations' and expects
     thousands of tasks for a lead whose organisation has none. No name or organisation a principal
     holds has a control character (commands.instances.check_text), so the joined pair is unambiguous."""
-    sep: Any = sa.literal_column(f"'{SEPARATOR}'")
-    joined = sa.func.replace(column, sep, _UNIT.op("||")(sa.func.coalesce(organisation, sa.literal_column("''")))
-                             .op("||")(sep))
-    return sa.func.string_to_array(joined, sep, type_=postgresql.ARRAY(sa.Text))
+    joined = sa.func.replace(column, _SEP, _UNIT.op("||")(sa.func.coalesce(organisation, sa.literal_column("''")))
+                             .op("||")(_SEP))
+    return sa.func.string_to_array(joined, _SEP, type_=postgresql.ARRAY(sa.Text))
 
 
 class HoldsAny(sa.sql.expression.ColumnElement[bool]):

@@ -4,13 +4,12 @@ names two of the groups asked for listed once, in the same order as the unfilter
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import sqlalchemy as sa
 
 import engine
 from engine.queries.visibility import can_see_task
+from tests.conftest import statements_run
 
 SYSTEM = engine.Actor.system("bu")
 
@@ -95,21 +94,12 @@ def test_postgresql_reads_a_candidate_s_tasks_through_the_name_indexes(db: engin
     deploy(db, "panel", groups="panel", users="bob")
     for _ in range(3):
         engine.start_instance(db, actor=SYSTEM, definition_key="panel")
-    statements: list[tuple[str, Any]] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        if "FROM user_task" in statement and not statement.startswith("EXPLAIN"):
-            statements.append((statement, parameters))
-
-    sa.event.listen(db.engine, "before_cursor_execute", seen)
-    try:
+    with statements_run(db, lambda s: "FROM user_task" in s and not s.startswith("EXPLAIN")) as statements:
         assert engine.list_user_tasks(db, candidate_group="panel").count == 3
         assert engine.list_user_tasks(db, candidate_user="bob").count == 3
         assert engine.list_user_tasks(db, viewer=engine.Actor("carol", frozenset({"panel"}))).count == 3
         lead = engine.Actor("lead", frozenset({"panel"}), organisation="police")    # tasks of none: seen
         assert engine.list_user_tasks(db, viewer=lead).count == 3
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", seen)
     assert len(statements) >= 8                                   # each list's count and page
     with db.engine.connect() as conn:
         conn.exec_driver_sql("SET enable_seqscan = off")

@@ -4,13 +4,11 @@ Pages are index-ordered with the id as tie-break, the same rows at any offset.""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-import sqlalchemy as sa
 
 import engine
 from engine.queries import reads
+from tests.conftest import statements_run
 
 DIAGRAM = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
@@ -97,18 +95,9 @@ def test_a_count_by_status_and_process_reads_one_index_alone(db: engine.Database
     engine.deploy(db, files=[engine.DeployFile("counted.bpmn", DIAGRAM)], actor=actor)
     for _ in range(3):
         engine.start_instance(db, actor=actor, definition_key="counted")
-    statements: list[tuple[str, Any]] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT COUNT"):
-            statements.append((statement, parameters))
-
-    sa.event.listen(db.engine, "before_cursor_execute", seen)
-    try:
+    with statements_run(db, lambda s: s.lstrip().upper().startswith("SELECT COUNT")) as statements:
         page = engine.list_instances(db, definition_key="counted", status="active", limit=1)
         keys = engine.list_instances(db, definition_keys=["counted", "other"], status="active", limit=1)
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", seen)
     assert (page.count, page.count_exact, keys.count) == (3, True, 3)
     assert len(statements) == 2
     with db.engine.connect() as conn:
